@@ -1,0 +1,143 @@
+"""The two-layer leaky-ReLU network of THEORY.md §1, with an optional leading batch axis.
+
+f(x) = Σ_k a_k φ(w_k·x + b_k),  φ(s) = max(s, γs),  w_k ~ N(0, I/d), b_k ~ N(0, 1), a_k ~ N(0, 1/m).
+
+Parameters carry an optional leading batch axis B, so that many independent networks train as one
+tensor program (``W`` is (m, d) or (B, m, d)). Data X is (N, d), shared by every network, or
+(B, N, d), one data set per network. Gradients are written out analytically: the readout is fixed,
+so ∂f/∂w_k = a_k s_k(x) x with s = φ' ∈ {γ, 1}; this avoids autograd's overhead in the hot loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from theory.validation import check_gamma, check_generator, check_positive_int
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """'cpu', 'cuda' or 'auto' (CUDA when present, else CPU)."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device == {str(device)!r}, but CUDA is not available; use 'cpu' or 'auto'")
+    return dev
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPES.values():
+            raise ValueError(f"dtype == {dtype}, must be torch.float32 or torch.float64")
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype == {dtype!r}, must be one of {sorted(DTYPES)}")
+    return DTYPES[dtype]
+
+
+@dataclass
+class TwoLayerNet:
+    """W (…, m, d), b (…, m), a (…, m): first layer, biases, fixed readout; γ the leaky slope."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    a: torch.Tensor
+    gamma: float
+
+    @property
+    def batch_shape(self) -> tuple:
+        return tuple(self.W.shape[:-2])
+
+    @property
+    def width(self) -> int:
+        return self.W.shape[-2]
+
+    @property
+    def dim(self) -> int:
+        return self.W.shape[-1]
+
+    def clone(self) -> "TwoLayerNet":
+        return TwoLayerNet(self.W.clone(), self.b.clone(), self.a.clone(), self.gamma)
+
+    def __getitem__(self, i) -> "TwoLayerNet":
+        """The i-th network of a batch."""
+        if not self.batch_shape:
+            raise TypeError("an unbatched TwoLayerNet cannot be indexed")
+        return TwoLayerNet(self.W[i], self.b[i], self.a[i], self.gamma)
+
+    def _check_input(self, X: torch.Tensor) -> torch.Tensor:
+        if not isinstance(X, torch.Tensor):
+            raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+        if X.shape[-1] != self.dim:
+            raise ValueError(f"X has dimension {X.shape[-1]}, but the network expects d == {self.dim}")
+        return X.to(dtype=self.W.dtype, device=self.W.device)
+
+    def preactivations(self, X: torch.Tensor) -> torch.Tensor:
+        """H[…, n, k] = w_k·x_n + b_k."""
+        X = self._check_input(X)
+        return torch.matmul(X, self.W.transpose(-1, -2)) + self.b.unsqueeze(-2)
+
+    def slopes(self, H: torch.Tensor) -> torch.Tensor:
+        """s = φ'(h) ∈ {γ, 1}; at h = 0 we take γ (a measure-zero choice).
+
+        Written as relu(h).sign() because torch.where is ~10x slower on CPU in the hot loop.
+        """
+        S = torch.relu(H.detach()).sign_()  # piecewise constant: no gradient flows through s
+        if self.gamma:
+            S.mul_(1.0 - self.gamma).add_(self.gamma)
+        return S
+
+    def patterns(self, X: torch.Tensor) -> torch.Tensor:
+        """Boolean activation patterns 1[w_k·x + b_k > 0], shape (…, N, m)."""
+        return self.preactivations(X) > 0
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """f(x_n) for every row of X: shape (…, N)."""
+        H = self.preactivations(X)
+        act = H * self.slopes(H)  # φ(h) = φ'(h)·h
+        return torch.matmul(act, self.a.unsqueeze(-1)).squeeze(-1)
+
+    __call__ = forward
+
+    def input_grad(self, X: torch.Tensor) -> torch.Tensor:
+        """∇_x f(x_n) = Σ_k a_k s_k(x_n) w_k, shape (…, N, d)."""
+        S = self.slopes(self.preactivations(X))
+        return torch.matmul(S * self.a.unsqueeze(-2), self.W)
+
+
+def init_network(d: int, m: int, gamma: float = 0.0, *, generator: torch.Generator,
+                 batch: int | None = None, dtype="float32", device="cpu") -> TwoLayerNet:
+    """Draw w_k ~ N(0, I/d), b_k ~ N(0, 1), a_k ~ N(0, 1/m) from ``generator``.
+
+    The draws are made in float64 on the CPU and then cast, so one seed gives the same network
+    whatever the dtype or device; ``batch`` stacks that many independent networks.
+    """
+    d = check_positive_int(d, "d")
+    m = check_positive_int(m, "m")
+    gamma = check_gamma(gamma)
+    check_generator(generator)
+    shape = () if batch is None else (check_positive_int(batch, "batch"),)
+    dtype, dev = resolve_dtype(dtype), resolve_device(device)
+
+    def normal(*s, std):
+        return (torch.randn(*shape, *s, generator=generator, dtype=torch.float64) * std).to(dtype=dtype, device=dev)
+
+    W = normal(m, d, std=d ** -0.5)
+    b = normal(m, std=1.0)
+    a = normal(m, std=m ** -0.5)
+    return TwoLayerNet(W, b, a, gamma)
+
+
+def stack_networks(nets: list[TwoLayerNet]) -> TwoLayerNet:
+    """Stack unbatched networks of equal shape and γ into one batch."""
+    if not nets:
+        raise ValueError("nets must be a non-empty list")
+    gammas = {n.gamma for n in nets}
+    if len(gammas) != 1:
+        raise ValueError(f"nets have different gamma values {sorted(gammas)}; a batch shares one γ")
+    return TwoLayerNet(torch.stack([n.W for n in nets]), torch.stack([n.b for n in nets]),
+                       torch.stack([n.a for n in nets]), nets[0].gamma)

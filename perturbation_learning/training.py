@@ -1,0 +1,160 @@
+"""Full-batch gradient descent on L = (1/N) Σ_n ℓ(−y_n f(x_n)), readout fixed (THEORY.md §1).
+
+Gradient descent with step η (and optional heavy-ball momentum β) discretizes gradient flow. The
+trainer records what the theory needs:
+
+- ``t``: the integrated time. With momentum, gradient j moves the weights by η(1 − β^{T−j})/(1 − β)
+  in total, so t = Σ_j η(1 − β^{T−j})/(1 − β) (≈ ηT/(1 − β)); with β = 0, t = ηT.
+- ``lam``: Λ_n = Σ_j η(1 − β^{T−j})/(1 − β) · ℓ'(−y_n f_j(x_n)) / N, accumulated along the actual
+  trajectory with the same weights, so W_T − W_0 = Σ_n Λ_n y_n a ⊙ s(x_n) x_n holds exactly whenever
+  the patterns do not move (L1). For the identity loss Λ_n = t/N.
+- the loss curve, the initial network, and the fraction of activation patterns on the training
+  inputs that flipped.
+
+Divergence (a non-finite loss or weights beyond ``max_weight``) marks the network invalid; it is
+never silently counted as a result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from theory.validation import check_array, check_labels_pm1, check_positive_int, check_scalar
+from .network import TwoLayerNet
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A differentiable non-decreasing ℓ with its derivative ℓ' (≥ 0)."""
+
+    name: str
+    value: Callable[[torch.Tensor], torch.Tensor]
+    derivative: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _autograd_derivative(fn):
+    def derivative(s: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            s = s.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(fn(s).sum(), s)
+        return g.detach()
+    return derivative
+
+
+LOSSES = {
+    "identity": Loss("identity", lambda s: s, torch.ones_like),
+    "logistic": Loss("logistic", torch.nn.functional.softplus, torch.sigmoid),
+}
+
+
+def make_loss(loss) -> Loss:
+    """A name in LOSSES, a Loss, or any callable ℓ (its derivative is taken by autograd)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"loss == {loss!r}, must be one of {sorted(LOSSES)} or a callable")
+        return LOSSES[loss]
+    if callable(loss):
+        name = getattr(loss, "__name__", "custom")
+        return Loss(name, loss, _autograd_derivative(loss))
+    raise TypeError(f"loss must be a name, a Loss or a callable, got {type(loss).__name__}")
+
+
+@dataclass
+class TrainResult:
+    net: TwoLayerNet          # trained network (batched like the input)
+    net0: TwoLayerNet         # initial parameters, for f_0 and laziness diagnostics
+    t: float                  # integrated gradient-flow time
+    lam: torch.Tensor         # Λ_n, shape (…, N), float64
+    loss_curve: np.ndarray    # (…, steps + 1): loss before each step and after the last
+    flip_fraction: np.ndarray  # (…,) share of (n, k) activation patterns that flipped
+    diverged: np.ndarray      # (…,) bool: non-finite loss or exploding weights
+    steps_run: int = 0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return ~self.diverged
+
+
+MAX_WEIGHT = 1e6  # |W| beyond this counts as divergence; lazy/rich runs of the presets stay below 1e2.
+CHECK_EVERY = 50  # steps between divergence checks (each forces a host sync)
+
+
+def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity", lr: float,
+          steps: int, momentum: float = 0.0, max_weight: float = MAX_WEIGHT) -> TrainResult:
+    """Train W and b of ``net`` (readout fixed) by full-batch GD for ``steps`` steps.
+
+    ``X`` is (N, d) or (B, N, d); ``y`` is (N,) or (B, N) with entries ±1. A batched ``net``
+    trains all its networks at once; each network's arithmetic is independent of the others.
+    """
+    loss_fn = make_loss(loss)
+    lr = float(check_scalar(lr, "lr", min_val=0.0, include_boundaries="neither"))
+    steps = int(check_scalar(steps, "steps", (int, np.integer), min_val=0))
+    beta = float(check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_boundaries="left"))
+    check_array(X, "X", ndim=(2, 3))
+    check_array(y, "y", ndim=(1, 2))
+    check_labels_pm1(y.reshape(-1), "y")
+    if X.shape[:-1] != y.shape:
+        raise ValueError(f"X has shape {tuple(X.shape)} but y has shape {tuple(y.shape)}; "
+                         "they must agree on the batch and sample axes")
+    W, b, a = net.W.clone(), net.b.clone(), net.a
+    dtype, device = W.dtype, W.device
+    X = X.to(dtype=dtype, device=device)
+    y = y.to(dtype=dtype, device=device)
+    N = X.shape[-2]
+    batch_shape = net.batch_shape
+    if X.ndim == 3 and X.shape[0] != (batch_shape[0] if batch_shape else None):
+        raise ValueError(f"X has batch size {X.shape[0]} but the network batch shape is {batch_shape}")
+    net0 = TwoLayerNet(W.clone(), b.clone(), a, net.gamma)
+    out_shape = torch.broadcast_shapes(batch_shape + (N,), y.shape)
+    lam = torch.zeros(out_shape, dtype=torch.float64, device=device)
+    lam_velocity = torch.zeros_like(lam)
+    vW, vb = torch.zeros_like(W), torch.zeros_like(b)
+    curve = torch.empty(out_shape[:-1] + (steps + 1,), dtype=torch.float64, device=device)
+    diverged = torch.zeros(out_shape[:-1], dtype=torch.bool, device=device)
+    t, t_velocity = 0.0, 0.0
+    cur = TwoLayerNet(W, b, a, net.gamma)
+    step = 0
+    for step in range(steps + 1):
+        H = torch.matmul(X, W.transpose(-1, -2)) + b.unsqueeze(-2)
+        S = cur.slopes(H)
+        f = torch.matmul(H * S, a.unsqueeze(-1)).squeeze(-1)
+        margin = -y * f
+        curve[..., step] = loss_fn.value(margin).mean(-1).to(torch.float64)
+        if step == steps:
+            break
+        # c_n = ℓ'(−y_n f(x_n)) y_n / N; ∂L/∂w_k = −a_k Σ_n c_n s_k(x_n) x_n.
+        lprime = loss_fn.derivative(margin)
+        coef = S.mul_((lprime * y / N).unsqueeze(-1)).mul_(a.unsqueeze(-2))  # (…, N, m), reuses S
+        gW = -torch.matmul(coef.transpose(-1, -2), X)                       # (…, m, d)
+        gb = -coef.sum(-2)
+        if beta:
+            vW.mul_(beta).add_(gW)
+            vb.mul_(beta).add_(gb)
+            gW, gb = vW, vb
+        W.sub_(lr * gW)
+        b.sub_(lr * gb)
+        # Accumulate t and Λ with the weights each gradient receives in the displacement.
+        t_velocity = beta * t_velocity + 1.0
+        t += lr * t_velocity
+        lam_velocity.mul_(beta).add_(lprime.to(torch.float64) / N)
+        lam.add_(lr * lam_velocity)
+        if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
+            bad = ~torch.isfinite(curve[..., step]) | (W.abs().amax((-1, -2)) > max_weight) \
+                | ~torch.isfinite(W).all(-1).all(-1)
+            diverged |= bad
+            if bool(diverged.all()):
+                curve[..., step + 1:] = float("nan")
+                break
+    diverged |= ~torch.isfinite(curve[..., min(step, steps)])
+    flips = (net0.preactivations(X) > 0) != (cur.preactivations(X) > 0)
+    flip_fraction = flips.to(torch.float64).mean((-1, -2))
+    return TrainResult(net=cur, net0=net0, t=t, lam=lam, loss_curve=curve.cpu().numpy(),
+                       flip_fraction=flip_fraction.cpu().numpy(), diverged=diverged.cpu().numpy(),
+                       steps_run=step)

@@ -1,0 +1,1 @@
+"""The paper's claims as executable math: closed forms, bounds, conditions and symbolic statements."""

@@ -1,0 +1,66 @@
+"""Named tolerances and defaults of the theory package, each with its reason.
+
+Widen a tolerance only in the code that needs it, and say why there. Never loosen a bound quietly
+(THEORY.md): the constants below are numerical-analysis or statistical budgets, not fudge factors
+on a claim.
+"""
+
+from __future__ import annotations
+
+# --- K3: oracles of the kernel Φ ------------------------------------------------------------
+
+#: |closed form − quadrature| in float64. The 1-D orthant integrals are computed by adaptive
+#: Gauss–Kronrod to ~1e-14; the closed form's θ = arctan2(√(ab − c²), c) loses at most
+#: √(ulp)·√(ab) ≈ 1e-8 in θ only when x ∥ z exactly, which moves Φ by (1−γ)²/(2π)·1e-8 < 2e-9.
+QUADRATURE_ATOL = 1e-8
+
+#: Absolute / relative error requested from ``scipy.integrate.quad`` for one orthant probability;
+#: two orders below QUADRATURE_ATOL so that summing four of them stays well inside it.
+QUAD_EPSABS = 1e-13
+QUAD_EPSREL = 1e-12
+
+#: Failure probability of the Hoeffding half-width used to compare Monte Carlo with the closed form.
+MC_DELTA = 1e-3
+
+#: Neurons of the Monte Carlo oracle in the K3 unit test (half-width ≈ 2.2e-3 at δ = 1e-5).
+MC_ORACLE_NEURONS = 10**6
+
+#: Neurons of the official code's Φ estimate (THEORY.md §2); the speed target of phi_closed_form.
+MC_OFFICIAL_NEURONS = 1000
+
+#: |float32 closed form − float64 closed form|. In float32, ab − c² cancels near ρ = 1, so θ can be
+#: off by √(2·ulp₃₂·ab) ≈ 5e-4·√(ab) ⇒ Φ by (1−γ)²/(2π)·θ-error ≲ 1e-3 for ‖x‖²/d ≲ 10.
+FLOAT32_ATOL = 2e-3
+
+#: Symmetry / exact-identity checks of float64 kernel values (a few ulps of O(1) numbers).
+FLOAT64_ATOL = 1e-12
+
+#: PSD test of a Gram matrix: smallest eigenvalue ≥ −PSD_RTOL · largest eigenvalue. eigh in float64
+#: is backward stable with error ≈ n·ulp·‖G‖; 1e-10 leaves room for n ≤ 10⁴.
+PSD_RTOL = 1e-10
+
+# --- rates and fits -------------------------------------------------------------------------
+
+#: Confidence of the t-interval of a fitted log-log slope (K3 rate, D4 scaling).
+SLOPE_CONFIDENCE = 0.95
+
+#: Expected slope of the Φ_m error in m (central limit theorem over m i.i.d. neurons).
+FINITE_WIDTH_RATE = -0.5
+
+# --- D/C: defaults of the bounds ------------------------------------------------------------
+
+#: Default failure probability of each high-probability bound (B_ξ, B_0, B_E, B_N), as in the
+#: prototype of THEORY.md §5 (δ = 0.05).
+DEFAULT_DELTA = 0.05
+
+#: c₁ of C1: ‖u_n‖ > c₁·B_ξ. c₁ = 1 is exactly the premise B_ξ < ‖u_n‖ of the D2 angle bound;
+#: a larger c₁ would ask for more than the theory needs.
+C1_FACTOR = 1.0
+
+#: Fresh neurons of the Monte Carlo estimates of theory quantities (V_E of C2, the finite-width
+#: part of B_ξ). The relative standard error of a second moment is ≈ √(κ₄/J) ≲ 5% at J = 4096.
+THEORY_MC_NEURONS = 4096
+
+#: Upper bound on the elements of one Monte Carlo chunk (rows × neurons), to cap memory at
+#: ≈ 128 MiB of float64 per intermediate.
+MC_CHUNK_ELEMENTS = 2**24
