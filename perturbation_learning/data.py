@@ -271,12 +271,22 @@ class AnisoMixtureDistribution(Distribution):
         self.eigenvalues = lam / lam.mean()
         r = min(self.d, ANISO_REFLECTIONS)
         self.reflections = np.stack([_random_unit_vector(self.d, rng) for _ in range(r)])
+        # Q = I + A Bᵀ (A, B: d×r), built as Q_j = Q_{j−1} H_j = Q_{j−1} − 2 (Q_{j−1} v_j) v_jᵀ.
+        A = np.zeros((self.d, r))
+        for j, v in enumerate(self.reflections):
+            A[:, j] = -2.0 * (v + A[:, :j] @ (self.reflections[:j] @ v))
+        self._low_rank = (A, self.reflections.T.copy())
 
     def _rotate(self, Z: np.ndarray) -> np.ndarray:
-        """Rows z ↦ Q z with Q = H_1 ⋯ H_r (H_r applied first)."""
-        for v in self.reflections[::-1]:
-            Z -= 2.0 * np.outer(Z @ v, v)
+        """Rows z ↦ Q z, i.e. Z ↦ Z Qᵀ = Z + (Z B) Aᵀ."""
+        A, B = self._low_rank
+        Z += (Z @ B) @ A.T
         return Z
+
+    def rotation(self) -> np.ndarray:
+        """Q as a dense d×d matrix (for tests and small d)."""
+        A, B = self._low_rank
+        return np.eye(self.d) + A @ B.T
 
     def _draw(self, n, rng):
         y = balanced_labels(n, rng)

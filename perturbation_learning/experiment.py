@@ -107,7 +107,10 @@ class Config:
         return dataclasses.asdict(self)
 
 
-_PAPER_GD = dict(lr=1.0, momentum=0.9, epochs_f=1000, epochs_g=1000, loss="identity")
+# The official scripts use lr 1.0 or 0.1 with momentum 0.9. We take 0.1: measured over seeds 0-4 of
+# shifted-gauss-a, median agreement is 0.906 at 0.1 and 0.792 at 1.0 (f is the same either way;
+# g is what the larger step hurts). ``--lr 1.0`` reproduces the other choice.
+_PAPER_GD = dict(lr=0.1, momentum=0.9, epochs_f=1000, epochs_g=1000, loss="identity")
 _PAPER_REAL = dict(lr=0.01, momentum=0.9, epochs_f=100, epochs_g=100, loss="identity",
                    eps=0.14, eps_mode="absolute", n_train=0, width=100)
 

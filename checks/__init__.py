@@ -1,0 +1,1 @@
+"""Hypothesis property checks of the paper's claims; run with ``pytest -n auto checks/``."""

@@ -1,0 +1,148 @@
+"""pytest plugin: claim markers, per-example records, and the run report (reports/<run-id>/).
+
+Flow (after Hypothesis' and pytest-xdist's plugins):
+- ``assertions.record`` appends each example's record to a per-process buffer;
+- a ``pytest_runtest_makereport`` hookwrapper drains it into ``report.user_properties`` as JSON
+  strings, which xdist carries from the workers to the controller;
+- the controller gathers them in ``pytest_runtest_logreport`` and writes the report once, in
+  ``pytest_sessionfinish``; workers write nothing. Pair counts travel via ``config.workeroutput``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import pytest
+
+from . import assertions
+
+RECORD_KEY = "claim_record"
+OPTION_REPORT_DIR = "--report-dir"
+OPTION_NO_REPORT = "--no-report"
+_STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("claims", "perturbation-learning claim reports")
+    group.addoption(OPTION_REPORT_DIR, default="reports", help="where reports/<run-id>/ and latest/ go")
+    group.addoption(OPTION_NO_REPORT, action="store_true", help="write no report files")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "claim(*ids): the THEORY.md claim IDs a check tests")
+    _STATE["started"] = time.time()
+
+
+def claim_ids_of(item) -> list[str]:
+    return [i for m in item.iter_markers("claim") for i in m.args]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Every registered claim needs a check; fail collection otherwise."""
+    from theory.claims import CLAIMS
+
+    named = {cid for item in items for cid in claim_ids_of(item)}
+    unknown = named - set(CLAIMS)
+    if unknown:
+        raise pytest.UsageError(f"checks name unknown claim IDs {sorted(unknown)}")
+    selected_all = not config.getoption("keyword") and not config.getoption("markexpr") and \
+        all("::" not in a for a in config.args) and any(Path(a).name == "checks" or a.rstrip("/").endswith("checks")
+                                                       for a in config.args)
+    missing = set(CLAIMS) - named
+    if selected_all and missing:
+        raise pytest.UsageError(f"claims without a check: {sorted(missing)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "call" or (call.when == "teardown" and assertions._BUFFER):
+        for rec in assertions.drain():
+            report.user_properties.append((RECORD_KEY, rec))
+    if call.when == "call":
+        report.user_properties.append(("claims", ",".join(claim_ids_of(item))))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.user_properties:
+        for key, value in report.user_properties:
+            if key == RECORD_KEY:
+                rec = json.loads(value)
+                rec["nodeid"] = report.nodeid
+                _STATE["records"].append(rec)
+    if report.when == "call":
+        claims = dict(report.user_properties).get("claims", "")
+        _STATE["outcomes"][report.nodeid] = {
+            "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
+            "duration": report.duration,
+            "longrepr": str(report.longrepr)[-4000:] if report.failed else None,
+        }
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if hasattr(config, "workerinput"):  # xdist worker: hand the pair count to the controller
+        config.workeroutput["pairs_trained"] = assertions._PAIRS_TRAINED[0]
+        return
+    _STATE["pairs"] += assertions._PAIRS_TRAINED[0]
+    if config.getoption(OPTION_NO_REPORT) or not (_STATE["records"] or _STATE["outcomes"]):
+        return
+    from .report import write_run_report
+
+    meta = run_metadata(config)
+    meta["exitstatus"] = int(exitstatus)
+    path = write_run_report(Path(config.getoption(OPTION_REPORT_DIR)), _STATE["records"], _STATE["outcomes"], meta)
+    session.config._claims_report_path = path
+
+
+def pytest_testnodedown(node, error):
+    _STATE["pairs"] += int(getattr(node, "workeroutput", {}).get("pairs_trained", 0))
+
+
+def run_metadata(config) -> dict:
+    import hypothesis
+    import numpy
+    import torch
+
+    from .assertions import ALPHA, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
+
+    profile = hypothesis.settings._current_profile
+    return {
+        "started": _STATE["started"], "finished": time.time(),
+        "wall_seconds": time.time() - (_STATE["started"] or time.time()),
+        "profile": profile, "hypothesis_seed": config.getoption("hypothesis_seed", None),
+        "pairs_trained": _STATE["pairs"], "workers": os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"),
+        "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA,
+                                 "max_assertions": MAX_ASSERTIONS_PER_RUN},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "numpy": numpy.__version__, "hypothesis": hypothesis.__version__},
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "device": "cpu",
+        "args": list(config.invocation_params.args),
+    }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    from collections import Counter
+
+    per_claim = Counter(r["claim"] for r in _STATE["records"])
+    verdicts = Counter((r["claim"], r["verdict"]) for r in _STATE["records"])
+    if not per_claim:
+        return
+    tr = terminalreporter
+    tr.section("claims exercised")
+    for claim in sorted(per_claim):
+        detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in ("pass", "fail", "observed", "invalid")
+                           if verdicts[(claim, v)])
+        tr.write_line(f"{claim:16s} {per_claim[claim]:4d} records  ({detail})")
+    tr.write_line(f"network pairs trained: {_STATE['pairs']}")
+    path = getattr(config, "_claims_report_path", None)
+    if path:
+        tr.write_line(f"report: {path}/summary.md")

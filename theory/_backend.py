@@ -1,0 +1,80 @@
+"""Small numpy/torch helpers shared by the theory modules (private)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def is_tensor(x) -> bool:
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def float_like(x, name: str):
+    """Return ``x`` as a floating array of its own backend: numpy → float64 unless already float32;
+    torch → unchanged if floating, else float64."""
+    if is_tensor(x):
+        return x if x.dtype.is_floating_point else x.to(torch.float64)
+    x = np.asarray(x)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+
+
+def common_backend(*named):
+    """Make all arrays share one backend and dtype. ``named`` is a sequence of (name, array).
+
+    Raises TypeError when numpy arrays and torch tensors are mixed."""
+    kinds = {is_tensor(a) for _, a in named}
+    if len(kinds) > 1:
+        names = ", ".join(f"{k}: {'torch' if is_tensor(a) else 'numpy'}" for k, a in named)
+        raise TypeError(f"arrays must all be numpy arrays or all torch tensors ({names})")
+    arrs = [float_like(a, k) for k, a in named]
+    if is_tensor(arrs[0]):
+        dt = arrs[0].dtype
+        for a in arrs[1:]:
+            dt = torch.promote_types(dt, a.dtype)
+        return [a.to(dt) for a in arrs]
+    dt = np.result_type(*arrs)
+    return [a.astype(dt, copy=False) for a in arrs]
+
+
+def to_numpy64(x) -> np.ndarray:
+    """float64 numpy copy/view of an array or tensor."""
+    if is_tensor(x):
+        return x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def like(value: np.ndarray, ref):
+    """Return numpy ``value`` in the backend (and floating dtype) of ``ref``."""
+    if is_tensor(ref):
+        dt = ref.dtype if ref.dtype.is_floating_point else torch.float64
+        return torch.as_tensor(value, dtype=dt, device=ref.device)
+    return value
+
+
+def normal(generator, shape, dtype, ref):
+    """Standard normal draws from an explicit numpy or torch generator, in the backend of ``ref``."""
+    is32 = _is_float32(dtype)
+    if isinstance(generator, np.random.Generator):
+        np_dt = np.float32 if is32 else np.float64
+        out = generator.standard_normal(shape, dtype=np_dt)
+        if is_tensor(ref):
+            return torch.from_numpy(out).to(device=ref.device, dtype=ref.dtype)
+        return out
+    # torch.Generator
+    tdt = torch.float32 if is32 else torch.float64
+    dev = generator.device
+    out = torch.randn(*shape, generator=generator, dtype=tdt, device=dev)
+    if is_tensor(ref):
+        return out.to(device=ref.device, dtype=ref.dtype)
+    return out.cpu().numpy()
+
+
+def _is_float32(dtype) -> bool:
+    if torch is not None and isinstance(dtype, torch.dtype):
+        return dtype == torch.float32
+    return np.dtype(dtype) == np.float32

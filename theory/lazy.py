@@ -1,0 +1,234 @@
+"""The lazy regime: linearized and kernel predictors, and the width assumption made explicit.   [L1, L2]
+
+Gradient flow on L = (1/N) Σ_n ℓ(−y_n f(x_n)) with the readout a fixed moves w_k by
+a_k Σ_n Λ_n y_n s_k(x_n) x_n and b_k by a_k Σ_n Λ_n y_n s_k(x_n), Λ_n = (1/N)∫ℓ'(−y_n f_τ(x_n))dτ.
+With the activation patterns frozen at initialization and φ(u) = s(u)·u this gives L1. L2 measures how
+far the update moves a pre-activation relative to its scale, which bounds how many patterns flip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import formulas
+from ._backend import to_numpy64
+from .kernel import leaky_derivative, phi_closed_form
+from .validation import (check_array, check_consistent_length, check_gamma, check_labels_pm1,
+                         check_nonnegative_array, check_rows, check_scalar, check_positive_int)
+
+__all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction",
+           "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
+
+#: L2 [derived]: tolerated share of activation patterns that flip during training. THEORY.md's
+#: prototypes stayed lazy at 2–3% flips (D1 residual ≈ 0.7 at every d, L1 error a few %) and broke
+#: at 14% (residual grew with d); 5% sits between, leaving a factor ~3 below the breaking point.
+FLIP_FRACTION_MAX = 0.05
+
+#: L2: κ_max = tan(π·FLIP_FRACTION_MAX) ≈ 0.158, the κ whose predicted flip fraction
+#: atan(κ)/π (``predicted_flip_fraction``) equals FLIP_FRACTION_MAX.
+KAPPA_MAX = float(formulas.kappa_of_flip(FLIP_FRACTION_MAX))
+
+
+def _training_set(X, y, lam):
+    X = check_rows(X, "X")
+    y = check_labels_pm1(y, "y")
+    lam = check_nonnegative_array(lam, "lam", ndim=1)
+    check_consistent_length(("X", X), ("y", y), ("lam", lam))
+    return to_numpy64(X), to_numpy64(y), to_numpy64(lam)
+
+
+def _queries(Z, d, name="Z"):
+    Z = check_array(Z, name, ndim=(1, 2))
+    single = Z.ndim == 1
+    Z = np.atleast_2d(to_numpy64(Z))
+    if Z.shape[1] != d:
+        raise ValueError(f"{name} has dimension {Z.shape[1]} but X has dimension {d}; "
+                         "the last axes must match")
+    return Z, single
+
+
+def network_output(W, b, a, gamma, Z):
+    """f(z) = Σ_k a_k φ(w_k·z + b_k), φ(u) = max(u, γu) = s(u)·u.   [§1, paper]
+
+    Parameters
+    ----------
+    W (m, d), b (m,), a (m,) : parameters (numpy or torch; evaluated in float64 numpy).
+    gamma : float in [0, 1).
+    Z : (n, d) inputs or one (d,) input.
+
+    Returns
+    -------
+    (n,) float64 array (float for one input).
+    """
+    gamma = check_gamma(gamma)
+    W = check_rows(W, "W")
+    b = check_array(b, "b", ndim=1)
+    a = check_array(a, "a", ndim=1)
+    check_consistent_length(("W", W), ("b", b), ("a", a))
+    W, b, a = to_numpy64(W), to_numpy64(b), to_numpy64(a)
+    Z, single = _queries(Z, W.shape[1])
+    pre = Z @ W.T + b
+    out = (leaky_derivative(pre, gamma) * pre) @ a
+    return float(out[0]) if single else out
+
+
+def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
+    """f_t(z) ≈ f_0(z) + Σ_n Λ_n y_n Φ_m(x_n, z)(x_n·z + 1).   [L1, derived]
+
+    Symbols: W0, b0 the *initial* first layer, a the fixed readout; Φ_m(x, z) = Σ_k a_k² s_k(x) s_k(z)
+    from the initial patterns; Λ_n the loss weights (identity loss: Λ_n = t/N exactly; otherwise as
+    accumulated by the trainer, Σ_steps η ℓ'(·)/N). The "+1" is the bias's share of the update.
+    Numerics: float64 numpy; O(N·n_z·m).
+
+    Parameters
+    ----------
+    W0 (m, d), b0 (m,), a (m,) : initial parameters.
+    gamma : float in [0, 1).
+    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights of f.
+    Z : (n, d) query inputs, or one (d,) input.
+
+    Returns
+    -------
+    (n,) float64 (float for one input).
+    """
+    gamma = check_gamma(gamma)
+    X, y, lam = _training_set(X, y, lam)
+    W0 = check_rows(W0, "W0", X.shape[1])
+    b0 = check_array(b0, "b0", ndim=1)
+    a = check_array(a, "a", ndim=1)
+    check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
+    W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
+    Z, single = _queries(Z, X.shape[1])
+    f0 = network_output(W0, b0, a, gamma, Z)
+    Sx = leaky_derivative(X @ W0.T + b0, gamma)
+    Sz = leaky_derivative(Z @ W0.T + b0, gamma)
+    Phi_m = (Sx * (a * a)) @ Sz.T                                   # (N, n)
+    out = f0 + ((lam * y)[:, None] * Phi_m * (X @ Z.T + 1)).sum(0)
+    return float(out[0]) if single else out
+
+
+def kernel_predictor(X, y, lam, Z, gamma):
+    """f̂(z) = Σ_n Λ_n y_n Φ(x_n, z)(x_n·z + 1).   [L1, derived]
+
+    The infinite-width, f_0-free part of L1: the predictor of the paper's decision maps, keeping the
+    "+1" and the Λ weights that the official code drops.
+
+    Parameters
+    ----------
+    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights.
+    Z : (n, d) queries or one (d,) query.
+    gamma : float in [0, 1).
+
+    Returns
+    -------
+    (n,) float64 (float for one query).
+    """
+    gamma = check_gamma(gamma)
+    X, y, lam = _training_set(X, y, lam)
+    Z, single = _queries(Z, X.shape[1])
+    K = phi_closed_form(X, Z, gamma)                                # (N, n)
+    out = ((lam * y)[:, None] * K * (X @ Z.T + 1)).sum(0)
+    return float(out[0]) if single else out
+
+
+def laziness_index(X, y, lam, Z, gamma, m):
+    """κ(z) = rms_k Δ_k(z) / √(‖z‖²/d + 1),
+    rms² = (1/m) Σ_{n,n'} Λ_n Λ_n' y_n y_n' Φ(x_n, x_n')(x_n·z + 1)(x_n'·z + 1).   [L2, derived]
+
+    Symbols: Δ_k(z) = a_k Σ_n Λ_n y_n s_k(x_n)(x_n·z + 1), the change of neuron k's pre-activation at z
+    predicted by L1; its mean square over a_k ~ N(0, 1/m) and (w_k, b_k) is rms² above (exact in
+    expectation, since E a_k² = 1/m and E[s(x_n)s(x_n')] = Φ). √(‖z‖²/d + 1) is the standard deviation
+    of the initial pre-activation w·z + b. Computable before training.
+    Numerics: float64; O(N²·d + N²·n).
+
+    Parameters
+    ----------
+    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights (identity loss: t/N).
+    Z : (n, d) inputs (training or test) or one (d,) input.
+    gamma : float in [0, 1).
+    m : width, int ≥ 1.
+
+    Returns
+    -------
+    (n,) float64 κ values (float for one input).
+    """
+    gamma = check_gamma(gamma)
+    m = check_positive_int(m, "m")
+    X, y, lam = _training_set(X, y, lam)
+    Z, single = _queries(Z, X.shape[1])
+    d = X.shape[1]
+    Cz = (lam * y)[:, None] * (X @ Z.T + 1)                         # c_n(z), (N, n)
+    G = phi_closed_form(X, X, gamma)
+    rms2 = np.maximum((Cz * (G @ Cz)).sum(0), 0.0) / m
+    kappa = np.sqrt(rms2) / np.sqrt((Z * Z).sum(1) / d + 1)
+    return float(kappa[0]) if single else kappa
+
+
+def predicted_flip_fraction(kappa):
+    """P(sgn(h + Δ) ≠ sgn h) = atan(κ)/π ≈ κ/π for small κ.   [L2, derived]
+
+    Derivation: over the neurons, the initial pre-activation h ~ N(0, σ²) and, given the first layer,
+    its update Δ = a_k·M_k is symmetric (a_k ~ N(0, 1/m) is independent of (w_k, b_k)); model Δ as
+    N(0, κ²σ²) independent of h. A pattern flips iff |Δ| > |h| *and* Δ has the sign opposite to h.
+    (h, Δ/κ) is isotropic, so P(|Δ| > |h|) = P(|h|/|Δ/κ| < κ) = (2/π)·atan κ (half-Cauchy ratio), and
+    the sign condition halves it: (1/π)·atan κ. The (2/π)·atan κ form counts updates that *could* flip
+    h in magnitude regardless of direction. Approximate: Δ is a Gaussian scale mixture and weakly
+    dependent on h through s_k(x_n); the measured flip share is the check.
+
+    Parameters
+    ----------
+    kappa : float or array of κ ≥ 0.
+
+    Returns
+    -------
+    Same shape, in [0, 1/2).
+    """
+    if np.ndim(kappa) == 0:
+        k = float(check_scalar(kappa, "kappa", min_val=0.0, note="laziness index"))
+        return float(formulas.flip_fraction(k))
+    k = check_nonnegative_array(np.asarray(to_numpy64(kappa)), "kappa")
+    return formulas.flip_fraction(k)
+
+
+@dataclass(frozen=True)
+class WidthAssumption:
+    """Verdict of L2. ``verdict`` is "inside" iff every κ ≤ κ_max; ``inside`` is the per-input mask."""
+
+    verdict: str
+    kappa_max: float
+    value: float                 # max κ over the inputs
+    inside: np.ndarray           # per-input κ ≤ κ_max
+    predicted_flip: float        # predicted flip fraction at the max κ
+    share_inside: float
+
+    def __bool__(self) -> bool:
+        return self.verdict == "inside"
+
+
+def width_assumption(kappa, kappa_max=KAPPA_MAX):
+    """L2 holds at z iff κ(z) ≤ κ_max (default KAPPA_MAX = tan(0.05π) ≈ 0.158).   [L2, derived]
+
+    Outside, the theory's claims are only reported, marked "outside the width assumption".
+
+    Parameters
+    ----------
+    kappa : float or array of laziness indices (``laziness_index``).
+    kappa_max : threshold > 0.
+
+    Returns
+    -------
+    WidthAssumption(verdict "inside"/"outside", kappa_max, value = max κ, inside mask, predicted_flip,
+    share_inside); truthy iff inside.
+    """
+    kappa_max = float(check_scalar(kappa_max, "kappa_max", min_val=0.0, include_boundaries="neither",
+                                   note="laziness threshold"))
+    k = check_nonnegative_array(np.atleast_1d(to_numpy64(kappa)), "kappa")
+    inside = k <= kappa_max
+    value = float(k.max()) if k.size else 0.0
+    return WidthAssumption(verdict="inside" if bool(inside.all()) else "outside",
+                           kappa_max=kappa_max, value=value, inside=inside,
+                           predicted_flip=float(formulas.flip_fraction(value)),
+                           share_inside=float(inside.mean()) if k.size else 1.0)
