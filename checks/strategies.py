@@ -153,3 +153,18 @@ def paper_like_settings(draw, *, scenario=None, family=None, pairs: int | None =
                  lr=0.1, momentum=0.9, epochs_f=300, epochs_g=300, eps=0.001 if sc == "a" else 0.01,
                  eps_mode="sqrt-d", scenario=sc, targets="random")
     return Setting(cfg, _pair_seeds(draw(seeds(), label="seed"), pairs or lim["pairs"]))
+
+
+@st.composite
+def control_settings(draw, *, pairs: int | None = None, **overrides) -> Setting:
+    """Small lazy settings where real perturbations give agreement ≈ 1, with one ingredient
+    replaced by a control (``overrides``, e.g. ``eps=0.0`` or ``attack="random"``). Random targets."""
+    lim = limits()
+    d = draw(dimensions(min_d=5, max_d=min(30, lim["max_d"])), label="d")
+    n = draw(sample_sizes(min_n=50, max_n=min(150, lim["max_n"])), label="N")
+    fam = draw(st.sampled_from(["shifted-gauss", "aniso-mixture", "student-t", "subspace", "digits"]),
+               label="family")
+    cfg = Config(dataset=fam, d=d, n_train=n, n_test=500, width=400, gamma=0.0, loss="identity", lr=0.05,
+                 momentum=0.0, epochs_f=60, epochs_g=200, eps=10.0, eps_mode="absolute",
+                 scenario=draw(scenarios(), label="scenario"), targets="random")
+    return Setting(cfg.replace(**overrides), _pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim["pairs"]))

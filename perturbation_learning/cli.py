@@ -42,6 +42,22 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return get_preset(args.preset).replace(**overrides)
 
 
+# Below this many multiply-adds per step (N·m·d), one thread is faster: the per-op work is too
+# small to amortise OpenMP barriers, and on a loaded 2-core machine a second thread that waits for
+# a busy core made shifted-gauss-a 24x slower (175 s against 7.4 s, measured).
+SMALL_PROBLEM_MACS = 5e7
+
+
+def set_threads(threads: int, config: Config) -> None:
+    import torch
+
+    if threads < 0:
+        raise ValueError(f"threads == {threads}, must be >= 0 (0 = auto)")
+    if threads == 0:
+        threads = 1 if config.n_train * config.width * config.d <= SMALL_PROBLEM_MACS else torch.get_num_threads()
+    torch.set_num_threads(threads)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m perturbation_learning",
                      description="Perturbation learning (Kumano, Kera & Yamasaki, NeurIPS 2024): train f, "
@@ -49,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="one run; prints one JSON object on stdout")
     config_flags(run)
+    run.add_argument("--threads", type=int, default=0, metavar="INT",
+                     help="torch intra-op threads (0 = auto: 1 for small problems, else torch's default)")
     run.add_argument("--no-timings", action="store_true",
                      help="print seconds_f/seconds_g as null, so equal seeds give byte-identical JSON")
     sub.add_parser("presets", help="list the presets and their settings")
@@ -71,7 +89,9 @@ def main(argv=None) -> int:
                 print(f"{name}: {cfg.to_dict()}")
             return 0
         if args.command == "run":
-            result = run_experiment(config_from_args(args))
+            config = config_from_args(args)
+            set_threads(args.threads, config)
+            result = run_experiment(config)
             print(to_json(result, timings=not args.no_timings))
             return 0 if result["status"] == "ok" else 1
         return args.func(args)

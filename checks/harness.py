@@ -1,0 +1,143 @@
+"""Run a drawn setting's network pairs and hand each pair's theory quantities to the checks.
+
+``run_pairs(setting)`` trains every pair of the setting in one batched program, drops pairs whose
+training diverged (recording them as invalid), and returns one :class:`Pair` per valid pair.
+Theory quantities are computed on demand from ``theory/``; nothing here re-derives the math.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from perturbation_learning.experiment import Config, RunData, run_batch
+from theory import conditions, direction, lazy
+from theory.tolerances import DEFAULT_DELTA
+
+from . import assertions
+from .strategies import Setting
+
+#: δ of every per-point bound in the checks (B_0, B_E, B_ξ). P1 then allows a share 3δ.
+DELTA = DEFAULT_DELTA
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().double().numpy()
+
+
+@dataclass
+class Pair:
+    """One trained (f, g) pair with its data; theory quantities are cached properties."""
+
+    config: Config
+    seed: int
+    X: np.ndarray
+    y: np.ndarray
+    Z: np.ndarray
+    yz: np.ndarray
+    y_adv: np.ndarray
+    r: np.ndarray
+    X_adv: np.ndarray
+    u: np.ndarray
+    lam_f: np.ndarray
+    lam_g: np.ndarray
+    f_net: object
+    g_net: object
+    f0_net: object
+    g0_net: object
+    flip_f: float
+    flip_g: float
+    eps: float
+
+    @property
+    def gamma(self) -> float:
+        return self.config.gamma
+
+    def f(self, Z=None) -> np.ndarray:
+        return _np(self.f_net(torch.as_tensor(self.Z if Z is None else Z)))
+
+    def g(self, Z=None) -> np.ndarray:
+        return _np(self.g_net(torch.as_tensor(self.Z if Z is None else Z)))
+
+    @functools.cached_property
+    def grad_f(self) -> np.ndarray:
+        return _np(self.f_net.input_grad(torch.as_tensor(self.X)))
+
+    @functools.cached_property
+    def xi(self) -> np.ndarray:
+        return direction.residual_xi(self.grad_f, self.u)
+
+    @functools.cached_property
+    def kappa_f(self) -> np.ndarray:
+        """Laziness index of f on the training inputs and the test inputs."""
+        XZ = np.concatenate([self.X, self.Z])
+        return lazy.laziness_index(self.X, self.y, self.lam_f, XZ, self.gamma, self.config.width)
+
+    @functools.cached_property
+    def kappa_g(self) -> np.ndarray:
+        XZ = np.concatenate([self.X_adv, self.Z])
+        return lazy.laziness_index(self.X_adv, self.y_adv, self.lam_g, XZ, self.gamma, self.config.width)
+
+    @functools.cached_property
+    def width_f(self):
+        return lazy.width_assumption(self.kappa_f)
+
+    @functools.cached_property
+    def width_g(self):
+        return lazy.width_assumption(self.kappa_g)
+
+    @property
+    def inside_l2(self) -> bool:
+        """L2 for f and for g (THEORY.md P1)."""
+        return bool(self.width_f) and bool(self.width_g)
+
+    def describe(self) -> dict:
+        return {"seed": self.seed, "flip_f": round(self.flip_f, 4), "flip_g": round(self.flip_g, 4),
+                "kappa_f_max": float(self.kappa_f.max()), "kappa_g_max": float(self.kappa_g.max())}
+
+
+def run_results(setting: Setting, check: str, claims: tuple[str, ...]) -> list[dict]:
+    """Result dicts of the setting's valid pairs (no theory quantities); diverged pairs are
+    recorded as invalid and left out."""
+    results = run_batch(setting.config, list(setting.seeds))
+    assertions.count_pairs(len(setting.seeds))
+    return [res for res in results if _valid(res, setting, check, claims)]
+
+
+def _valid(res: dict, setting: Setting, check: str, claims) -> bool:
+    if res["status"] == "ok":
+        return True
+    for claim in claims:
+        assertions.record_invalid(claim, check, reason=res["status"], setting=setting.describe(),
+                                  seeds=[res["config"]["seed"]])
+    return False
+
+
+def run_pairs(setting: Setting, check: str, claims: tuple[str, ...]) -> list[Pair]:
+    """Train the setting's pairs (one batched call). Diverged pairs are recorded as invalid runs
+    for each claim and left out of every statistic."""
+    results, data = run_batch(setting.config, list(setting.seeds), keep=True)
+    assertions.count_pairs(len(setting.seeds))
+    pairs = []
+    for i, (seed, res) in enumerate(zip(setting.seeds, results)):
+        if _valid(res, setting, check, claims):
+            pairs.append(_pair(setting.config, seed, data, i))
+    return pairs
+
+
+def _pair(config: Config, seed: int, data: RunData, i: int) -> Pair:
+    return Pair(config=config.replace(seed=seed), seed=seed, X=_np(data.X[i]), y=_np(data.y[i]),
+                Z=_np(data.Z[i]), yz=_np(data.yz[i]), y_adv=_np(data.y_adv[i]), r=_np(data.r[i]),
+                X_adv=_np(data.X_adv[i]), u=_np(data.u[i]), lam_f=_np(data.f.lam[i]), lam_g=_np(data.g.lam[i]),
+                f_net=_double(data.f.net[i]), g_net=_double(data.g.net[i]), f0_net=_double(data.f.net0[i]),
+                g0_net=_double(data.g.net0[i]), flip_f=float(data.f.flip_fraction[i]),
+                flip_g=float(data.g.flip_fraction[i]), eps=data.eps)
+
+
+def _double(net):
+    from perturbation_learning.network import TwoLayerNet
+
+    return TwoLayerNet(net.W.double(), net.b.double(), net.a.double(), net.gamma)
