@@ -171,6 +171,42 @@ def assert_mean_at_least(claim: str, check: str, values, mu_min: float, *, setti
     return rec
 
 
+def assert_share_at_least(claim: str, check: str, successes: int, n: int, p_min: float, *, setting: dict,
+                          seeds: list, statistic: str, inside: bool = True, coverage=None, alpha: float = ALPHA,
+                          extra: dict | None = None) -> Record:
+    """Claim: each independent pair succeeds with probability ≥ p_min. Fails iff the
+    Clopper–Pearson upper bound (one-sided, level α) of the success share is below p_min."""
+    __tracebackhide__ = True
+    from theory.stats import clopper_pearson
+
+    lo, hi = clopper_pearson(successes, n, 1 - 2 * alpha)
+    verdict = "observed" if not inside else ("pass" if hi >= p_min else "fail")
+    rec = record(Record(claim, check, setting, list(seeds), statistic, successes / n if n else None, p_min,
+                        verdict, inside, coverage, (lo, hi), alpha, n, dict(extra or {}, successes=successes)))
+    if verdict == "fail":
+        _fail(claim, f"{statistic}: {successes}/{n} pairs, upper bound {hi:.3f} < {p_min:.3f} (α={alpha:.1e})",
+              setting)
+    return rec
+
+
+def assert_binomial_consistent(claim: str, check: str, successes: int, n: int, p0: float, *, setting: dict,
+                               seeds: list, statistic: str, alpha: float = ALPHA,
+                               extra: dict | None = None) -> Record:
+    """Claim: successes ~ Binomial(n, p0) (e.g. a sign test at p0 = 1/2). Fails iff p0 lies
+    outside the two-sided Clopper–Pearson interval at level 1 − α."""
+    __tracebackhide__ = True
+    from theory.stats import clopper_pearson
+
+    lo, hi = clopper_pearson(successes, n, 1 - alpha)
+    verdict = "pass" if lo <= p0 <= hi else "fail"
+    rec = record(Record(claim, check, setting, list(seeds), statistic, successes / n if n else None, p0,
+                        verdict, True, None, (lo, hi), alpha, n, dict(extra or {}, successes=successes)))
+    if verdict == "fail":
+        _fail(claim, f"{statistic}: {successes}/{n} pairs, interval [{lo:.3f}, {hi:.3f}] excludes {p0} "
+                     f"(α={alpha:.1e})", setting)
+    return rec
+
+
 def assert_exact(claim: str, check: str, ok: bool, *, value, bound, statistic: str, setting: dict,
                  seeds: list | None = None, inside: bool = True, extra: dict | None = None) -> Record:
     """A deterministic claim (closed forms, identities, numerical tolerances): no statistics."""

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, core, settings
 
 pytest_plugins = ["checks.plugin"]
 
-_COMMON = dict(deadline=None, derandomize=False, print_blob=True,
+_COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.filter_too_much])
 # ci: bounded time, seeded (derandomize) so a CI run is reproducible; `fast` for the flake tool;

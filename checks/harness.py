@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from perturbation_learning.experiment import Config, RunData, run_batch
-from theory import conditions, direction, lazy
+from theory import direction, lazy
 from theory.tolerances import DEFAULT_DELTA
 
 from . import assertions

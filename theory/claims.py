@@ -1,0 +1,227 @@
+"""The registry of claims: ID → statement (sympy), label, LaTeX, numeric evaluator, implementing functions.
+
+IDs are stable (THEORY.md). A claim's formula is the same sympy expression the numeric code is
+lambdified from (``formulas``), so the statement printed by ``python -m theory claims`` is the one the
+checks evaluate. ``label`` is "paper" (restates the paper or its official code) or "derived" (this
+project's derivation in the paper's setting; may be wrong — a failing check of it questions the
+derivation as much as the code).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+
+from . import formulas as F
+from .validation import check_choice
+
+__all__ = ["Claim", "CLAIMS", "get_claim", "LABELS"]
+
+LABELS = ("paper", "derived")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim. ``formulas`` maps a name to (sympy expression, argument symbols); the first is the
+    main formula (``expression``/``evaluator``). ``functions`` are dotted names of the theory functions
+    that implement it."""
+
+    id: str
+    title: str
+    label: str
+    section: str
+    statement: sp.Basic
+    formulas: dict = field(default_factory=dict)
+    functions: tuple = ()
+    evaluators: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        check_choice(self.label, "label", LABELS)
+        object.__setattr__(self, "evaluators", {
+            name: F.lambdified(expr, args) for name, (expr, args) in self.formulas.items()})
+
+    @property
+    def latex(self) -> str:
+        """``sympy.latex`` of the statement, with THEORY.md's symbol names."""
+        return sp.latex(self.statement, symbol_names=F.LATEX_NAMES)
+
+    @property
+    def expression(self):
+        """The main formula (a sympy expression), or None where the claim is not a formula."""
+        return next(iter(self.formulas.values()))[0] if self.formulas else None
+
+    @property
+    def args(self) -> tuple:
+        return next(iter(self.formulas.values()))[1] if self.formulas else ()
+
+    @property
+    def evaluator(self) -> Callable | None:
+        """Lambdified main formula (positional arguments in the order of ``args``), or None."""
+        return next(iter(self.evaluators.values())) if self.evaluators else None
+
+    def evaluate(self, name: str | None = None, **values):
+        """Evaluate a formula by keyword (symbol names, e.g. ``theta=…, gamma=…``)."""
+        if not self.formulas:
+            raise ValueError(f"claim {self.id} has no formula to evaluate")
+        name = next(iter(self.formulas)) if name is None else check_choice(name, "name", self.formulas)
+        expr, args = self.formulas[name]
+        names = [str(a) for a in args]
+        missing = [n for n in names if n not in values]
+        extra = [k for k in values if k not in names]
+        if missing or extra:
+            raise ValueError(f"claim {self.id} formula {name!r} takes {names}; "
+                             f"missing {missing}, unexpected {extra}")
+        return self.evaluators[name](*(values[n] for n in names))
+
+    def resolve_functions(self) -> list:
+        """The implementing callables (imports them)."""
+        out = []
+        for dotted in self.functions:
+            mod, _, attr = dotted.rpartition(".")
+            out.append(getattr(importlib.import_module(mod), attr))
+        return out
+
+
+def _eq(a, b):
+    return sp.Eq(a, b, evaluate=False)
+
+
+_S = sp.Symbol
+# Named placeholders used only in statements.
+f_t, f_0, g_, g_hat, f_hat, g_lin = (_S("f_t"), _S("f_0"), _S("g"), _S(r"\hat{g}"), _S(r"\hat{f}"),
+                                     _S("g_lin"))
+agree, acc_g, share_wrong = _S("A_fg"), _S("acc_g"), _S("share_wrong")
+E_grad0, xi_norm, rms_delta, angle = _S("E_grad0_sq"), _S("xi_norm"), _S("rms_Delta"), _S("angle")
+Phi_hat, slope_m, flip, kappa_max = _S(r"\hat{\Phi}"), _S("slope_m"), _S("flip"), _S("kappa_max")
+B_0, B_E, c1, signal = _S("B_0"), _S("B_E"), _S("c_1"), _S("S")
+C1s, C2s, C3s, L2s = (sp.Symbol("C1"), sp.Symbol("C2"), sp.Symbol("C3"), sp.Symbol("L2"))
+k_ = sp.Idx("n")
+Lam, Y, Xz, Phim = (sp.IndexedBase(r"\Lambda"), sp.IndexedBase("y"), sp.IndexedBase(r"x\cdot z"),
+                    sp.IndexedBase(r"\Phi_m"))
+S2 = sp.Rational(1, 2)
+_K = "theory.kernel."
+_L = "theory.lazy."
+_D = "theory.direction."
+_C = "theory.conditions."
+_ST = "theory.stats."
+
+_CLAIM_LIST = [
+    Claim("K1", "Closed form of Φ: degree-0 arc-cosine kernel of (x/√d, 1)", "derived", "§2",
+          sp.And(_eq(F.rho, F.RHO_OF_INPUTS), _eq(F.theta, sp.acos(F.rho)), _eq(F.Phi, F.PHI_OF_THETA)),
+          {"phi_of_theta": (F.PHI_OF_THETA, (F.theta, F.gamma)),
+           "phi_of_rho": (F.PHI_OF_RHO, (F.rho, F.gamma)),
+           "rho": (F.RHO_OF_INPUTS, (F.xx, F.zz, F.xz, F.d))},
+          (_K + "phi_closed_form", _K + "phi_pairs")),
+    Claim("K2", "Range, diagonal, monotonicity and γ → 1 limit of Φ; Gram matrices are PSD", "derived", "§2",
+          sp.And(_eq(F.PHI_OF_THETA.subs(F.theta, 0), F.sigma2),
+                 _eq(F.PHI_OF_THETA.subs(F.theta, sp.pi), F.gamma),
+                 sp.Le(F.gamma, F.Phi, evaluate=False), sp.Le(F.Phi, F.sigma2, evaluate=False),
+                 sp.Gt(sp.Derivative(F.PHI_OF_RHO, F.rho), 0, evaluate=False),
+                 _eq(sp.Limit(F.PHI_OF_THETA, F.gamma, 1), 1)),
+          {"dphi_drho": (sp.diff(F.PHI_OF_RHO, F.rho), (F.rho, F.gamma)),
+           "diagonal": (F.sigma2, (F.gamma,))},
+          (_K + "phi_closed_form",)),
+    Claim("K3", "Closed form, quadrature and Monte Carlo agree; Φ_m → Φ at rate m^(-1/2)", "derived", "§2",
+          sp.And(sp.Le(sp.Abs(Phi_hat - F.Phi), F.PHI_HOEFFDING, evaluate=False),
+                 _eq(slope_m, -S2)),
+          {"hoeffding": (F.PHI_HOEFFDING, (F.n, F.delta, F.gamma))},
+          (_K + "phi_quadrature", _K + "phi_monte_carlo", _K + "phi_finite_width",
+           _ST + "hoeffding_half_width", _D + "loglog_slope")),
+    Claim("L1", "Lazy regime: f_t ≈ f_0 + Σ Λ_n y_n Φ_m(x_n, z)(x_n·z + 1); Λ_n = t/N for the identity loss",
+          "derived", "§3",
+          sp.And(_eq(f_t, f_0 + sp.Sum(Lam[k_] * Y[k_] * Phim[k_] * (Xz[k_] + 1), (k_, 1, F.N))),
+                 _eq(Lam[k_], F.t / F.N)),
+          {"lam_identity": (F.t / F.N, (F.t, F.N))},
+          (_L + "linearized_predictor", _L + "kernel_predictor", _L + "network_output")),
+    Claim("L2", "Width assumption: laziness index κ, flip fraction atan(κ)/π, claims asserted where κ ≤ κ_max",
+          "derived", "§3",
+          sp.And(_eq(F.kappa, rms_delta / sp.sqrt(F.zz / F.d + 1)), _eq(flip, F.FLIP_FRACTION),
+                 _eq(kappa_max, F.KAPPA_OF_FLIP), sp.Le(F.kappa, kappa_max, evaluate=False)),
+          {"flip_fraction": (F.FLIP_FRACTION, (F.kappa,)),
+           "kappa_max": (F.KAPPA_OF_FLIP, (F.flip_max,))},
+          (_L + "laziness_index", _L + "predicted_flip_fraction", _L + "width_assumption")),
+    Claim("D1", "Residual ‖ξ_n‖ ≈ ‖∇f_0(x_n)‖ with E‖∇f_0‖² = (1+γ²)/2, bounded by B_ξ (Laurent–Massart)",
+          "derived", "§4",
+          sp.And(_eq(E_grad0, F.GRAD0_SQ_MEAN),
+                 sp.Le(xi_norm, sp.sqrt(F.BXI_GRAD0_SQ), evaluate=False)),
+          {"xi_bound": (sp.sqrt(F.BXI_GRAD0_SQ), (F.gamma, F.d, F.m, F.delta, F.n)),
+           "grad0_sq_mean": (F.GRAD0_SQ_MEAN, (F.gamma,))},
+          (_D + "predicted_direction", _D + "residual_xi", _D + "residual_bound",
+           _D + "finite_width_residual_rms")),
+    Claim("D2", "Angle bound cos(r_n, y^adv_n u_n) ≥ √(1 − B_ξ²/‖u_n‖²) when B_ξ < ‖u_n‖", "derived", "§4",
+          sp.Ge(F.cos, F.ANGLE_COS_BOUND, evaluate=False),
+          {"cos_bound": (F.ANGLE_COS_BOUND, (F.B, F.U))},
+          (_D + "angle_bound", _D + "residual_bound")),
+    Claim("D3", "Sign: r_n aligns with +y^adv_n u_n, not only in absolute value", "paper", "§4",
+          sp.Gt(F.cos, 0, evaluate=False), {},
+          (_D + "signed_cosine",)),
+    Claim("D4", "Scaling: ‖u_n‖ ≈ C t √(d/N) (random labels), so 1 − cos falls with d and t", "derived", "§4",
+          sp.And(_eq(F.U, F.U_GROWTH), sp.Le(1 - F.cos, F.ONE_MINUS_COS_D4, evaluate=False)),
+          {"one_minus_cos": (F.ONE_MINUS_COS_D4, (F.B, F.C, F.t, F.d, F.N)),
+           "u_growth": (F.U_GROWTH, (F.C, F.t, F.d, F.N))},
+          (_D + "loglog_slope", _D + "predicted_direction")),
+    Claim("D5", "Transferability: angle(r_n, r'_n) ≤ asin(B_ξ/‖u_n‖) + asin(B'_ξ/‖u_n‖)", "derived", "§4",
+          sp.Le(angle, F.TRANSFER_ANGLE, evaluate=False),
+          {"angle": (F.TRANSFER_ANGLE, (F.B, F.B2, F.U))},
+          (_D + "transfer_angle_bound",)),
+    Claim("C1", "Informative perturbations: ‖u_n‖ > c₁ B_ξ", "derived", "§5",
+          sp.Gt(F.U, c1 * F.B, evaluate=False), {},
+          (_C + "evaluate_conditions", _D + "residual_bound")),
+    Claim("C2", "The prediction beats the noise: |ĝ(z)| > B_0(z) + B_E(z)", "derived", "§5",
+          sp.And(sp.Gt(sp.Abs(g_hat), B_0 + B_E, evaluate=False), _eq(B_0, F.B0),
+                 _eq(B_E, F.BE)),
+          {"B0": (F.B0, (F.zz, F.d, F.gamma, F.delta)),
+           "BE": (F.BE, (F.V, F.B, F.U_min, F.delta)),
+           "BN_hoeffding": (F.BN_HOEFFDING, (F.S2, F.delta))},
+          (_C + "scenario_terms", _C + "predicted_g", _C + "bound_B0", _C + "bound_BE",
+           _C + "variance_E", _C + "bound_BN_hoeffding", _C + "evaluate_conditions")),
+    Claim("C3", "Same sign as the clean classifier: sgn ĝ = sgn f̂ and |f̂| > B_0", "derived", "§5",
+          sp.And(_eq(sp.sign(g_hat), sp.sign(f_hat)), sp.Gt(sp.Abs(f_hat), B_0, evaluate=False)),
+          {}, (_C + "evaluate_conditions", _L + "kernel_predictor")),
+    Claim("P1", "Where L2, C2 and C3 hold, sgn g = sgn f except on a share ≤ 3δ", "paper", "§5",
+          sp.Implies(sp.And(L2s, C2s, C3s), sp.Le(share_wrong, 3 * F.delta, evaluate=False)),
+          {"share_max": (3 * F.delta, (F.delta,))},
+          (_C + "evaluate_conditions", _ST + "share_at_most", _ST + "wilson_interval",
+           _ST + "clopper_pearson")),
+    Claim("P2", "The chain link by link: g ≈ its lazy prediction; sgn g = sgn ĝ where C2; f ≈ f̂", "derived",
+          "§5",
+          sp.And(_eq(g_, g_lin), sp.Implies(C2s, _eq(sp.sign(g_), sp.sign(g_hat))), _eq(f_t, f_hat)),
+          {}, (_L + "linearized_predictor", _C + "predicted_g", _L + "kernel_predictor")),
+    Claim("P3", "Headline: where f fits D, g is far above chance on D and agrees with f on fresh data",
+          "paper", "§5",
+          sp.And(sp.Gt(acc_g, S2, evaluate=False), sp.Gt(agree, S2, evaluate=False)),
+          {}, (_C + "label_cancellation", _C + "predicted_g")),
+    Claim("P4", "Both scenarios, losses, γ, targets; where C2 holds and C3 fails, g disagrees with f",
+          "paper", "§5",
+          sp.Implies(sp.And(C2s, sp.Not(C3s)), sp.Ne(sp.sign(g_), sp.sign(f_t), evaluate=False)),
+          {}, (_C + "evaluate_conditions",)),
+    Claim("CTRL-eps0", "Control ε = 0: no signal, g at chance (agreement ≈ 1/2)", "derived", "§6",
+          sp.Implies(_eq(F.eps, 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
+          {}, (_C + "scenario_terms",)),
+    Claim("CTRL-random", "Control: random directions of the same norm carry no signal", "derived", "§6",
+          sp.Implies(_eq(sp.Symbol("E_r"), 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
+          {}, (_C + "scenario_terms",)),
+    Claim("CTRL-shuffle", "Control: perturbations shuffled across samples lose the label cancellation",
+          "derived", "§6",
+          sp.Implies(_eq(sp.Symbol("y_adv_pi") * F.y_adv, sp.Symbol("random_sign")),
+                     sp.And(_eq(signal, 0), _eq(agree, S2))),
+          {}, (_C + "scenario_terms",)),
+    Claim("CTRL-untrained", "Control: untrained f (t = 0) gives u_n = 0, no signal", "derived", "§6",
+          sp.Implies(_eq(F.t, 0), sp.And(_eq(F.U, F.U_GROWTH.subs(F.t, 0)), _eq(agree, S2))),
+          {"u_growth": (F.U_GROWTH, (F.C, F.t, F.d, F.N))},
+          (_D + "predicted_direction", _C + "scenario_terms")),
+]
+
+#: Claim ID → Claim, in THEORY.md order.
+CLAIMS: "OrderedDict[str, Claim]" = OrderedDict((c.id, c) for c in _CLAIM_LIST)
+
+
+def get_claim(claim_id: str) -> Claim:
+    """The claim with this ID; ValueError naming the known IDs otherwise."""
+    if claim_id not in CLAIMS:
+        raise ValueError(f"claim_id == {claim_id!r}, must be one of {list(CLAIMS)}")
+    return CLAIMS[claim_id]

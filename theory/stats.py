@@ -1,0 +1,152 @@
+"""Statistics for the checks: binomial intervals and tails, Holm's step-down, Hoeffding.   [P1, K3]
+
+P1 asserts that the share of wrong predictions among the inputs where the conditions hold is at most
+about 3δ. A check must fail only on evidence: ``share_at_most`` rejects when the one-sided binomial
+p-value of the observed count under p = p_max is below 1 − confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+from . import formulas
+from .validation import check_array, check_confidence, check_delta, check_scalar
+
+__all__ = ["wilson_interval", "clopper_pearson", "holm", "HolmResult", "hoeffding_half_width",
+           "binomial_tail_pvalue", "share_at_most", "ShareTest"]
+
+
+def _counts(k, n):
+    n = int(check_scalar(n, "n", numbers.Integral, min_val=1, note="number of trials"))
+    k = int(check_scalar(k, "k", numbers.Integral, min_val=0, max_val=n, note="successes, 0 <= k <= n"))
+    return k, n
+
+
+def wilson_interval(k, n, confidence=0.95):
+    """Wilson score interval for a binomial proportion k/n.
+
+    (p̂ + z²/(2n) ± z√(p̂(1−p̂)/n + z²/(4n²))) / (1 + z²/n), z the two-sided normal quantile.
+
+    Returns
+    -------
+    (low, high) floats in [0, 1].
+    """
+    k, n = _counts(k, n)
+    confidence = check_confidence(confidence)
+    z = _st.norm.ppf(0.5 + confidence / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def clopper_pearson(k, n, confidence=0.95):
+    """Exact (Clopper–Pearson) two-sided interval for a binomial proportion, from Beta quantiles.
+
+    Returns
+    -------
+    (low, high); low = 0 when k = 0, high = 1 when k = n.
+    """
+    k, n = _counts(k, n)
+    confidence = check_confidence(confidence)
+    alpha = 1 - confidence
+    low = 0.0 if k == 0 else float(_st.beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(_st.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return (low, high)
+
+
+@dataclass(frozen=True)
+class HolmResult:
+    reject: np.ndarray      # bool per hypothesis
+    adjusted: np.ndarray    # Holm-adjusted p-values (monotone, ≤ 1)
+
+
+def holm(pvalues, alpha=0.05):
+    """Holm's step-down procedure: controls the family-wise error rate at α.
+
+    Sorted p_(1) ≤ … ≤ p_(k): reject H_(i) while p_(i) ≤ α/(k − i + 1); adjusted p-values are
+    max_{j ≤ i} min(1, (k − j + 1) p_(j)), in the original order.
+
+    Returns
+    -------
+    HolmResult(reject, adjusted).
+    """
+    p = np.asarray(check_array(np.asarray(pvalues, dtype=float), "pvalues", ndim=1), dtype=float)
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("pvalues has entries outside [0, 1], must be probabilities")
+    alpha = float(check_scalar(alpha, "alpha", min_val=0.0, max_val=1.0, include_boundaries="neither",
+                               note="family-wise error rate"))
+    k = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (k - np.arange(k)) * p[order])
+    adj_sorted = np.maximum.accumulate(scaled)
+    adjusted = np.empty(k)
+    adjusted[order] = adj_sorted
+    return HolmResult(reject=adjusted <= alpha, adjusted=adjusted)
+
+
+def hoeffding_half_width(n, delta, lo, hi):
+    """(hi − lo)·√(log(2/δ)/(2n)): |mean − E| ≤ this w.p. ≥ 1 − δ for n i.i.d. summands in [lo, hi].   [K3]
+
+    Lambdified from ``formulas.HOEFFDING`` (the same expression as the K3 claim).
+    """
+    n = int(check_scalar(n, "n", numbers.Integral, min_val=1, note="number of summands"))
+    delta = check_delta(delta)
+    lo = float(check_scalar(lo, "lo"))
+    hi = float(check_scalar(hi, "hi"))
+    if hi < lo:
+        raise ValueError(f"hi == {hi}, must be >= lo == {lo}")
+    return float(formulas.hoeffding(n, delta, lo, hi))
+
+
+def binomial_tail_pvalue(k, n, p0, alternative="greater"):
+    """One-sided binomial p-value: P(X ≥ k) ("greater") or P(X ≤ k) ("less") for X ~ Bin(n, p0)."""
+    k, n = _counts(k, n)
+    p0 = float(check_scalar(p0, "p0", min_val=0.0, max_val=1.0, note="null proportion"))
+    if alternative == "greater":
+        return float(_st.binom.sf(k - 1, n, p0))
+    if alternative == "less":
+        return float(_st.binom.cdf(k, n, p0))
+    raise ValueError(f"alternative == {alternative!r}, must be one of ['greater', 'less']")
+
+
+@dataclass(frozen=True)
+class ShareTest:
+    """Test of "share ≤ p_max" from k events in n trials."""
+
+    k: int
+    n: int
+    p_max: float
+    share: float
+    pvalue: float          # P(X ≥ k | p = p_max)
+    upper: float           # one-sided Clopper–Pearson upper bound at ``confidence``
+    confidence: float
+    verdict: str           # "consistent" or "violated"
+
+    def __bool__(self) -> bool:
+        return self.verdict == "consistent"
+
+
+def share_at_most(k, n, p_max, confidence=0.95):
+    """Is the share of events ≤ p_max?  "violated" iff P(X ≥ k | Bin(n, p_max)) < 1 − confidence.   [P1]
+
+    E.g. P1: k wrong predictions among the n test inputs where L2, C2, C3 hold, p_max = 3δ.
+    Also reports the one-sided Clopper–Pearson upper bound on the share.
+
+    Returns
+    -------
+    ShareTest (truthy when consistent).
+    """
+    k, n = _counts(k, n)
+    p_max = float(check_scalar(p_max, "p_max", min_val=0.0, max_val=1.0, note="tolerated share"))
+    confidence = check_confidence(confidence)
+    pval = binomial_tail_pvalue(k, n, p_max, "greater")
+    upper = 1.0 if k == n else float(_st.beta.ppf(confidence, k + 1, n - k))
+    return ShareTest(k=k, n=n, p_max=p_max, share=k / n, pvalue=pval, upper=upper,
+                     confidence=confidence, verdict="violated" if pval < 1 - confidence else "consistent")
