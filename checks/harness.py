@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from perturbation_learning.experiment import Config, RunData, run_batch
-from theory import direction, lazy
+from theory import conditions, direction, lazy
 from theory.tolerances import DEFAULT_DELTA
 
 from . import assertions
@@ -93,6 +93,29 @@ class Pair:
     def inside_l2(self) -> bool:
         """L2 for f and for g (THEORY.md P1)."""
         return bool(self.width_f) and bool(self.width_g)
+
+    @functools.cached_property
+    def xi_bound(self) -> float:
+        """B_ξ at δ for this width, including the finite-width term at its largest over n."""
+        fw = direction.finite_width_residual_rms(self.X, self.y, self.lam_f, self.gamma, self.config.width,
+                                                 np.random.default_rng(self.seed))
+        return float(direction.residual_bound(self.gamma, self.X.shape[1], DELTA, m=self.config.width,
+                                              finite_width_rms=float(fw.max())))
+
+    @functools.cached_property
+    def conditions(self) -> "conditions.Conditions":
+        """C1–C3 on the test inputs, from the data, targets, Λ, Λ', ε and γ only: r is the theory's
+        r̂_n = ε y^adv_n u_n/‖u_n‖, not the network's perturbation."""
+        r_hat = conditions.predicted_perturbation(self.u, self.y_adv, self.eps)
+        return conditions.evaluate_conditions(
+            self.config.scenario, self.X, self.y, self.lam_f, r_hat, self.y_adv, self.u, self.lam_g, self.gamma,
+            self.eps, self.Z, DELTA, np.random.default_rng(self.seed + 1), xi_bound=self.xi_bound)
+
+    @property
+    def inside_test(self) -> np.ndarray:
+        """Per test input: L2 holds for f and for g."""
+        nz = len(self.Z)
+        return self.width_f.inside[-nz:] & self.width_g.inside[-nz:]
 
     def describe(self) -> dict:
         return {"seed": self.seed, "flip_f": round(self.flip_f, 4), "flip_g": round(self.flip_g, 4),

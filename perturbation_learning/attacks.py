@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from theory.validation import check_choice, check_eps, check_generator, check_labels_pm1, check_positive_int
+from theory.validation import (check_array, check_choice, check_eps, check_generator, check_labels_pm1,
+                               check_positive_int, check_scalar)
 from .network import TwoLayerNet
 
 ATTACKS = ("l2-one-step", "pgd-l2", "pgd-linf", "random", "shuffled")
@@ -23,10 +24,37 @@ def _safe_unit(v: torch.Tensor) -> torch.Tensor:
     return torch.where(norm > 0, v / torch.where(norm > 0, norm, torch.ones_like(norm)), torch.zeros_like(v))
 
 
+def _check_tensor(x, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def _check_points(X, name: str = "X", *, allow_nan: bool = False) -> torch.Tensor:
+    """X: a finite (N, d) or (B, N, d) tensor."""
+    return check_array(_check_tensor(X, name), name, ndim=(2, 3), allow_nan=allow_nan)
+
+
+def _check_attack_inputs(X, y_adv) -> None:
+    """X finite (…, N, d); y_adv ±1 with shape (…, N)."""
+    _check_points(X)
+    _check_tensor(y_adv, "y_adv")
+    if tuple(y_adv.shape) != tuple(X.shape[:-1]):
+        raise ValueError(f"y_adv has shape {tuple(y_adv.shape)}, but X has shape {tuple(X.shape)}; "
+                         f"y_adv must have shape {tuple(X.shape[:-1])}")
+    check_labels_pm1(y_adv.reshape(-1), "y_adv")
+
+
+def _check_step_size(step_size, eps: float, steps: int) -> float:
+    if step_size is None:
+        return 2.5 * eps / steps
+    return float(check_scalar(step_size, "step_size", min_val=0.0, include_boundaries="neither"))
+
+
 def draw_targets(y: torch.Tensor, mode: str, *, generator: torch.Generator) -> torch.Tensor:
     """y^adv: uniform random ±1 (the official code) or flipped, −y."""
     check_choice(mode, "target_mode", TARGET_MODES)
-    check_labels_pm1(y.reshape(-1), "y")
+    check_labels_pm1(_check_tensor(y, "y").reshape(-1), "y")
     if mode == "flipped":
         return -y
     check_generator(generator)
@@ -37,6 +65,7 @@ def draw_targets(y: torch.Tensor, mode: str, *, generator: torch.Generator) -> t
 def one_step_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float) -> torch.Tensor:
     """The paper's r_n = ε y^adv_n ∇f(x_n)/‖∇f(x_n)‖."""
     eps = check_eps(eps)
+    _check_attack_inputs(X, y_adv)
     return eps * y_adv.to(X.dtype).unsqueeze(-1) * _safe_unit(net.input_grad(X))
 
 
@@ -48,7 +77,8 @@ def pgd_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *
     """
     eps = check_eps(eps)
     steps = check_positive_int(steps, "pgd_steps")
-    alpha = 2.5 * eps / steps if step_size is None else check_eps(step_size)
+    alpha = _check_step_size(step_size, eps, steps)
+    _check_attack_inputs(X, y_adv)
     ya = y_adv.to(X.dtype).unsqueeze(-1)
     r = torch.zeros_like(X)
     for _ in range(steps):
@@ -63,7 +93,8 @@ def pgd_linf(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float,
     """Targeted PGD in L∞: sign steps on y^adv f, each coordinate clamped to [−ε, ε]."""
     eps = check_eps(eps)
     steps = check_positive_int(steps, "pgd_steps")
-    alpha = 2.5 * eps / steps if step_size is None else check_eps(step_size)
+    alpha = _check_step_size(step_size, eps, steps)
+    _check_attack_inputs(X, y_adv)
     ya = y_adv.to(X.dtype).unsqueeze(-1)
     r = torch.zeros_like(X)
     for _ in range(steps):
@@ -74,6 +105,7 @@ def pgd_linf(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float,
 def random_direction(X: torch.Tensor, eps: float, *, generator: torch.Generator) -> torch.Tensor:
     """Control: uniformly random directions with norm ε, independent of the network."""
     eps = check_eps(eps)
+    _check_points(X)
     check_generator(generator)
     g = torch.randn(tuple(X.shape), generator=generator, dtype=torch.float64).to(X)
     return eps * _safe_unit(g)
@@ -84,6 +116,7 @@ def shuffle_rows(r: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor
 
     A batch (B, N, d) gets one permutation per network.
     """
+    _check_points(r, "r", allow_nan=True)  # a diverged f's perturbations pass through unchanged
     check_generator(generator)
     N = r.shape[-2]
     if r.ndim == 2:

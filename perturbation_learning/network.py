@@ -21,9 +21,14 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     """'cpu', 'cuda' or 'auto' (CUDA when present, else CPU)."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device == {str(device)!r}, must be 'cpu', 'cuda' or 'auto'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device == {str(device)!r}, but CUDA is not available; use 'cpu' or 'auto'")
     return dev
@@ -72,6 +77,8 @@ class TwoLayerNet:
     def _check_input(self, X: torch.Tensor) -> torch.Tensor:
         if not isinstance(X, torch.Tensor):
             raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+        if X.ndim < 2:
+            raise ValueError(f"X has shape {tuple(X.shape)}, must be (N, d) or (B, N, d)")
         if X.shape[-1] != self.dim:
             raise ValueError(f"X has dimension {X.shape[-1]}, but the network expects d == {self.dim}")
         return X.to(dtype=self.W.dtype, device=self.W.device)

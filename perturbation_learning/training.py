@@ -93,11 +93,21 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
     ``X`` is (N, d) or (B, N, d); ``y`` is (N,) or (B, N) with entries ±1. A batched ``net``
     trains all its networks at once; each network's arithmetic is independent of the others.
     """
+    if not isinstance(net, TwoLayerNet):
+        raise TypeError(f"net must be a TwoLayerNet (see init_network), got {type(net).__name__}")
+    for name, arr in (("X", X), ("y", y)):
+        if not isinstance(arr, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(arr).__name__}")
     loss_fn = make_loss(loss)
     lr = float(check_scalar(lr, "lr", min_val=0.0, include_boundaries="neither"))
     steps = int(check_scalar(steps, "steps", (int, np.integer), min_val=0))
     beta = float(check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_boundaries="left"))
+    max_weight = float(check_scalar(max_weight, "max_weight", min_val=0.0, include_boundaries="neither"))
     check_array(X, "X", ndim=(2, 3))
+    if X.shape[-1] != net.dim:
+        raise ValueError(f"X has dimension {X.shape[-1]}, but the network expects d == {net.dim}")
+    if X.shape[-2] == 0:
+        raise ValueError(f"X has shape {tuple(X.shape)}: N == 0 samples, must be >= 1")
     check_array(y, "y", ndim=(1, 2))
     check_labels_pm1(y.reshape(-1), "y")
     if X.shape[:-1] != y.shape:

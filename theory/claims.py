@@ -47,7 +47,7 @@ class Claim:
     @property
     def latex(self) -> str:
         """``sympy.latex`` of the statement, with THEORY.md's symbol names."""
-        return sp.latex(self.statement, symbol_names=F.LATEX_NAMES)
+        return sp.latex(self.statement, symbol_names=_LATEX_NAMES)
 
     @property
     def expression(self):
@@ -96,9 +96,21 @@ f_t, f_0, g_, g_hat, f_hat, g_lin = (_S("f_t"), _S("f_0"), _S("g"), _S(r"\hat{g}
                                      _S("g_lin"))
 agree, acc_g, share_wrong = _S("A_fg"), _S("acc_g"), _S("share_wrong")
 E_grad0, xi_norm, rms_delta, angle = _S("E_grad0_sq"), _S("xi_norm"), _S("rms_Delta"), _S("angle")
+Phi_xx, Phi_pi = _S("Phi_xx"), _S("Phi_pi")        # Φ(x, x) (θ = 0) and Φ at θ = π
+E_r = _S("E_ur")                                     # E[u_n·r_n] of a random direction
 Phi_hat, slope_m, flip, kappa_max = _S(r"\hat{\Phi}"), _S("slope_m"), _S("flip"), _S("kappa_max")
+y_adv_pi, rademacher = _S("y_adv_pi"), _S("rademacher")
 B_0, B_E, c1, signal = _S("B_0"), _S("B_E"), _S("c_1"), _S("S")
 C1s, C2s, C3s, L2s = (sp.Symbol("C1"), sp.Symbol("C2"), sp.Symbol("C3"), sp.Symbol("L2"))
+_LATEX_NAMES = {**F.LATEX_NAMES, **{
+    Phi_xx: r"\Phi(x, x)", Phi_pi: r"\Phi|_{\theta=\pi}", E_r: r"\mathbb{E}[u_n \cdot r_n]",
+    y_adv_pi: r"y^{adv}_{\pi(n)}", rademacher: r"\pm 1\ \text{(uniform)}",
+    f_t: "f_t", f_0: "f_0", g_lin: r"g_{\mathrm{lin}}", agree: r"A(f, g)", acc_g: r"\mathrm{acc}_D(g)",
+    share_wrong: r"\mathrm{share}_{\mathrm{sgn}\, g \neq \mathrm{sgn}\, f}", E_grad0: r"\mathbb{E}\|\nabla f_0(x)\|^2",
+    xi_norm: r"\|\xi_n\|", rms_delta: r"\operatorname{rms}_k \Delta_k(z)", angle: r"\angle(r_n, r'_n)",
+    slope_m: r"\frac{d \log|\Phi_m - \Phi|}{d \log m}", flip: r"\mathrm{flip}", kappa_max: r"\kappa_{\max}",
+    B_0: "B_0(z)", B_E: "B_E(z)", c1: "c_1", signal: "S(z)",
+}}
 k_ = sp.Idx("n")
 Lam, Y, Xz, Phim = (sp.IndexedBase(r"\Lambda"), sp.IndexedBase("y"), sp.IndexedBase(r"x\cdot z"),
                     sp.IndexedBase(r"\Phi_m"))
@@ -117,8 +129,7 @@ _CLAIM_LIST = [
            "rho": (F.RHO_OF_INPUTS, (F.xx, F.zz, F.xz, F.d))},
           (_K + "phi_closed_form", _K + "phi_pairs")),
     Claim("K2", "Range, diagonal, monotonicity and γ → 1 limit of Φ; Gram matrices are PSD", "derived", "§2",
-          sp.And(_eq(F.PHI_OF_THETA.subs(F.theta, 0), F.sigma2),
-                 _eq(F.PHI_OF_THETA.subs(F.theta, sp.pi), F.gamma),
+          sp.And(_eq(Phi_xx, F.sigma2), _eq(Phi_pi, F.gamma),
                  sp.Le(F.gamma, F.Phi, evaluate=False), sp.Le(F.Phi, F.sigma2, evaluate=False),
                  sp.Gt(sp.Derivative(F.PHI_OF_RHO, F.rho), 0, evaluate=False),
                  _eq(sp.Limit(F.PHI_OF_THETA, F.gamma, 1), 1)),
@@ -203,11 +214,11 @@ _CLAIM_LIST = [
           sp.Implies(_eq(F.eps, 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
           {}, (_C + "scenario_terms",)),
     Claim("CTRL-random", "Control: random directions of the same norm carry no signal", "derived", "§6",
-          sp.Implies(_eq(sp.Symbol("E_r"), 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
+          sp.Implies(_eq(E_r, 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
           {}, (_C + "scenario_terms",)),
     Claim("CTRL-shuffle", "Control: perturbations shuffled across samples lose the label cancellation",
           "derived", "§6",
-          sp.Implies(_eq(sp.Symbol("y_adv_pi") * F.y_adv, sp.Symbol("random_sign")),
+          sp.Implies(_eq(y_adv_pi * F.y_adv, rademacher),
                      sp.And(_eq(signal, 0), _eq(agree, S2))),
           {}, (_C + "scenario_terms",)),
     Claim("CTRL-untrained", "Control: untrained f (t = 0) gives u_n = 0, no signal", "derived", "§6",

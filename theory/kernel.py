@@ -14,7 +14,7 @@ from scipy import integrate, special
 
 from . import formulas
 from ._backend import common_backend, is_tensor, normal, to_numpy64, torch
-from .tolerances import MC_CHUNK_ELEMENTS, MC_DELTA, QUAD_EPSABS, QUAD_EPSREL
+from .tolerances import MC_CHUNK_ELEMENTS, MC_PAIRS_CHUNK_ELEMENTS, MC_DELTA, QUAD_EPSABS, QUAD_EPSREL
 from .validation import (check_array, check_delta, check_gamma, check_generator,
                          check_positive_int, check_same_dim, check_consistent_length, check_rows)
 
@@ -155,8 +155,9 @@ def phi_pairs(X, Z, gamma):
     if not (sx or sz):
         check_consistent_length(("X", X), ("Z", Z))
     elif X.shape[0] != Z.shape[0]:  # one vector against rows: broadcast it
-        X, Z = (X.expand(Z.shape) if is_tensor(X) else np.broadcast_to(X, Z.shape),
-                Z.expand(X.shape) if is_tensor(Z) else np.broadcast_to(Z, X.shape))
+        shape = (max(X.shape[0], Z.shape[0]), X.shape[1])
+        X, Z = ((X.expand(shape), Z.expand(shape)) if is_tensor(X)
+                else (np.broadcast_to(X, shape), np.broadcast_to(Z, shape)))
     d = X.shape[1]
     c = (X * Z).sum(1) / d + 1
     out = _phi_from_moments(_sqnorm(X) / d + 1, _sqnorm(Z) / d + 1, c, gamma, outer=False)
@@ -199,7 +200,7 @@ def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=Fals
     (X, Z), back = _to_torch(X, Z)
     n1, d = X.shape
     n2 = Z.shape[0]
-    chunk = max(1, MC_CHUNK_ELEMENTS // (n1 + n2))
+    chunk = max(1, (MC_PAIRS_CHUNK_ELEMENTS if pairs else MC_CHUNK_ELEMENTS) // (n1 + n2))
     if is_tensor(X):
         acc = torch.zeros((n1,) if pairs else (n1, n2), dtype=X.dtype, device=X.device)
     else:
@@ -209,9 +210,15 @@ def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=Fals
         J = min(chunk, n_neurons - done)
         W = normal(generator, (J, d), X.dtype, X) / math.sqrt(d)
         b = normal(generator, (J,), X.dtype, X)
-        Sx = leaky_derivative(X @ W.T + b, gamma)
-        Sz = leaky_derivative(Z @ W.T + b, gamma)
-        acc += (Sx * Sz).sum(1) if pairs else Sx @ Sz.T
+        if pairs:  # count the orthants: s·s is 1 on (+,+), γ² on (−,−), γ otherwise
+            Px, Pz = X @ W.T + b > 0, Z @ W.T + b > 0
+            n_pp = (Px & Pz).sum(1)
+            n_mm = (~(Px | Pz)).sum(1)
+            acc += n_pp + gamma**2 * n_mm + gamma * (J - n_pp - n_mm)
+        else:
+            Sx = leaky_derivative(X @ W.T + b, gamma)
+            Sz = leaky_derivative(Z @ W.T + b, gamma)
+            acc += Sx @ Sz.T
         done += J
     est = acc / n_neurons
     if back:
