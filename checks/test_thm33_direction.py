@@ -53,7 +53,7 @@ def test_D1_D2_D3_perturbation_follows_predicted_direction(data):
     setting = _f_only(data.draw(lazy_settings(), label="setting"))
     check = "test_D1_D2_D3_perturbation_follows_predicted_direction"
     pairs = run_pairs(setting, check, ("D1", "D2", "D3"))
-    d1, d2, d3, cov, ratios, seeds_ = [], [], [], [], [], []
+    d1, d2, d3, cov, ratios, seeds_, shortfalls = [], [], [], [], [], [], []
     for p in pairs:
         inside = _inside_train(p)
         xi = np.linalg.norm(p.xi, axis=1)
@@ -67,9 +67,11 @@ def test_D1_D2_D3_perturbation_follows_predicted_direction(data):
         if c1.any():
             d2.append(float((cos[c1] < bound.cos[c1]).mean()))
             d3.append(float((cos[c1] <= 0).mean()))
-            target(float(-np.min(cos[c1] - bound.cos[c1])), label="D2 worst cos shortfall")
+            shortfalls.append(float(-np.min(cos[c1] - bound.cos[c1])))
         cov.append(float(c1.mean()))
         seeds_.append(p.seed)
+    if shortfalls:
+        target(max(shortfalls), label="D2 worst cos shortfall")
     note(f"D1 max ‖ξ‖/σ per pair {np.round(ratios, 3).tolist()}; C1 coverage {np.round(cov, 3).tolist()}")
     extra = {"xi_norm_ratio_max": float(max(ratios)) if ratios else None}
     coverage = float(np.mean(cov)) if cov else None
@@ -87,8 +89,10 @@ def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family):
     the log-log slopes' confidence intervals (level 1 − α) lie below 0."""
     check = "test_D4_one_minus_cos_falls_with_time_and_dimension"
     base = lazy_settings_base(family)
-    seeds_ = tuple(seed * 1000 + i for i in range(4))
-    for axis, values in (("t", (0.5, 1.0, 2.0)), ("d", (25, 50, 100))):
+    # Six values × six pairs give the slope's t-interval 34 degrees of freedom, narrow enough at
+    # level 1 − α to tell a falling 1 − cos (measured slope ≈ −0.5 in t) from a flat one.
+    seeds_ = tuple(seed * 1000 + i for i in range(6))
+    for axis, values in (("t", (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)), ("d", (20, 30, 45, 65, 90, 130))):
         xs, ys = [], []
         for v in values:
             cfg = base.replace(epochs_f=int(round(v / 0.1))) if axis == "t" else base.replace(d=v)

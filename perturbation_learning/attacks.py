@@ -36,12 +36,16 @@ def _check_points(X, name: str = "X", *, allow_nan: bool = False) -> torch.Tenso
 
 
 def _check_attack_inputs(X, y_adv) -> None:
-    """X finite (…, N, d); y_adv ±1 with shape (…, N)."""
+    """X finite (…, N, d); y_adv ±1 of shape (N,) or (B, N), broadcastable against X's (…, N)."""
     _check_points(X)
     _check_tensor(y_adv, "y_adv")
-    if tuple(y_adv.shape) != tuple(X.shape[:-1]):
+    N = X.shape[-2]
+    ok = y_adv.ndim in (1, 2) and y_adv.shape[-1] == N
+    if ok and y_adv.ndim == 2 and X.ndim == 3:
+        ok = y_adv.shape[0] == X.shape[0]
+    if not ok:
         raise ValueError(f"y_adv has shape {tuple(y_adv.shape)}, but X has shape {tuple(X.shape)}; "
-                         f"y_adv must have shape {tuple(X.shape[:-1])}")
+                         f"y_adv must have shape (N,) or (B, N) with N == {N}")
     check_labels_pm1(y_adv.reshape(-1), "y_adv")
 
 

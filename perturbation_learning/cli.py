@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Other modules (sweeps, maps) register sub-commands here: name -> function(parser) that adds
 # its arguments and sets ``func``.
 _EXTRA_COMMANDS: dict = {}
+_EXTRA_COMMANDS.update(__import__("perturbation_learning.sweep", fromlist=["COMMANDS"]).COMMANDS)
 
 
 def main(argv=None) -> int:
@@ -95,8 +96,9 @@ def main(argv=None) -> int:
             print(to_json(result, timings=not args.no_timings))
             return 0 if result["status"] == "ok" else 1
         return args.func(args)
-    except (ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as exc:  # bad input, or an unreadable data file
+        message = " ".join(str(exc).split("\n"))  # the promised single line, whatever the message
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -21,9 +21,8 @@ import torch
 
 from theory.validation import (check_choice, check_eps, check_gamma, check_positive_int,
                                check_scalar)
-from theory.direction import predicted_direction
 from . import attacks as atk
-from .data import FAMILIES, make_distribution
+from .data import FAMILIES, REAL_FAMILIES, make_distribution
 from .network import DTYPES, TwoLayerNet, init_network, resolve_device, stack_networks
 from .training import LOSSES, TrainResult, train
 
@@ -67,6 +66,9 @@ class Config:
         check_choice(self.dataset, "dataset", FAMILIES)
         check_positive_int(self.d, "d")
         check_scalar(self.n_train, "n_train", int, min_val=0)
+        if self.n_train == 0 and self.dataset not in REAL_FAMILIES:
+            raise ValueError(f"n_train == 0 (the whole split) is only for real data, must be >= 1 for "
+                             f"the synthetic dataset {self.dataset!r}")
         check_positive_int(self.n_test, "n_test")
         self.class_pair()
         check_positive_int(self.width, "width")
@@ -86,12 +88,16 @@ class Config:
         check_scalar(self.seed, "seed", int, min_val=0)
         check_choice(self.dtype, "dtype", DTYPES)
         check_choice(self.device, "device", ("cpu", "cuda", "auto"))
+        if not isinstance(self.data_dir, str):
+            raise TypeError(f"data_dir must be a str, got {type(self.data_dir).__name__}")
 
     def class_pair(self) -> tuple[int, int]:
         try:
             a, b = (int(s) for s in str(self.pair).split(","))
         except ValueError:
             raise ValueError(f"pair == {self.pair!r}, must be two class indices 'A,B'") from None
+        if not (0 <= a <= 9 and 0 <= b <= 9) or a == b:
+            raise ValueError(f"pair == {self.pair!r}, must be two different class indices 'A,B' in 0..9")
         return a, b
 
     def effective_eps(self, d: int) -> float:
@@ -207,7 +213,11 @@ def _load(config: Config, streams: dict):
 def run_batch(config: Config, seeds: list[int], *, keep: bool = False):
     """Run ``config`` for every seed as one batched program. Returns a list of result dicts
     (and the RunData when ``keep``)."""
-    if not seeds:
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a Config, got {type(config).__name__}")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__"):
+        raise TypeError(f"seeds must be a list of integers, got {type(seeds).__name__}")
+    if len(seeds) == 0:
         raise ValueError("seeds must be a non-empty list")
     for s in seeds:
         check_scalar(s, "seed", int, min_val=0)
@@ -241,7 +251,10 @@ def run_batch(config: Config, seeds: list[int], *, keep: bool = False):
     g = train(init("g_init"), X_adv, y_adv, lr=config.lr_g or config.lr, steps=config.epochs_g, **gd)
     seconds_g = time.perf_counter() - t0
 
-    # Predicted direction u_n (Theorem 3.3), from the data and the recorded Λ of f.
+    # Predicted direction u_n (Theorem 3.3), from the data and the recorded Λ of f. Imported here:
+    # theory.direction pulls in scipy.stats and sympy, which a CLI error path should not pay for.
+    from theory.direction import predicted_direction
+
     u = torch.stack([torch.as_tensor(predicted_direction(X[i].double(), y[i].double(), f.lam[i], config.gamma))
                      for i in range(len(seeds))]).to(X)
     cos = _cosine(r, y_adv.unsqueeze(-1) * u)

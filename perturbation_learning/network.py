@@ -44,6 +44,16 @@ def resolve_dtype(dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def readout(act: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Σ_k a_k act[…, n, k]: shape (…, N). For a batch of readouts a (B, m), one matrix-vector
+    product per network, so that a network gets the same bits alone and in a batch: torch runs a
+    batch of one as a gemv but B > 1 as bmm, which orders its sums differently (run_batch promises
+    each seed the numbers of its single run). Per-network gemv is also faster than bmm here."""
+    if a.ndim == 1:
+        return torch.matmul(act, a)
+    return torch.stack([torch.mv(act[i], a[i]) for i in range(a.shape[0])])
+
+
 @dataclass
 class TwoLayerNet:
     """W (…, m, d), b (…, m), a (…, m): first layer, biases, fixed readout; γ the leaky slope."""
@@ -105,8 +115,7 @@ class TwoLayerNet:
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """f(x_n) for every row of X: shape (…, N)."""
         H = self.preactivations(X)
-        act = H * self.slopes(H)  # φ(h) = φ'(h)·h
-        return torch.matmul(act, self.a.unsqueeze(-1)).squeeze(-1)
+        return readout(H * self.slopes(H), self.a)  # φ(h) = φ'(h)·h
 
     __call__ = forward
 

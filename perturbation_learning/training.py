@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from theory.validation import check_array, check_labels_pm1, check_positive_int, check_scalar
-from .network import TwoLayerNet
+from .network import TwoLayerNet, readout
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
     for step in range(steps + 1):
         H = torch.matmul(X, W.transpose(-1, -2)) + b.unsqueeze(-2)
         S = cur.slopes(H)
-        f = torch.matmul(H * S, a.unsqueeze(-1)).squeeze(-1)
+        f = readout(H.mul_(S), a)  # per-network gemv: the same bits alone and in a batch
         margin = -y * f
         curve[..., step] = loss_fn.value(margin).mean(-1).to(torch.float64)
         if step == steps:

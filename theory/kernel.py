@@ -7,14 +7,16 @@ formula lives once (``formulas.PHI_OF_THETA``); γ = 0 (ReLU) is the same code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 from scipy import integrate, special
 
 from . import formulas
-from ._backend import common_backend, is_tensor, normal, to_numpy64, torch
-from .tolerances import MC_CHUNK_ELEMENTS, MC_PAIRS_CHUNK_ELEMENTS, MC_DELTA, QUAD_EPSABS, QUAD_EPSREL
+from ._backend import common_backend, is_tensor, normal, single_thread_blas, to_numpy64, torch
+from .tolerances import (MC_CHUNK_ELEMENTS, MC_DELTA, MC_PAIRS_CHUNK_ELEMENTS, QUAD_EPSABS, QUAD_EPSREL,
+                         TORCH_MIN_ELEMENTS)
 from .validation import (check_array, check_delta, check_gamma, check_generator,
                          check_positive_int, check_same_dim, check_consistent_length, check_rows)
 
@@ -118,7 +120,9 @@ def phi_closed_form(X, Z, gamma):
     """
     gamma = check_gamma(gamma)
     X, Z, sx, sz = _as_rows(X, Z, "X", "Z")
-    (X, Z), back = _to_torch(X, Z)
+    back = False
+    if X.shape[0] * Z.shape[0] >= TORCH_MIN_ELEMENTS:  # small Grams: numpy has less overhead
+        (X, Z), back = _to_torch(X, Z)
     d = X.shape[1]
     if is_tensor(X):  # c = x·z/d + 1 in one fused call
         c = torch.addmm(torch.ones((), dtype=X.dtype, device=X.device), X, Z.T, alpha=1.0 / d)
@@ -166,6 +170,22 @@ def phi_pairs(X, Z, gamma):
     return out
 
 
+def _accumulate(acc, X, Z, gamma, generator, J, pairs):
+    """Add Σ_j s(w_j·x + b_j) s(w_j·z + b_j) over J fresh neurons to ``acc`` (W (J, d) drawn, then b)."""
+    d = X.shape[1]
+    W = normal(generator, (J, d), X.dtype, X) / math.sqrt(d)
+    b = normal(generator, (J,), X.dtype, X)
+    if pairs:  # count the orthants: s·s is 1 on (+,+), γ² on (−,−), γ otherwise
+        Px, Pz = X @ W.T + b > 0, Z @ W.T + b > 0
+        n_pp = (Px & Pz).sum(1)
+        n_mm = (~(Px | Pz)).sum(1)
+        acc += n_pp + gamma**2 * n_mm + gamma * (J - n_pp - n_mm)
+    else:
+        Sx = leaky_derivative(X @ W.T + b, gamma)
+        Sz = leaky_derivative(Z @ W.T + b, gamma)
+        acc += Sx @ Sz.T
+
+
 def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=False):
     """Φ̂(x, z) = (1/n) Σ_j s(w_j·x + b_j) s(w_j·z + b_j), w_j ~ N(0, I/d), b_j ~ N(0, 1).   [K3, paper]
 
@@ -197,7 +217,15 @@ def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=Fals
     if pairs:
         check_consistent_length(("X", X), ("Z", Z))
     tensor = is_tensor(X)
-    (X, Z), back = _to_torch(X, Z)
+    ref = X
+    if pairs:
+        # Elementwise counting in cache-sized chunks: numpy is robust to CPU contention, where
+        # torch's many small multi-threaded kernels ran up to 10x slower on a loaded 2-core machine.
+        if tensor:
+            X, Z = X.detach().cpu().numpy(), Z.detach().cpu().numpy()
+        back = False
+    else:
+        (X, Z), back = _to_torch(X, Z)
     n1, d = X.shape
     n2 = Z.shape[0]
     chunk = max(1, (MC_PAIRS_CHUNK_ELEMENTS if pairs else MC_CHUNK_ELEMENTS) // (n1 + n2))
@@ -206,23 +234,16 @@ def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=Fals
     else:
         acc = np.zeros((n1,) if pairs else (n1, n2), dtype=X.dtype)
     done = 0
-    while done < n_neurons:
-        J = min(chunk, n_neurons - done)
-        W = normal(generator, (J, d), X.dtype, X) / math.sqrt(d)
-        b = normal(generator, (J,), X.dtype, X)
-        if pairs:  # count the orthants: s·s is 1 on (+,+), γ² on (−,−), γ otherwise
-            Px, Pz = X @ W.T + b > 0, Z @ W.T + b > 0
-            n_pp = (Px & Pz).sum(1)
-            n_mm = (~(Px | Pz)).sum(1)
-            acc += n_pp + gamma**2 * n_mm + gamma * (J - n_pp - n_mm)
-        else:
-            Sx = leaky_derivative(X @ W.T + b, gamma)
-            Sz = leaky_derivative(Z @ W.T + b, gamma)
-            acc += Sx @ Sz.T
-        done += J
+    with single_thread_blas() if pairs else contextlib.nullcontext():
+        while done < n_neurons:
+            J = min(chunk, n_neurons - done)
+            done += J
+            _accumulate(acc, X, Z, gamma, generator, J, pairs)
     est = acc / n_neurons
     if back:
         est = est.numpy()
+    elif pairs and tensor:
+        est = torch.as_tensor(est, dtype=ref.dtype, device=ref.device)
     half = float(formulas.hoeffding(n_neurons, delta, gamma**2, 1.0))
     if pairs:
         if sx and sz:

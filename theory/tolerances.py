@@ -65,6 +65,11 @@ THEORY_MC_NEURONS = 4096
 #: ≈ 128 MiB of float64 per intermediate.
 MC_CHUNK_ELEMENTS = 2**24
 
-#: Chunk of the row-wise (pairs) Monte Carlo: its work is elementwise, so a chunk that fits in cache
-#: (≈ 2 MiB of float64) beat both larger chunks and smaller ones (loop overhead) in a 10⁶-neuron run.
-MC_PAIRS_CHUNK_ELEMENTS = 2**18
+#: Chunk of the row-wise (pairs) Monte Carlo (rows × neurons). Its work is elementwise counting in
+#: numpy with single-threaded BLAS; 2**19 (≈ 4 MiB of float64) was fastest in a 10⁶-neuron run.
+MC_PAIRS_CHUNK_ELEMENTS = 2**19
+
+#: Gram matrices with at least this many entries are computed with torch even for numpy input
+#: (zero-copy views): torch's vectorised, multi-threaded arctan2 halves the 2000×2000 time; below it,
+#: numpy's lower per-call overhead wins.
+TORCH_MIN_ELEMENTS = 2**16
