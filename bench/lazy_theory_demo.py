@@ -100,10 +100,12 @@ def main(argv=None):
               f"({holds.sum()}/{ab.valid.sum()} of the C1 points)")
     print(f"[D3] signed cos(r_n, y^adv u_n): mean {np.nanmean(cos):.3f}, min {np.nanmin(cos):.3f}")
 
+    print(f"  ({time.perf_counter() - t0:.1f}s)")
     x_adv = adversarial_inputs(a.scenario, X, r)
     g = train(init_network(a.d, a.m, a.gamma, generator=tg(ss[2]), dtype="float64"),
               torch.from_numpy(x_adv), torch.from_numpy(y_adv), lr=a.lr, steps=a.steps_g)
     lam_g = g.lam.numpy()
+    print(f"  (g trained: {time.perf_counter() - t0:.1f}s)")
     sf = np.sign(f.net.forward(Zt).numpy())
     sg = np.sign(g.net.forward(Zt).numpy())
     agree = sf == sg

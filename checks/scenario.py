@@ -16,8 +16,6 @@ contribute nothing; the coverage is recorded.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import event, note, target
-from hypothesis.control import currently_in_test_context
 
 from . import assertions
 from .harness import DELTA, run_pairs
@@ -64,11 +62,10 @@ def check_perturbation_learning(setting: Setting, check: str) -> dict:
             stats["c2_margin"].append(float(np.median(cond.margin_C2[agree_mask])))
             stats["agree_p1"].append(float((sf == sg)[agree_mask].mean()))
         seeds.append(p.seed)
-    if currently_in_test_context():  # also callable from scripts and planted-bug tests
-        note(f"{check}: {len(pairs)} valid pairs; coverage P1 {np.round(stats['cov_p1'], 3).tolist()}")
-        event(f"{check}: P1 coverage {'>0' if any(stats['cov_p1']) else '0'}")
-    if stats["p1"] and currently_in_test_context():
-        target(float(max(stats["p1"])), label="P1 worst disagreement share on covered points")
+    assertions.explain(f"{check}: {len(pairs)} valid pairs; coverage P1 {np.round(stats['cov_p1'], 3).tolist()}")
+    assertions.tally(f"{check}: P1 coverage {'>0' if any(stats['cov_p1']) else '0'}")
+    if stats["p1"]:
+        assertions.steer(float(max(stats["p1"])), "P1 worst disagreement share on covered points")
 
     def assert_share(claim, key, multiple, statistic, coverage_key):
         values = stats[key]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import event, given, note, target
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from . import assertions
@@ -40,8 +40,8 @@ def assert_sign_test_at_chance(claim: str, check: str, setting: Setting, results
     if not results:
         return
     values = np.array([r["agreement"] for r in results])
-    note(f"{claim}: agreement per pair {np.round(values, 3).tolist()}")
-    target(float(abs((values > 0.5).mean() - 0.5)), label=f"{claim} sign-test imbalance")
+    assertions.explain(f"{claim}: agreement per pair {np.round(values, 3).tolist()}")
+    assertions.steer(float(abs((values > 0.5).mean() - 0.5)), f"{claim} sign-test imbalance")
     assertions.assert_binomial_consistent(
         claim, check, int((values > 0.5).sum()), len(values), 0.5, setting=setting.describe(),
         seeds=[r["config"]["seed"] for r in results], statistic="pairs with agreement > 1/2",
@@ -54,8 +54,8 @@ def assert_mean_at_chance(claim: str, check: str, setting: Setting, results: lis
         return
     values = np.array([r[key] for r in results])
     seeds = [r["config"]["seed"] for r in results]
-    note(f"{claim}: {statistic} per pair {np.round(values, 3).tolist()}")
-    target(float(abs(values.mean() - 0.5)), label=f"{claim} distance from chance")
+    assertions.explain(f"{claim}: {statistic} per pair {np.round(values, 3).tolist()}")
+    assertions.steer(float(abs(values.mean() - 0.5)), f"{claim} distance from chance")
     desc = setting.describe()
     assertions.assert_mean_at_most(claim, check, values, CHANCE_HIGH, setting=desc, seeds=seeds,
                                    statistic=statistic)

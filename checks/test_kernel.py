@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import event, given, note, target
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from theory import direction, kernel
@@ -41,7 +41,7 @@ def test_K1_closed_form_matches_quadrature(pair):
     closed = float(kernel.phi_closed_form(x, z, gamma))
     quad = float(kernel.phi_quadrature(x, z, gamma))
     err = abs(closed - quad)
-    target(err, label="K1 |closed − quadrature|")
+    assertions.steer(err, "K1 |closed − quadrature|")
     assertions.assert_exact("K1", "test_K1_closed_form_matches_quadrature", err <= QUADRATURE_ATOL, value=err,
                             bound=QUADRATURE_ATOL, statistic="|closed form − quadrature|",
                             setting={"d": len(x), "gamma": gamma})
@@ -69,7 +69,7 @@ def test_K2_range_symmetry_monotonicity_psd(n, d, gamma, seed):
         "psd": float(max(-eig.min() - PSD_RTOL * eig.max(), 0.0)),
     }
     worst = max(violations.values())
-    note(f"K2 violations {violations}")
+    assertions.explain(f"K2 violations {violations}")
     # As ρ → 1 the closed form's θ = arctan2(√(ab − c²), c) carries √ulp ≈ 1e-8 of rounding, so the
     # diagonal and the ordering near ρ = 1 hold to QUADRATURE_ATOL (measured: 1.5e-9), not to ulps.
     tol = QUADRATURE_ATOL
@@ -89,7 +89,7 @@ def test_K3_monte_carlo_within_hoeffding(d, gamma, seed):
     est, half = kernel.phi_monte_carlo(X, X, gamma, 20000, torch.Generator().manual_seed(seed),
                                        delta=MC_DELTA / n_entries)
     err = float(np.abs(est - kernel.phi_closed_form(X, X, gamma)).max())
-    target(err / half, label="K3 error / Hoeffding half-width")
+    assertions.steer(err / half, "K3 error / Hoeffding half-width")
     assertions.assert_exact("K3", "test_K3_monte_carlo_within_hoeffding", err <= half, value=err, bound=half,
                             statistic="max |MC − closed form|", setting={"d": d, "gamma": gamma}, seeds=[seed])
 
@@ -117,7 +117,7 @@ def test_K3_finite_width_kernel_converges_at_rate_half(d, gamma, seed):
             sq += float(((Gm - exact) ** 2).mean())
         errors.append(np.sqrt(sq / 24))
     fit = direction.loglog_slope(widths, np.array(errors), confidence=1 - assertions.ALPHA)
-    note(f"K3 rate fit {fit}")
+    assertions.explain(f"K3 rate fit {fit}")
     lo, hi = fit.ci
     ok = lo <= FINITE_WIDTH_RATE <= hi and hi < 0
     event(f"K3 slope CI contains -1/2: {ok}")

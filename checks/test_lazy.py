@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, note, target
+from hypothesis import given
 from hypothesis import strategies as st
 
 from theory import lazy
@@ -57,9 +57,9 @@ def test_L1_network_tracks_its_linearization(data):
                                               p.lam_g, Zg)
             errs_g.append(_rel_error(gt, lin_g, g0))
         inside.append(bool(p.width_f))
-    note(f"L1 relative errors f {np.round(errs_f, 3).tolist()} g {np.round(errs_g, 3).tolist()}")
+    assertions.explain(f"L1 relative errors f {np.round(errs_f, 3).tolist()} g {np.round(errs_g, 3).tolist()}")
     if errs_f:
-        target(float(max(errs_f)), label="L1 worst relative error of f")
+        assertions.steer(float(max(errs_f)), "L1 worst relative error of f")
     desc = setting.describe()
     seeds = [p.seed for p in pairs]
     for claim, errs, what in (("L1", errs_f, "f"), ("P2", errs_g, "g")):
@@ -90,8 +90,8 @@ def test_L2_flip_fraction_is_bounded_by_laziness_index(data):
     N = len(pairs[0].X)
     predicted = np.array([float(np.mean(lazy.predicted_flip_fraction(p.kappa_f[:N]))) for p in pairs])
     measured = np.array([p.flip_f for p in pairs])
-    note(f"L2 flips measured {np.round(measured, 4).tolist()} predicted {np.round(predicted, 4).tolist()}")
-    target(float(np.max(measured / np.maximum(predicted, 1e-12))), label="L2 measured/predicted flips")
+    assertions.explain(f"L2 flips measured {np.round(measured, 4).tolist()} predicted {np.round(predicted, 4).tolist()}")
+    assertions.steer(float(np.max(measured / np.maximum(predicted, 1e-12))), "L2 measured/predicted flips")
     bound = float(min(L2_FLIP_FACTOR * predicted.mean(), 1.0))
     assertions.assert_mean_at_most("L2", check, measured, bound, setting=setting.describe(),
                                    seeds=[p.seed for p in pairs], statistic="flip share of f's patterns",

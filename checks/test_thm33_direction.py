@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, note, target
+from hypothesis import given
 from hypothesis import strategies as st
 
 from perturbation_learning.attacks import one_step_l2
@@ -50,8 +50,12 @@ def _inside_train(p: Pair) -> np.ndarray:
 def test_D1_D2_D3_perturbation_follows_predicted_direction(data):
     """‖ξ_n‖ ≤ B_ξ (D1); cos(r_n, y^adv_n u_n) ≥ √(1 − B_ξ²/‖u_n‖²) where C1 holds (D2); and the
     alignment is with +y^adv_n u_n (D3); each except on a share ≤ δ of the points."""
-    setting = _f_only(data.draw(lazy_settings(), label="setting"))
-    check = "test_D1_D2_D3_perturbation_follows_predicted_direction"
+    check_direction(_f_only(data.draw(lazy_settings(), label="setting")),
+                    "test_D1_D2_D3_perturbation_follows_predicted_direction")
+
+
+def check_direction(setting: Setting, check: str) -> None:
+    """Body of the D1–D3 check, callable on a fixed setting (planted-bug tests use it)."""
     pairs = run_pairs(setting, check, ("D1", "D2", "D3"))
     d1, d2, d3, cov, ratios, seeds_, shortfalls = [], [], [], [], [], [], []
     for p in pairs:
@@ -71,8 +75,8 @@ def test_D1_D2_D3_perturbation_follows_predicted_direction(data):
         cov.append(float(c1.mean()))
         seeds_.append(p.seed)
     if shortfalls:
-        target(max(shortfalls), label="D2 worst cos shortfall")
-    note(f"D1 max ‖ξ‖/σ per pair {np.round(ratios, 3).tolist()}; C1 coverage {np.round(cov, 3).tolist()}")
+        assertions.steer(max(shortfalls), "D2 worst cos shortfall")
+    assertions.explain(f"D1 max ‖ξ‖/σ per pair {np.round(ratios, 3).tolist()}; C1 coverage {np.round(cov, 3).tolist()}")
     extra = {"xi_norm_ratio_max": float(max(ratios)) if ratios else None}
     coverage = float(np.mean(cov)) if cov else None
     _assert_shares("D1", check, d1, 1, setting, seeds_, "share of n with ‖ξ_n‖ > B_ξ", coverage, extra)
@@ -103,7 +107,7 @@ def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family):
         if len(set(xs)) < 2:
             continue
         fit = direction.loglog_slope(np.array(xs), np.maximum(np.array(ys), 1e-12), confidence=1 - assertions.ALPHA)
-        note(f"D4 slope in {axis}: {fit}")
+        assertions.explain(f"D4 slope in {axis}: {fit}")
         assertions.assert_exact("D4", check, fit.ci_high < 0, value=fit.slope, bound=0.0,
                                 statistic=f"log-log slope of 1 − cos in {axis} (CI upper < 0)",
                                 setting={"family": family, "axis": axis, "values": list(values)}, seeds=list(seeds_),

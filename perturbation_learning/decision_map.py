@@ -142,7 +142,7 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
             "alpha": alpha, "beta": beta, "grids": grids, "projected_X": P, "y": y}
 
 
-_PANELS = (("f_hat", "f̂ (kernel predictor, L1)"), ("g_hat", "ĝ = S + N (theory, §5)"),
+_PANELS = (("f_hat", r"$\hat{f}$ (kernel predictor, L1)"), ("g_hat", r"$\hat{g}$ = S + N (theory, §5)"),
            ("f", "f (trained)"), ("g", "g (trained on D^adv)"), ("agreement", "sgn f = sgn g"))
 
 
@@ -159,8 +159,9 @@ def map_figure(m: dict):
     rng = np.random.default_rng(0)
     show = rng.permutation(len(P))[:300]
     sh = m["grid_sign_agreement"]
-    notes = {"f_hat": "", "g_hat": f"sgn = sgn f̂ on {sh['f_hat_vs_g_hat']:.0%}",
-             "f": f"sgn = sgn f̂ on {sh['f_vs_f_hat']:.0%}", "g": f"sgn = sgn ĝ on {sh['g_vs_g_hat']:.0%}",
+    fhat, ghat = r"$\hat{f}$", r"$\hat{g}$"
+    notes = {"f_hat": "", "g_hat": f"sgn = sgn {fhat} on {sh['f_hat_vs_g_hat']:.0%}",
+             "f": f"sgn = sgn {fhat} on {sh['f_vs_f_hat']:.0%}", "g": f"sgn = sgn {ghat} on {sh['g_vs_g_hat']:.0%}",
              "agreement": f"{sh['f_vs_g']:.0%} of grid; test {m['run']['agreement']:.3f}"}
     for ax, (key, title) in zip(axes, _PANELS):
         G = m["grids"][key]
@@ -185,8 +186,8 @@ def map_figure(m: dict):
     c = m["config"]
     run = m["run"]
     fig.suptitle(f"{c['dataset']} scenario ({c['scenario']}), d={c['d']}, m={c['width']}, N={c['n_train']}, "
-                 f"ε={run['eps_effective']:.3g}, seed {m['seed']}: acc f {run['acc_f_test']:.3f}, "
-                 f"acc g (D) {run['acc_g_train']:.3f}, test agreement {run['agreement']:.3f}\n"
+                 f"ε={run['eps_effective']:.3g}, seed {m['seed']}: acc on D of f {run['acc_f_train']:.3f}, of g "
+                 f"{run['acc_g_train']:.3f}; agreement on fresh samples {run['agreement']:.3f}\n"
                  f"colour: value / max |value| on the grid (red > 0, blue < 0), black line: zero level; "
                  f"dots: 300 training points projected (dark red y = +1, dark blue y = −1)", fontsize=10)
     return fig

@@ -23,7 +23,7 @@ from theory.validation import (check_choice, check_eps, check_gamma, check_posit
                                check_scalar)
 from . import attacks as atk
 from .data import FAMILIES, REAL_FAMILIES, make_distribution
-from .network import DTYPES, TwoLayerNet, init_network, resolve_device, stack_networks
+from .network import DTYPES, init_network, resolve_device, stack_networks
 from .training import LOSSES, TrainResult, train
 
 SCENARIOS = ("a", "b")

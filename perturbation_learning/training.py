@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from theory.validation import check_array, check_labels_pm1, check_positive_int, check_scalar
+from theory.validation import check_array, check_labels_pm1, check_scalar
 from .network import TwoLayerNet, readout
 
 

@@ -19,7 +19,7 @@ from .kernel import leaky_derivative, phi_closed_form
 from .tolerances import MC_CHUNK_ELEMENTS, SLOPE_CONFIDENCE, THEORY_MC_NEURONS
 from .validation import (check_array, check_confidence, check_consistent_length, check_delta,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
-                         check_positive_array, check_positive_int, check_rows, check_scalar)
+                         check_positive_array, check_positive_int, check_rows)
 
 __all__ = ["predicted_direction", "residual_xi", "residual_bound", "finite_width_residual_rms",
            "angle_bound", "AngleBound", "transfer_angle_bound", "TransferBound", "signed_cosine",

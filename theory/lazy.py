@@ -8,7 +8,6 @@ far the update moves a pre-activation relative to its scale, which bounds how ma
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

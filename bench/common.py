@@ -1,0 +1,218 @@
+"""Shared helpers of the benchmarks: thread pinning, interleaved timing, FLOP counts, reports.
+
+Timing on a shared 2-core machine is noisy, so every comparison runs its sides interleaved in the
+same process (round r: A, B, …; then round r + 1), and reports each side's median together with the
+median of the per-round ratios (adjacent measurements see the same background load). Thread counts
+are pinned explicitly: with 2 torch threads while another process holds a core, OpenMP barrier waits
+make small ops 10–25x slower, so small problems default to 1 thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+    threadpool_limits = None
+
+
+# --- threads --------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def pinned_threads(n: int):
+    """Run the block with ``n`` torch intra-op threads (and ``n`` numpy BLAS threads); restore after."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n == {n!r}, must be an int >= 1 (threads)")
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    limiter = threadpool_limits(limits=n, user_api="blas") if threadpool_limits else contextlib.nullcontext()
+    try:
+        with limiter:
+            yield n
+    finally:
+        torch.set_num_threads(old)
+
+
+def thread_counts(requested: list[int] | None = None) -> list[int]:
+    """The thread counts to measure: ``requested`` clipped to the core count (default 1 and 2)."""
+    cores = os.cpu_count() or 1
+    counts = requested or [1, 2]
+    return sorted({min(max(1, int(c)), cores) for c in counts})
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of one side of a comparison, one entry per round."""
+
+    name: str
+    samples: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def minimum(self) -> float:
+        return min(self.samples)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "median_s": self.median, "min_s": self.minimum,
+                "samples_s": list(self.samples)}
+
+
+def interleaved_timings(cases: dict[str, Callable[[], object]], *, repeats: int,
+                        warmup: int = 1) -> dict[str, Timing]:
+    """Time every callable in ``cases`` ``repeats`` times, interleaved: round r runs A, B, … once each.
+
+    ``warmup`` untimed rounds come first (allocator, OpenMP pool, MKL kernels selection). Each call's
+    result is dropped before the next call, and garbage is collected outside the timed region.
+
+    >>> t = interleaved_timings({"a": lambda: None, "b": lambda: None}, repeats=3)
+    >>> len(t["a"].samples), len(t["b"].samples)
+    (3, 3)
+    """
+    if not cases:
+        raise ValueError("cases must be a non-empty dict of callables")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats == {repeats!r}, must be an int >= 1")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup == {warmup!r}, must be an int >= 0")
+    samples: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(warmup + repeats):
+        for name, fn in cases.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            del out
+            if r >= warmup:
+                samples[name].append(dt)
+    return {k: Timing(k, v) for k, v in samples.items()}
+
+
+def paired_ratio(num: Timing, den: Timing) -> float:
+    """Median over rounds of num/den, each ratio from one round's adjacent measurements."""
+    if len(num.samples) != len(den.samples):
+        raise ValueError(f"{num.name} has {len(num.samples)} samples but {den.name} has {len(den.samples)}")
+    return statistics.median(a / b for a, b in zip(num.samples, den.samples))
+
+
+# --- FLOP counts ----------------------------------------------------------------------------
+
+def matmul_flops(n: int, k: int, m: int) -> int:
+    """2·n·k·m: flops of an (n, k) @ (k, m) product (one multiply and one add per MAC)."""
+    return 2 * int(n) * int(k) * int(m)
+
+
+def train_step_flops(N: int, m: int, d: int, batch: int = 1) -> int:
+    """4·N·m·d per network and step: the forward GEMM X Wᵀ and the gradient GEMM coefᵀ X, N·m·d
+    MACs each. Elementwise work (O(N·m)) is not counted."""
+    return 2 * matmul_flops(N, m, d) * int(batch)
+
+
+def train_flops(N: int, m: int, d: int, steps: int, batch: int = 1) -> int:
+    """Counted flops of ``steps`` training steps (``train_step_flops`` × steps)."""
+    return train_step_flops(N, m, d, batch) * int(steps)
+
+
+def train_gemm_flops_actual(N: int, m: int, d: int, steps: int, batch: int = 1) -> int:
+    """GEMM flops ``training.train`` really performs: steps + 1 forward products (the loss after the
+    last step), steps gradient products, and two more forwards for the pattern-flip fraction."""
+    return matmul_flops(N, m, d) * (2 * int(steps) + 3) * int(batch)
+
+
+def gflops(flops: float, seconds: float) -> float:
+    return flops / seconds / 1e9
+
+
+# --- machine and reports --------------------------------------------------------------------
+
+def machine_info() -> dict:
+    """CPU model and core count (lscpu), load average, date, python/torch/numpy versions."""
+    model, cores = platform.processor() or "unknown", os.cpu_count()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "Model name":
+                model = val.strip()
+            elif key.strip() == "CPU(s)":
+                cores = int(val.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    return {"cpu_model": model, "cores": cores, "load_average_1_5_15": load,
+            "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "torch_default_threads": torch.get_num_threads(), "platform": platform.platform()}
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Timing):
+        return x.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """A GitHub Markdown table of ``rows`` (dicts); floats get 4 significant digits.
+
+    >>> print(markdown_table([{"a": 1, "b": 0.123456}]))
+    | a | b |
+    |---|---|
+    | 1 | 0.1235 |
+    """
+    if not rows:
+        return "(no rows)\n"
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,128 @@
+"""Planted bugs: each main check must FAIL on a deliberately broken procedure.
+
+A check that cannot fail proves nothing. Each test below breaks one ingredient (by monkeypatching
+the procedure or the theory), runs the check body on a fixed setting where the unbroken procedure
+passes (the same settings pass in ``checks/``), and asserts that the check raises with the claim
+ID in its message.
+
+| bug | check that catches it |
+|---|---|
+| perturbation sign flipped | D3 (and D2), P1 |
+| random-direction perturbations | D2, P3 |
+| g trained on the natural inputs | P3 |
+| Φ evaluated with the wrong γ | K1 |
+| real perturbations given to a control | CTRL-random |
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import perturbation_learning.attacks as attacks
+import perturbation_learning.experiment as experiment
+import theory.kernel as kernel
+from checks import assertions
+from checks.scenario import check_perturbation_learning
+from checks.strategies import Setting
+from checks.test_controls import assert_sign_test_at_chance
+from checks import test_kernel as kernel_checks
+from checks.test_thm33_direction import check_direction
+from checks.test_thm34_scenario_a import assert_headline
+from checks.harness import run_results
+from perturbation_learning.experiment import Config
+
+# Inside L2 with non-trivial C2 ∧ C3 coverage (measured 0.66 on shifted Gauss, THEORY.md §5).
+LAZY = Config(dataset="shifted-gauss", d=100, n_train=150, n_test=300, width=3000, gamma=0.0, loss="identity",
+              lr=0.1, momentum=0.0, epochs_f=20, epochs_g=20, eps=3.0, eps_mode="absolute", scenario="a",
+              targets="random")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_and_clean_buffer():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    assertions._BUFFER.clear()
+
+
+def _flipped_sign(net, X, y_adv, eps):
+    return -_ORIGINAL_ONE_STEP(net, X, y_adv, eps)
+
+
+def _random_direction(net, X, y_adv, eps):
+    return attacks.random_direction(X, eps, generator=torch.Generator().manual_seed(int(X.abs().sum() * 1e3) % 2**31))
+
+
+_ORIGINAL_ONE_STEP = attacks.one_step_l2
+
+
+def test_unbroken_procedure_passes_the_same_checks():
+    """The positive side: on the very settings used below, the unbroken procedure passes."""
+    check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), "unbroken")
+    check_perturbation_learning(Setting(LAZY, tuple(range(10))), "unbroken")
+    assert_headline(Setting(LAZY.replace(d=50, width=1000, n_train=100), tuple(range(32))), "unbroken", inside=True)
+    verdicts = {(r["claim"], r["verdict"]) for r in assertions._BUFFER}
+    for claim in ("D2", "D3", "P1", "P3"):
+        assert (claim, "pass") in verdicts, f"{claim} was not asserted (and passed) on the unbroken procedure"
+
+
+def test_sign_flip_is_caught_by_D3(monkeypatch):
+    monkeypatch.setattr(attacks, "one_step_l2", _flipped_sign)
+    with pytest.raises(AssertionError, match="D[23]"):
+        check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), "planted: sign flip")
+
+
+def test_sign_flip_is_caught_by_P1(monkeypatch):
+    monkeypatch.setattr(attacks, "one_step_l2", _flipped_sign)
+    with pytest.raises(AssertionError, match="P1|C2|P2"):
+        check_perturbation_learning(Setting(LAZY, tuple(range(10))), "planted: sign flip")
+
+
+def test_random_directions_are_caught_by_D2(monkeypatch):
+    monkeypatch.setattr(attacks, "one_step_l2", _random_direction)
+    with pytest.raises(AssertionError, match="D2"):
+        check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), "planted: random directions")
+
+
+def test_random_directions_are_caught_by_P3(monkeypatch):
+    monkeypatch.setattr(attacks, "one_step_l2", _random_direction)
+    small = LAZY.replace(d=50, width=1000, n_train=100)
+    with pytest.raises(AssertionError, match="P3"):
+        assert_headline(Setting(small, tuple(range(32))), "planted: random directions", inside=True)
+
+
+def test_g_trained_on_natural_inputs_is_caught_by_P3(monkeypatch):
+    calls = []
+    original_train = experiment.train
+
+    def train_g_on_natural_inputs(net, X, y, **kw):
+        calls.append(X)
+        if len(calls) % 2 == 0:  # second call of a run is g's: give it the natural inputs
+            X = calls[-2]
+        return original_train(net, X, y, **kw)
+
+    monkeypatch.setattr(experiment, "train", train_g_on_natural_inputs)
+    small = LAZY.replace(d=50, width=1000, n_train=100)
+    with pytest.raises(AssertionError, match="P3"):
+        assert_headline(Setting(small, tuple(range(32))), "planted: natural inputs", inside=True)
+
+
+def test_wrong_gamma_in_phi_is_caught_by_K1(monkeypatch):
+    original = kernel.phi_closed_form
+    monkeypatch.setattr(kernel, "phi_closed_form", lambda X, Z, gamma: original(X, Z, min(gamma + 0.3, 0.99)))
+    rng = torch.Generator().manual_seed(0)
+    x, z = torch.randn(5, generator=rng).double().numpy(), torch.randn(5, generator=rng).double().numpy()
+    with pytest.raises(AssertionError, match="K1"):
+        kernel_checks.test_K1_closed_form_matches_quadrature.hypothesis.inner_test((x, z, 0.0))
+
+
+def test_real_perturbations_fail_the_random_direction_control():
+    """The control check must detect an effect when one is there: fed the real perturbations
+    (agreement 0.71–0.98 per pair, measured), the sign test rejects chance."""
+    real = LAZY.replace(d=20, n_train=100, width=400, lr=0.05, epochs_f=60, epochs_g=200, eps=10.0)
+    setting = Setting(real, tuple(range(48)))
+    with pytest.raises(AssertionError, match="CTRL-random"):
+        assert_sign_test_at_chance("CTRL-random", "planted: real perturbations", setting,
+                                   run_results(setting, "planted", ("CTRL-random",)))
