@@ -140,8 +140,10 @@ PRESETS: dict[str, Config] = {
                                    eps_mode="absolute", scenario="a"),
 }
 PRESETS.update({
-    "shifted-gauss-a-small": PRESETS["shifted-gauss-a"].replace(d=30, n_train=300, epochs_f=300, epochs_g=300),
-    "shifted-gauss-b-small": PRESETS["shifted-gauss-b"].replace(d=200, n_train=1000, epochs_f=300, epochs_g=300),
+    # The effect weakens at small d and N (the paper's sweeps); these keep d = 100 and cut N and
+    # epochs: seeds 0-4 of shifted-gauss-a-small give agreement 0.99, 0.97, 0.59, 0.85, 0.50.
+    "shifted-gauss-a-small": PRESETS["shifted-gauss-a"].replace(n_train=500, epochs_f=300, epochs_g=300),
+    "shifted-gauss-b-small": PRESETS["shifted-gauss-b"].replace(d=500, n_train=1000, epochs_f=300, epochs_g=300),
     "gauss-a-small": PRESETS["gauss-a"].replace(d=500, n_train=500, epochs_f=300, epochs_g=300),
     "gauss-b-small": PRESETS["gauss-b"].replace(d=500, n_train=500, epochs_f=300, epochs_g=300),
     "digits-a-small": PRESETS["digits-a"].replace(n_train=200),
@@ -191,12 +193,6 @@ def _sign(v: torch.Tensor) -> torch.Tensor:
 
 def _acc(pred: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return (_sign(pred) == y.to(pred.dtype)).to(torch.float64).mean(-1).cpu().numpy()
-
-
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    num = (a * b).sum(-1)
-    den = a.norm(dim=-1) * b.norm(dim=-1)
-    return torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
 def _load(config: Config, streams: dict):
@@ -253,11 +249,13 @@ def run_batch(config: Config, seeds: list[int], *, keep: bool = False):
 
     # Predicted direction u_n (Theorem 3.3), from the data and the recorded Λ of f. Imported here:
     # theory.direction pulls in scipy.stats and sympy, which a CLI error path should not pay for.
-    from theory.direction import predicted_direction
+    from theory.direction import predicted_direction, signed_cosine
 
     u = torch.stack([torch.as_tensor(predicted_direction(X[i].double(), y[i].double(), f.lam[i], config.gamma))
                      for i in range(len(seeds))]).to(X)
-    cos = _cosine(r, y_adv.unsqueeze(-1) * u)
+    # cos(r_n, y^adv_n u_n) keeps the sign (D3); 0 where r_n or u_n vanishes (ε = 0, t = 0).
+    cos = torch.as_tensor(np.nan_to_num(np.stack([signed_cosine(r[i].double(), y_adv[i].double(), u[i].double())
+                                                   for i in range(len(seeds))]), nan=0.0))
     with torch.no_grad():
         fX, gX, fZ, gZ = f.net(X), g.net(X), f.net(Z), g.net(Z)
     acc_f_train, acc_g_train = _acc(fX, y), _acc(gX, y)

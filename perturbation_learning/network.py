@@ -44,14 +44,31 @@ def resolve_dtype(dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+# One network must get the same bits alone and in a batch: run_batch promises each seed the numbers
+# of its single run (and a check's repro line reruns one seed). Two things break that in torch's
+# CPU (MKL) kernels, both measured: (1) a batch of one is folded into a plain mm/mv while B > 1 runs
+# bmm, whose sums are ordered differently for some shapes; (2) MKL's matrix-vector kernel (mv, or an
+# mm with a single row or column) sums in an order that depends on the memory alignment of its
+# operands, and network i of a batch starts at an offset of i·N·m floats. So products run one mm
+# per network, and any vector-shaped product is an elementwise product and a sum, which does not
+# depend on alignment.
+
+def matmul_per_network(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """A @ B for A (N, k) or (B, N, k) and B (k, m) or (B, k, m), one mm per network."""
+    if A.shape[-2] == 1 or B.shape[-1] == 1:  # a matrix-vector product in disguise
+        return (A.unsqueeze(-1) * B.unsqueeze(-3)).sum(-2)
+    if A.ndim < 3 and B.ndim < 3:
+        return torch.mm(A, B)
+    n = A.shape[0] if A.ndim == 3 else B.shape[0]
+    out = torch.empty((n, A.shape[-2], B.shape[-1]), dtype=A.dtype, device=A.device)
+    for i in range(n):
+        torch.mm(A[i] if A.ndim == 3 else A, B[i] if B.ndim == 3 else B, out=out[i])
+    return out
+
+
 def readout(act: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Σ_k a_k act[…, n, k]: shape (…, N). For a batch of readouts a (B, m), one matrix-vector
-    product per network, so that a network gets the same bits alone and in a batch: torch runs a
-    batch of one as a gemv but B > 1 as bmm, which orders its sums differently (run_batch promises
-    each seed the numbers of its single run). Per-network gemv is also faster than bmm here."""
-    if a.ndim == 1:
-        return torch.matmul(act, a)
-    return torch.stack([torch.mv(act[i], a[i]) for i in range(a.shape[0])])
+    """Σ_k a_k act[…, n, k], shape (…, N), as a product and a last-axis sum (see above)."""
+    return (act * a.unsqueeze(-2)).sum(-1)
 
 
 @dataclass
@@ -96,7 +113,7 @@ class TwoLayerNet:
     def preactivations(self, X: torch.Tensor) -> torch.Tensor:
         """H[…, n, k] = w_k·x_n + b_k."""
         X = self._check_input(X)
-        return torch.matmul(X, self.W.transpose(-1, -2)) + self.b.unsqueeze(-2)
+        return matmul_per_network(X, self.W.transpose(-1, -2)) + self.b.unsqueeze(-2)
 
     def slopes(self, H: torch.Tensor) -> torch.Tensor:
         """s = φ'(h) ∈ {γ, 1}; at h = 0 we take γ (a measure-zero choice).
@@ -122,7 +139,7 @@ class TwoLayerNet:
     def input_grad(self, X: torch.Tensor) -> torch.Tensor:
         """∇_x f(x_n) = Σ_k a_k s_k(x_n) w_k, shape (…, N, d)."""
         S = self.slopes(self.preactivations(X))
-        return torch.matmul(S * self.a.unsqueeze(-2), self.W)
+        return matmul_per_network(S * self.a.unsqueeze(-2), self.W)
 
 
 def init_network(d: int, m: int, gamma: float = 0.0, *, generator: torch.Generator,

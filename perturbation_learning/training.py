@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from theory.validation import check_array, check_labels_pm1, check_scalar
-from .network import TwoLayerNet, readout
+from .network import TwoLayerNet, matmul_per_network
 
 
 @dataclass(frozen=True)
@@ -132,9 +132,9 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
     cur = TwoLayerNet(W, b, a, net.gamma)
     step = 0
     for step in range(steps + 1):
-        H = torch.matmul(X, W.transpose(-1, -2)) + b.unsqueeze(-2)
+        H = matmul_per_network(X, W.transpose(-1, -2)) + b.unsqueeze(-2)
         S = cur.slopes(H)
-        f = readout(H.mul_(S), a)  # per-network gemv: the same bits alone and in a batch
+        f = H.mul_(S).mul_(a.unsqueeze(-2)).sum(-1)  # network.readout, in place
         margin = -y * f
         curve[..., step] = loss_fn.value(margin).mean(-1).to(torch.float64)
         if step == steps:
@@ -142,7 +142,7 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
         # c_n = ℓ'(−y_n f(x_n)) y_n / N; ∂L/∂w_k = −a_k Σ_n c_n s_k(x_n) x_n.
         lprime = loss_fn.derivative(margin)
         coef = S.mul_((lprime * y / N).unsqueeze(-1)).mul_(a.unsqueeze(-2))  # (…, N, m), reuses S
-        gW = -torch.matmul(coef.transpose(-1, -2), X)                       # (…, m, d)
+        gW = -matmul_per_network(coef.transpose(-1, -2), X)                 # (…, m, d)
         gb = -coef.sum(-2)
         if beta:
             vW.mul_(beta).add_(gW)
