@@ -7,7 +7,8 @@ dict under ``"empirical"`` in results.json and appends the sections to summary.m
 What is fitted (each only when the records carry the data; every key of ``extra`` is optional):
 
 - **D1 residual constant** C_ξ = max ‖ξ_n‖/√((1+γ²)/2) over the records' ``extra["xi_norm_ratio_max"]``:
-  the Õ(1) of Theorem 3.3 made a number (THEORY.md D1 expects ≈ 1 in the lazy regime).
+  the Õ(1) of Theorem 3.3 made a number (THEORY.md D1 expects ≈ 1 in the lazy regime), separately
+  for records inside L2 and outside it (``inside`` False or verdict "observed").
 - **Lazy error per κ** (L1 for f, P2's first link for g): the largest relative error
   ‖f_t − lin‖/‖f_t − f_0‖ observed per κ bin, and C_L = max error/κ, the constant of "error = O(κ)".
   A record gives one point (its mean error against its largest κ) unless ``extra`` pairs per-pair lists
@@ -34,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 FIGURE_DPI = 80
+#: rows of the "other numbers" table in the markdown (the JSON has all).
+MAX_EXTRA_ROWS = 30
 #: κ bins for the lazy-error table (upper edges; the last bin is open).
 KAPPA_BINS = (0.01, 0.03, 0.1, 0.325, 1.0)
 #: extra keys that are bookkeeping, not measured quantities.
@@ -79,6 +82,11 @@ def _first(d: dict, *keys):
     return None
 
 
+def _cell(v) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
 def _fmt(v, digits=3) -> str:
     v = _num(v)
     return "–" if v is None else f"{v:.{digits}g}"
@@ -93,13 +101,9 @@ def _kappa_max() -> float:
 
 
 def _save(fig, figures_dir: Path, name: str, figures: list) -> str:
-    import io
+    from perturbation_learning.sweep import atomic_write_bytes, figure_png_bytes
 
-    from perturbation_learning.sweep import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
-    atomic_write_bytes(Path(figures_dir) / name, buf.getvalue())
+    atomic_write_bytes(Path(figures_dir) / name, figure_png_bytes(fig, dpi=FIGURE_DPI))
     figures.append(name)
     return f"figures/{name}"
 
@@ -112,19 +116,29 @@ def _figure(*args, **kw):
 
 # ---------------------------------------------------------------- fitted constants
 
+def _outside(r: dict) -> bool:
+    """Outside the theorem's assumption: the record says so, or it is an observation only."""
+    return r.get("inside") is False or r.get("verdict") == "observed"
+
+
 def residual_constant(records: list[dict]) -> dict | None:
-    """C_ξ = the largest ‖ξ_n‖/√((1+γ²)/2) recorded (D1)."""
-    pts = []
+    """C_ξ = the largest ‖ξ_n‖/√((1+γ²)/2) recorded (D1), separately inside and outside L2."""
+    groups: dict = {"inside": [], "outside": []}
     for r in records:
         for v in _nums(_extra(r).get("xi_norm_ratio_max")):
             s = _setting(r)
-            pts.append({"value": v, "claim": r.get("claim"), "d": s.get("d"), "m": s.get("m", s.get("width")),
-                        "gamma": s.get("gamma")})
-    if not pts:
+            groups["outside" if _outside(r) else "inside"].append(
+                {"value": v, "claim": r.get("claim"), "d": s.get("d"), "m": s.get("m", s.get("width")),
+                 "gamma": s.get("gamma")})
+    if not any(groups.values()):
         return None
-    best = max(pts, key=lambda p: p["value"])
-    return {"C_xi": best["value"], "n": len(pts), "at": best,
-            "median": float(np.median([p["value"] for p in pts]))}
+    out = {}
+    for name, pts in groups.items():
+        if pts:
+            best = max(pts, key=lambda p: p["value"])
+            out[name] = {"C_xi": best["value"], "n": len(pts), "at": best,
+                         "median": float(np.median([p["value"] for p in pts]))}
+    return out
 
 
 def lazy_error_points(records: list[dict]) -> list[dict]:
@@ -217,10 +231,9 @@ def _constants_section(records, figures_dir, figures):
     js["extra_ranges"] = extra_ranges(records)
     md = ["## Empirical bounds: fitted constants", ""]
     rows = []
-    res = js["residual_D1"]
-    if res:
+    for where, res in (js["residual_D1"] or {}).items():
         at = res["at"]
-        rows.append(f"| D1 | ‖ξ_n‖ ≤ C_ξ·√((1+γ²)/2) (Õ(1) of Thm 3.3) | C_ξ = **{res['C_xi']:.3f}** "
+        rows.append(f"| D1 | ‖ξ_n‖ ≤ C_ξ·√((1+γ²)/2) (Õ(1) of Thm 3.3), {where} L2 | C_ξ = **{res['C_xi']:.3f}** "
                     f"(median {res['median']:.3f}) | {res['n']} | largest at d={at['d']}, m={at['m']}, "
                     f"γ={at['gamma']} |")
     lz = js["lazy_error"]
@@ -248,8 +261,17 @@ def _constants_section(records, figures_dir, figures):
         md += ["Observed value/bound per statistic (how much room each stated bound leaves):", "",
                "| claim | statistic | records | min value/bound | max value/bound |", "|---|---|---|---|---|"]
         for row in vb.values():
-            md.append(f"| {row['claim']} | {row['statistic']} | {row['n']} | {row['min_ratio']:.3g} | "
+            md.append(f"| {row['claim']} | {_cell(row['statistic'])} | {row['n']} | {row['min_ratio']:.3g} | "
                       f"{row['max_ratio']:.3g} |")
+        md.append("")
+    ranges = [(c, k, v) for c, keys in js["extra_ranges"].items() for k, v in keys.items()]
+    if ranges:
+        md += ["Other numbers the checks recorded (min – max over records; all in results.json):", "",
+               "| claim | quantity | values | min | max |", "|---|---|---|---|---|"]
+        for c, k, v in ranges[:MAX_EXTRA_ROWS]:
+            md.append(f"| {c} | {_cell(k)} | {v['n']} | {v['min']:.4g} | {v['max']:.4g} |")
+        if len(ranges) > MAX_EXTRA_ROWS:
+            md.append(f"| … {len(ranges) - MAX_EXTRA_ROWS} more in results.json | | | | |")
         md.append("")
     return js, md
 
@@ -294,36 +316,69 @@ def slope_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+def slope_groups(rows: list[dict]) -> list[dict]:
+    """Per (claim, axis, family): how many fits, their median and range, median CI ends, verdicts."""
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[(str(r["claim"]), str(r["axis"] or "–"), str(r["family"] or "–"))].append(r)
+    out = []
+    for (claim, axis, family), rs in groups.items():
+        slopes = [r["slope"] for r in rs]
+        cis = [r["ci"] for r in rs if r["ci"]]
+        out.append({"claim": claim, "axis": axis, "family": family, "n": len(rs),
+                    "median_slope": float(np.median(slopes)), "min_slope": min(slopes), "max_slope": max(slopes),
+                    "median_ci": ([float(np.median([c[0] for c in cis])), float(np.median([c[1] for c in cis]))]
+                                  if cis else None),
+                    "bound": rs[0]["bound"],
+                    "verdicts": {v: sum(r["verdict"] == v for r in rs) for v in _VERDICT_COLORS
+                                 if any(r["verdict"] == v for r in rs)},
+                    "members": rs})
+    order = {c: i for i, c in enumerate(_claim_order([g["claim"] for g in out]))}
+    return sorted(out, key=lambda g: (order[g["claim"]], g["axis"], g["family"]))
+
+
 def _slopes_section(records, figures_dir, figures):
     rows = slope_rows(records)
     if not rows:
         return {"slopes": []}, []
+    groups = slope_groups(rows)
     md = ["## Empirical: fitted log-log slopes", "",
-          "As fitted by the checks (least squares on log–log, Student-t interval at the check's level). "
-          "THEORY.md: D4 expects 1 − cos to fall (slope < 0; prototype ≈ −0.6 in d), K3 expects −1/2 in m.", "",
-          "| claim | axis | family | slope | CI | bound | verdict |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ci = "–" if not r["ci"] else f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
-        md.append(f"| {r['claim']} | {r['axis'] or '–'} | {r['family'] or '–'} | {r['slope']:.3g} | {ci} | "
-                  f"{_fmt(r['bound'])} | {r['verdict']} |")
-    fig = _figure(figsize=(5.5, 0.6 + 0.32 * len(rows)))
+          "As fitted by the checks (least squares on log–log, Student-t interval at the check's level), "
+          "grouped by claim, axis and data family; every fit is in results.json (`empirical.slopes`). "
+          "THEORY.md: D4 expects 1 − cos to fall with d and t (slope < 0; prototype ≈ −0.6 in d), "
+          "K3 expects −1/2 in m.", "",
+          "| claim | axis | family | fits | median slope | range | median CI | bound | verdicts |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        ci = "–" if not g["median_ci"] else f"[{g['median_ci'][0]:.3g}, {g['median_ci'][1]:.3g}]"
+        verdicts = ", ".join(f"{k} {v}" for k, v in g["verdicts"].items())
+        md.append(f"| {g['claim']} | {_cell(g['axis'])} | {_cell(g['family'])} | {g['n']} | "
+                  f"{g['median_slope']:.3g} | {g['min_slope']:.3g} … {g['max_slope']:.3g} | {ci} | "
+                  f"{_fmt(g['bound'])} | {verdicts} |")
+    fig = _figure(figsize=(6, 0.9 + 0.45 * len(groups)))
     ax = fig.subplots()
-    for i, r in enumerate(rows):
-        color = _VERDICT_COLORS.get(r["verdict"], "k")
-        if r["ci"]:
-            ax.errorbar(r["slope"], i, xerr=[[r["slope"] - r["ci"][0]], [r["ci"][1] - r["slope"]]], fmt="o",
-                        color=color, ms=4, capsize=3)
-        else:
-            ax.plot(r["slope"], i, "o", color=color, ms=4)
-        if r["bound"] is not None:
-            ax.plot(r["bound"], i, "|", color="k", ms=10)
-    ax.set_yticks(range(len(rows)), [f"{r['claim']} {r['axis'] or ''} {r['family'] or ''}".strip() for r in rows],
+    rng = np.random.default_rng(0)
+    for i, g in enumerate(groups):
+        members = g["members"]
+        jitter = rng.uniform(-0.25, 0.25, len(members)) if len(members) > 1 else np.zeros(1)
+        alpha = 0.8 if len(members) <= 10 else 0.25
+        for r, dy in zip(members, jitter):
+            color = _VERDICT_COLORS.get(r["verdict"], "k")
+            if r["ci"]:
+                ax.plot(r["ci"], [i + dy] * 2, color=color, lw=0.8, alpha=alpha)
+            ax.plot(r["slope"], i + dy, "o", color=color, ms=3, alpha=min(1.0, alpha + 0.2))
+        ax.plot(g["median_slope"], i, "D", color="k", ms=5)
+        if g["bound"] is not None:
+            ax.plot(g["bound"], i, "|", color="k", ms=16, mew=2)
+    ax.set_yticks(range(len(groups)), [f"{g['claim']} {g['axis']} {g['family']} ({g['n']})" for g in groups],
                   fontsize=7)
+    ax.set_ylim(-0.6, len(groups) - 0.4)
+    ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("log-log slope (bar: CI; tick: bound)")
+    ax.set_xlabel("log-log slope (dot, line: fit, CI by verdict colour; ◆ median; | bound)", fontsize=8)
     ax.grid(alpha=0.3, axis="x")
     md += ["", f"![log-log slopes]({_save(fig, figures_dir, 'loglog_slopes.png', figures)})", ""]
-    return {"slopes": rows}, md
+    return {"slopes": rows, "slope_groups": [{k: v for k, v in g.items() if k != "members"} for g in groups]}, md
 
 
 # ---------------------------------------------------------------- agreement vs κ and C2 margin
@@ -386,15 +441,21 @@ def _agreement_section(records, figures_dir, figures):
           "agreement_vs_c2_margin": [list(p) for p in pts["c2_margin"]]}
     if not pts["kappa"] and not pts["c2_margin"]:
         return js, []
-    md = ["## Empirical: agreement against laziness κ and the C2 margin", ""]
+    md = ["## Empirical: agreement against laziness κ and the C2 margin", "",
+          "Agreement as each check recorded it: the scenario checks (C1 records) give it on the test inputs "
+          "where L2, C2 and C3 hold (P1's restriction); P3 and the controls give it over all fresh inputs. "
+          "Points are per network pair where the record's lists pair up, else one per record.", ""]
     kmax = _kappa_max()
     if pts["kappa"]:
-        inside = [a for k, a, *_ in pts["kappa"] if k <= kmax]
-        outside = [a for k, a, *_ in pts["kappa"] if k > kmax]
-        js["agreement_by_L2"] = {"inside": _summary(inside), "outside": _summary(outside), "kappa_max": kmax}
-        md += [f"Agreement where κ ≤ κ_max = {kmax:.3g} (inside L2): {_describe(inside)}; "
-               f"where κ > κ_max: {_describe(outside)}.", "",
-               f"![agreement against κ]({_agreement_figure(pts['kappa'], 'laziness index κ (largest)', 'agreement_vs_kappa.png', figures_dir, figures, vline=kmax)})",
+        by = {}
+        md += [f"| claim | κ ≤ κ_max = {kmax:.3g} (inside L2) | κ > κ_max |", "|---|---|---|"]
+        for claim in _claim_order(sorted({str(c) for _, _, c, _ in pts["kappa"]})):
+            inside = [a for k, a, c, _ in pts["kappa"] if str(c) == claim and k <= kmax]
+            outside = [a for k, a, c, _ in pts["kappa"] if str(c) == claim and k > kmax]
+            by[claim] = {"inside": _summary(inside), "outside": _summary(outside)}
+            md.append(f"| {claim} | {_describe(inside)} | {_describe(outside)} |")
+        js["agreement_by_L2"] = {"kappa_max": kmax, "claims": by}
+        md += ["", f"![agreement against κ]({_agreement_figure(pts['kappa'], 'laziness index κ (largest)', 'agreement_vs_kappa.png', figures_dir, figures, vline=kmax)})",
                ""]
     if pts["c2_margin"]:
         margins = np.array([m for m, *_ in pts["c2_margin"]])
@@ -402,8 +463,8 @@ def _agreement_section(records, figures_dir, figures):
         med = float(np.median(margins))
         low, high = ags[margins <= med].tolist(), ags[margins > med].tolist()
         js["agreement_by_c2_margin"] = {"median_margin": med, "below": _summary(low), "above": _summary(high)}
-        md += [f"Agreement on C2-covered inputs, split at the median C2 margin {med:.3g}: below {_describe(low)}, "
-               f"above {_describe(high)}.", "",
+        md += [f"Agreement split at the median C2 margin {med:.3g}: at or below it {_describe(low)}; "
+               f"above it {_describe(high)}.", "",
                f"![agreement against the C2 margin]({_agreement_figure(pts['c2_margin'], 'C2 margin |ĝ| − B_0 − B_E (median over covered z)', 'agreement_vs_c2margin.png', figures_dir, figures)})",
                ""]
     return js, md
@@ -414,12 +475,14 @@ def _summary(xs) -> dict:
 
 
 def _describe(xs) -> str:
-    return "no points" if not xs else f"mean {np.mean(xs):.3f}, min {min(xs):.3f} over {len(xs)} points"
+    return "–" if not xs else f"mean {np.mean(xs):.3f}, min {min(xs):.3f} ({len(xs)} point{'s' * (len(xs) > 1)})"
 
 
 # ---------------------------------------------------------------- value against bound
 
 def _value_bound_section(records, figures_dir, figures):
+    from matplotlib.lines import Line2D
+
     by_claim = defaultdict(list)
     for r in records:
         v, b = _num(r.get("value")), _num(r.get("bound"))
@@ -437,7 +500,7 @@ def _value_bound_section(records, figures_dir, figures):
         for verdict, color in _VERDICT_COLORS.items():
             sel = [(b, v) for b, v, vd in pts if vd == verdict]
             if sel:
-                ax.scatter(*zip(*sel), s=14, color=color, alpha=0.8, label=verdict)
+                ax.scatter(*zip(*sel), s=14, color=color, alpha=0.8)
         lo = min(min(b, v) for b, v, _ in pts)
         hi = max(max(b, v) for b, v, _ in pts)
         pad = 0.05 * (hi - lo or abs(hi) or 1.0)
@@ -447,7 +510,9 @@ def _value_bound_section(records, figures_dir, figures):
         ax.grid(alpha=0.3)
     for ax in axes[len(claims):]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=6)
+    present = {vd for pts in by_claim.values() for *_, vd in pts}
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=v) for v, c in _VERDICT_COLORS.items() if v in present]
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles) or 1, fontsize=8)
     fig.supxlabel("bound", fontsize=9)
     fig.supylabel("observed value", fontsize=9)
     path = _save(fig, figures_dir, "value_vs_bound.png", figures)

@@ -148,7 +148,8 @@ _PANELS = (("f_hat", r"$\hat{f}$ (kernel predictor, L1)"), ("g_hat", r"$\hat{g}$
 
 def map_figure(m: dict):
     """A matplotlib Figure (no pyplot state) with the five panels."""
-    from matplotlib.colors import ListedColormap
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(17, 4.9), dpi=85, layout="constrained")
@@ -157,12 +158,16 @@ def map_figure(m: dict):
     extent = (-L, L, -L, L)
     P, y = m["projected_X"], m["y"]
     rng = np.random.default_rng(0)
-    show = rng.permutation(len(P))[:300]
+    show = rng.permutation(len(P))[:200]
     sh = m["grid_sign_agreement"]
     fhat, ghat = r"$\hat{f}$", r"$\hat{g}$"
     notes = {"f_hat": "", "g_hat": f"sgn = sgn {fhat} on {sh['f_hat_vs_g_hat']:.0%}",
              "f": f"sgn = sgn {fhat} on {sh['f_vs_f_hat']:.0%}", "g": f"sgn = sgn {ghat} on {sh['g_vs_g_hat']:.0%}",
              "agreement": f"{sh['f_vs_g']:.0%} of grid; test {m['run']['agreement']:.3f}"}
+    # 16 discrete colour levels: readable, and the PNG stays small (smooth gradients compress badly)
+    bounds = np.linspace(-1, 1, 17)
+    levels = ListedColormap(matplotlib.colormaps["RdBu_r"](np.linspace(0.03, 0.97, 16)))
+    norm = BoundaryNorm(bounds, levels.N)
     for ax, (key, title) in zip(axes, _PANELS):
         G = m["grids"][key]
         if key == "agreement":
@@ -170,10 +175,10 @@ def map_figure(m: dict):
                            interpolation="nearest")
         else:
             scale = float(np.max(np.abs(G))) or 1.0
-            im = ax.imshow(G / scale, extent=extent, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+            im = ax.imshow(G / scale, extent=extent, cmap=levels, norm=norm, interpolation="nearest")
             ax.contour(m["alpha"], m["beta"], G, levels=[0.0], colors="k", linewidths=1.0)
             title += f"\nmax |·| = {scale:.3g}"
-        ax.scatter(P[show, 0], P[show, 1], c=np.where(y[show] > 0, "#67000d", "#08306b"), s=3, alpha=0.5,
+        ax.scatter(P[show, 0], P[show, 1], c=np.where(y[show] > 0, "#67000d", "#08306b"), s=2, alpha=0.7,
                    linewidths=0)
         ax.set_title(title + (f"\n{notes[key]}" if notes[key] else ""), fontsize=9)
         ax.set_xlim(-L, L)
@@ -189,7 +194,7 @@ def map_figure(m: dict):
                  f"ε={run['eps_effective']:.3g}, seed {m['seed']}: acc on D of f {run['acc_f_train']:.3f}, of g "
                  f"{run['acc_g_train']:.3f}; agreement on fresh samples {run['agreement']:.3f}\n"
                  f"colour: value / max |value| on the grid (red > 0, blue < 0), black line: zero level; "
-                 f"dots: 300 training points projected (dark red y = +1, dark blue y = −1)", fontsize=10)
+                 f"dots: 200 training points projected (dark red y = +1, dark blue y = −1)", fontsize=10)
     return fig
 
 

@@ -45,24 +45,35 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 
 # One network must get the same bits alone and in a batch: run_batch promises each seed the numbers
-# of its single run (and a check's repro line reruns one seed). Two things break that in torch's
-# CPU (MKL) kernels, both measured: (1) a batch of one is folded into a plain mm/mv while B > 1 runs
-# bmm, whose sums are ordered differently for some shapes; (2) MKL's matrix-vector kernel (mv, or an
-# mm with a single row or column) sums in an order that depends on the memory alignment of its
-# operands, and network i of a batch starts at an offset of i·N·m floats. So products run one mm
-# per network, and any vector-shaped product is an elementwise product and a sum, which does not
-# depend on alignment.
+# of its single run (and a check's repro line reruns one seed). Three things in torch's CPU (MKL)
+# kernels break that, all measured on this project's machines: (1) a batch of one is folded into a
+# plain mm/mv while B > 1 runs bmm, whose sums are ordered differently for some shapes; (2) MKL's
+# matrix-vector kernel (mv, or an mm with one row or column) and (3) its small-matrix gemm (a
+# dimension below ~10, e.g. width 3) order their sums by the operands' memory alignment, and
+# network i of a batch starts i·N·m floats into the buffer. So products run one mm per network on
+# 64-byte-aligned operands (a misaligned slice is copied; fresh tensors are aligned), and any
+# vector-shaped product is an elementwise product and a sum, which does not depend on alignment.
+_ALIGN = 64
+
+
+def _aligned(t: torch.Tensor) -> torch.Tensor:
+    return t if t.data_ptr() % _ALIGN == 0 else t.clone()  # clone keeps the strides (layout)
+
 
 def matmul_per_network(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """A @ B for A (N, k) or (B, N, k) and B (k, m) or (B, k, m), one mm per network."""
     if A.shape[-2] == 1 or B.shape[-1] == 1:  # a matrix-vector product in disguise
         return (A.unsqueeze(-1) * B.unsqueeze(-3)).sum(-2)
     if A.ndim < 3 and B.ndim < 3:
-        return torch.mm(A, B)
+        return torch.mm(_aligned(A), _aligned(B))
     n = A.shape[0] if A.ndim == 3 else B.shape[0]
     out = torch.empty((n, A.shape[-2], B.shape[-1]), dtype=A.dtype, device=A.device)
     for i in range(n):
-        torch.mm(A[i] if A.ndim == 3 else A, B[i] if B.ndim == 3 else B, out=out[i])
+        Ai, Bi = _aligned(A[i] if A.ndim == 3 else A), _aligned(B[i] if B.ndim == 3 else B)
+        if out[i].data_ptr() % _ALIGN == 0:
+            torch.mm(Ai, Bi, out=out[i])
+        else:
+            out[i] = torch.mm(Ai, Bi)
     return out
 
 

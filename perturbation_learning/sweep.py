@@ -174,12 +174,19 @@ def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progr
 
 # ---------------------------------------------------------------- writing
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file in ``path``'s directory, fsync, then ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -295,9 +302,17 @@ def sweep_figure(table: dict):
 
 
 def figure_png_bytes(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib Figure, quantised to a 256-colour palette (plots have few colours;
+    this makes the file 2–3x smaller than RGBA)."""
+    from PIL import Image
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    img.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def write_sweep(table: dict, out_dir) -> dict:

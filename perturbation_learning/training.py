@@ -82,6 +82,20 @@ class TrainResult:
         return ~self.diverged
 
 
+def _per_network(fn: Callable, s: torch.Tensor, loss: Loss) -> torch.Tensor:
+    """fn(s) for ℓ or ℓ', one network (row of s) at a time.
+
+    Vectorised exp/log (softplus, sigmoid) round differently in the SIMD body and in the scalar
+    tail of a buffer, so an element's bits would depend on where its network sits in a batch
+    (measured); row by row, every network sees the positions of its single run. The identity loss
+    computes nothing and needs no loop.
+    """
+    if s.ndim < 2 or loss is LOSSES["identity"]:
+        return fn(s)
+    rows = s.reshape(-1, s.shape[-1])
+    return torch.stack([fn(row) for row in rows]).view(s.shape)
+
+
 MAX_WEIGHT = 1e6  # |W| beyond this counts as divergence; lazy/rich runs of the presets stay below 1e2.
 CHECK_EVERY = 50  # steps between divergence checks (each forces a host sync)
 
@@ -136,11 +150,11 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
         S = cur.slopes(H)
         f = H.mul_(S).mul_(a.unsqueeze(-2)).sum(-1)  # network.readout, in place
         margin = -y * f
-        curve[..., step] = loss_fn.value(margin).mean(-1).to(torch.float64)
+        curve[..., step] = _per_network(loss_fn.value, margin, loss_fn).mean(-1).to(torch.float64)
         if step == steps:
             break
         # c_n = ℓ'(−y_n f(x_n)) y_n / N; ∂L/∂w_k = −a_k Σ_n c_n s_k(x_n) x_n.
-        lprime = loss_fn.derivative(margin)
+        lprime = _per_network(loss_fn.derivative, margin, loss_fn)
         coef = S.mul_((lprime * y / N).unsqueeze(-1)).mul_(a.unsqueeze(-2))  # (…, N, m), reuses S
         gW = -matmul_per_network(coef.transpose(-1, -2), X)                 # (…, m, d)
         gb = -coef.sum(-2)

@@ -111,7 +111,8 @@ def test_empirical_sections_link_existing_figures(written):
     results = json.loads((run_dir / "results.json").read_text())
     emp = results["empirical"]
     assert emp["errors"] == []
-    assert emp["residual_D1"]["C_xi"] == pytest.approx(2.4)
+    assert emp["residual_D1"]["inside"]["C_xi"] == pytest.approx(0.81)
+    assert emp["residual_D1"]["outside"]["C_xi"] == pytest.approx(2.4)  # the "observed" record
     assert emp["slopes"][0]["slope"] == pytest.approx(-0.6)
     assert {"agreement_vs_kappa.png", "agreement_vs_c2margin.png", "value_vs_bound.png"} <= set(emp["figures"])
     summary = (run_dir / "summary.md").read_text()
