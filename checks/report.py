@@ -20,6 +20,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; reports are meant to be read by others
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -57,6 +58,11 @@ def _rerun_command(nodeid: str, meta: dict) -> str:
     return f"pytest '{nodeid}' --hypothesis-profile={meta.get('profile')}{seed_part}"
 
 
+def _cell(value) -> str:
+    """A Markdown table cell: '|' would split the column (|ĝ(z)|, |closed form − quadrature|)."""
+    return str(value).replace("|", "\\|")
+
+
 def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict) -> str:
     from theory.claims import CLAIMS
 
@@ -73,10 +79,10 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
     for cid, claim in CLAIMS.items():
         row = table.get(cid)
         if row is None:
-            lines.append(f"| {cid} | {claim.title} | 0 | | | | | | not exercised |")
+            lines.append(f"| {cid} | {_cell(claim.title)} | 0 | | | | | | not exercised |")
             continue
         cov = "" if row["mean_coverage"] is None else f"{row['mean_coverage']:.3f}"
-        lines.append(f"| {cid} | {claim.title} | {row['records']} | {row['pass']} | {row['fail']} | "
+        lines.append(f"| {cid} | {_cell(claim.title)} | {row['records']} | {row['pass']} | {row['fail']} | "
                      f"{row['observed']} | {row['invalid']} | {cov} | {row['verdict']} |")
     lines += ["", "## Claims", ""]
     for cid, claim in CLAIMS.items():
@@ -89,7 +95,7 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
         for r in recs[:40]:
             ci = "" if not r.get("ci") else f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
             fmt = (lambda v: "" if v is None else (f"{v:.4g}" if isinstance(v, (int, float)) else str(v)))
-            lines.append(f"| {r['check']} | {r['statistic']} | {fmt(r['value'])} | {fmt(r['bound'])} | {ci} | "
+            lines.append(f"| {r['check']} | {_cell(r['statistic'])} | {fmt(r['value'])} | {fmt(r['bound'])} | {ci} | "
                          f"{fmt(r.get('coverage'))} | {r.get('n_pairs', '')} | {r['verdict']} |")
         if len(recs) > 40:
             lines.append(f"| … {len(recs) - 40} more in results.json | | | | | | | |")

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiment import Config, get_preset, run_batch
+from . import decision_map
+from .experiment import Config, run_batch
 
 #: Metrics summarised per grid point (mean, std, 95% CI over seeds).
 METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement", "cos_signed")
@@ -373,14 +374,5 @@ def register(parser) -> None:
     parser.set_defaults(func=_main)
 
 
-def _register_map(parser) -> None:
-    from .decision_map import register as register_map
-
-    register_map(parser)
-
-
-_register_map.__doc__ = ("decision maps of f̂, ĝ, f, g and their agreement on the plane of the class means "
-                         "(one PNG)")
-
-#: Sub-commands for ``cli._EXTRA_COMMANDS`` (``map`` is imported only when the parser is built).
-COMMANDS = {"sweep": register, "map": _register_map}
+#: Sub-commands for ``cli._EXTRA_COMMANDS``.
+COMMANDS = {"sweep": register, "map": decision_map.register}

@@ -14,6 +14,7 @@ All processes start together in one module fixture.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -64,12 +65,18 @@ CASES = {
 if not torch.cuda.is_available():
     CASES["cuda-unavailable"] = (["run", *SHORT, "--device", "cuda"], ["device == 'cuda'", "CUDA is not available"])
 
-# Run again in fresh interpreters: one argparse error, one Config error, one error found at run time.
-FRESH = ("unknown-flag", "seed-negative", "missing-idx-dir")
+# Run again in fresh interpreters: an argparse error and an error found at run time.
+FRESH = ("unknown-flag", "missing-idx-dir")
+
+# A run whose training diverges (the identity loss with a huge step): exit 1, status in the JSON.
+DIVERGING = ["run", "--no-timings", "--dataset", "shifted-gauss", "--d", "10", "--n-train", "40", "--n-test", "100",
+             "--width", "50", "--epochs-f", "50", "--epochs-g", "50", "--lr", "1e6", "--loss", "identity"]
+METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement", "cos_signed", "cos_abs")
 
 _FORK_SERVER = textwrap.dedent("""
     import json, os, runpy, sys, traceback
     import perturbation_learning.cli  # the expensive imports, once; no torch operation runs here
+    import theory.direction  # imported lazily by a run; here once for the diverging run
 
     cases, out_dir = json.loads(sys.stdin.read()), sys.argv[1]
     children = {}
@@ -118,25 +125,40 @@ def _fresh_command(argv: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory) -> dict:
-    """{("fork" | "fresh", case id): (returncode, stdout, stderr)} for every case."""
-    out_dir = tmp_path_factory.mktemp("cli")
+def outcomes(tmp_path_factory, worker_id) -> dict:
+    """{"fork:<case>" | "fresh:<case>": [returncode, stdout, stderr]} for every case.
+
+    Computed once per session: under pytest-xdist the first worker to get here runs the processes
+    and the others read its results (a file lock in the session's shared temporary directory)."""
+    if worker_id == "master":
+        return _run_all_cases(tmp_path_factory.mktemp("cli"))
+    shared = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    with open(shared / "cli_cases.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = shared / "cli_cases.json"
+        if not cache.exists():
+            cache.write_text(json.dumps(_run_all_cases(tmp_path_factory.mktemp("cli"))))
+        return json.loads(cache.read_text())
+
+
+def _run_all_cases(out_dir: Path) -> dict:
     server = subprocess.Popen([sys.executable, "-c", _FORK_SERVER, str(out_dir)], cwd=ROOT, env=_env(),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     fresh = {name: subprocess.Popen(_fresh_command(CASES[name][0]), cwd=ROOT, env=_env(),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in FRESH}
-    server_out, server_err = server.communicate(json.dumps({k: v[0] for k, v in CASES.items()}), timeout=TIMEOUT)
+    cases = {k: v[0] for k, v in CASES.items()} | {"diverging": DIVERGING}
+    server_out, server_err = server.communicate(json.dumps(cases), timeout=TIMEOUT)
     assert server.returncode == 0, f"fork server failed: {server_err[-2000:]}"
     status = json.loads(server_out.strip().splitlines()[-1])
     results = {}
-    for name in CASES:
+    for name in cases:
         out = (out_dir / f"{name}.out").read_text()
         err = (out_dir / f"{name}.err").read_text()
-        results[("fork", name)] = (status[name], out, err)
+        results[f"fork:{name}"] = [status[name], out, err]
     for name, proc in fresh.items():
         out, err = proc.communicate(timeout=TIMEOUT)
-        results[("fresh", name)] = (proc.returncode, out, err)
+        results[f"fresh:{name}"] = [proc.returncode, out, err]
     return results
 
 
@@ -155,16 +177,27 @@ def _assert_usage_error(result, words, where):
 @pytest.mark.parametrize("name", list(CASES))
 def test_cli_bad_input_exits_2_with_one_line(outcomes, name):
     argv, words = CASES[name]
-    _assert_usage_error(outcomes[("fork", name)], words, f"python -m perturbation_learning {' '.join(argv)}")
+    _assert_usage_error(outcomes[f"fork:{name}"], words, f"python -m perturbation_learning {' '.join(argv)}")
 
 
 @pytest.mark.parametrize("name", FRESH)
 def test_cli_bad_input_in_fresh_interpreter(outcomes, name):
     argv, words = CASES[name]
-    _assert_usage_error(outcomes[("fresh", name)], words, " ".join(_fresh_command(argv)))
+    _assert_usage_error(outcomes[f"fresh:{name}"], words, " ".join(_fresh_command(argv)))
 
 
 @pytest.mark.parametrize("name", FRESH)
 def test_fork_server_matches_fresh_interpreter(outcomes, name):
     """The fork server is faithful: same exit code, same stdout and stderr as a fresh process."""
-    assert outcomes[("fork", name)] == outcomes[("fresh", name)]
+    assert outcomes[f"fork:{name}"] == outcomes[f"fresh:{name}"]
+
+
+def test_cli_exits_1_on_divergence(outcomes):
+    """A diverged run is a result, not a usage error: exit 1, its JSON on stdout with
+    status "invalid: ..." and null metrics, nothing on stderr."""
+    rc, out, err = outcomes["fork:diverging"]
+    assert "Traceback" not in err and err == "", err
+    assert rc == 1, (rc, out[-500:])
+    result = json.loads(out)
+    assert result["status"].startswith("invalid: training diverged")
+    assert all(result[k] is None for k in METRICS)

@@ -1,7 +1,7 @@
 """Same seeds give bit-identical results on CPU (issue 7).
 
 - two ``run_experiment`` calls, and their ``to_json(..., timings=False)`` strings;
-- the CLI twice with ``--no-timings``: identical stdout;
+- the CLI twice with ``--no-timings`` (a fresh interpreter and this process): identical stdout;
 - ``run_batch(config, seeds)`` against ``run_experiment`` per seed: **bit-identical**, results and
   trained weights. That took three fixes in the procedure (``network.matmul_per_network``,
   ``network.readout``, ``training._per_network``), because on this machine's MKL, measured:
@@ -65,19 +65,27 @@ def test_different_seeds_differ():
         to_json(run_experiment(BASE.replace(seed=2)), timings=False)
 
 
-def test_cli_twice_gives_identical_stdout():
+def test_cli_twice_gives_identical_stdout(capsys):
+    """The CLI in a fresh interpreter (its own hash seed and import order) and in this process:
+    byte-identical stdout, equal to the library's JSON. (Two fresh interpreters would cost ~5 s
+    of CPU more for the same evidence.)"""
+    from perturbation_learning.cli import main
+
     flags = ["--dataset", "shifted-gauss", "--d", "12", "--n-train", "40", "--n-test", "60", "--width", "24",
              "--epochs-f", "30", "--epochs-g", "30", "--lr", "0.1", "--momentum", "0.9", "--eps", "1",
              "--eps-mode", "absolute", "--seed", "3", "--no-timings"]
-    cmd = [sys.executable, "-m", "perturbation_learning", "run", *flags]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    (out1, err1), (out2, err2) = (p.communicate(timeout=TIMEOUT) for p in procs)
-    assert [p.returncode for p in procs] == [0, 0], err1 + err2
-    assert out1 == out2
-    assert json.loads(out1)["status"] == "ok"
-    # ... and the same bits as the library call in this process.
-    assert out1.strip() == to_json(run_experiment(BASE.replace(seed=3)), timings=False)
+    fresh = subprocess.Popen([sys.executable, "-m", "perturbation_learning", "run", *flags], cwd=ROOT, env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert main(["run", *flags]) == 0
+    finally:
+        out_fresh, err_fresh = fresh.communicate(timeout=TIMEOUT)
+        torch.set_num_threads(1)  # main() set the thread count for its problem
+    out_here = capsys.readouterr().out
+    assert fresh.returncode == 0, err_fresh
+    assert out_fresh == out_here
+    assert json.loads(out_fresh)["status"] == "ok"
+    assert out_fresh.strip() == to_json(run_experiment(BASE.replace(seed=3)), timings=False)
 
 
 BATCH_CASES = {
@@ -111,8 +119,8 @@ def test_run_batch_equals_single_runs_bitwise(case):
 
 def test_thread_count_does_not_change_results():
     """1 and 2 intra-op threads: identical, on a problem large enough for torch and MKL to split
-    (N·m = 60 000 > torch's grain size of 32 768)."""
-    config = BASE.replace(d=50, n_train=300, width=200, epochs_f=15, epochs_g=15, loss="logistic")
+    (N·m = 40 000 > torch's grain size of 32 768)."""
+    config = BASE.replace(d=20, n_train=200, width=200, epochs_f=10, epochs_g=10, loss="logistic")
     outs = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -124,8 +132,10 @@ def test_thread_count_does_not_change_results():
 _XDIST_TESTS = textwrap.dedent("""
     import os
     import pytest
+    import torch
     from perturbation_learning.experiment import Config, run_batch, run_experiment, to_json
 
+    torch.set_num_threads(1)
     CONFIG = Config(**{config})
     OUT = os.environ["DETERMINISM_OUT"]
 

@@ -193,18 +193,19 @@ def _flake(*args, cwd=ROOT):
 
 
 def test_flake_end_to_end_reports_failure_rates(fake_checks):
-    proc = _flake("--runs", "3", "--seeds", "2,3,5", "--jobs", "0", "--target", str(fake_checks), "--", "-q")
+    proc = _flake("--runs", "2", "--seeds", "3,5", "--jobs", "0", "--target", str(fake_checks), "--", "-q")
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
-    assert "seeds (explicit): 2, 3, 5" in out
-    assert "--hypothesis-seed=2" in out  # the repro line
+    assert "seeds (explicit): 3, 5" in out
+    assert "--hypothesis-seed=3" in out  # the repro line
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line and line.split()[0] in
              ("A1", "B2", "C3", "D4", RUN_ERROR.split()[0])}
-    assert lines["B2"][1:] == ["1/3", "0.33"]     # seed 3 only
-    assert lines["D4"][1:] == ["1/3", "0.33"]     # failed test of seed 3
-    assert lines["A1"][1:] == ["0/3", "0.00"] and lines["C3"][1:] == ["0/3", "0.00"]
-    assert "(run" in lines and lines["(run"][-2:] == ["1/3", "0.33"]  # seed 5 left no results
-    assert out.count("wall ") >= 3 and "wall time:" in out
+    assert lines["B2"][1:] == ["1/2", "0.50"]     # a fail record (seed 3)
+    assert lines["D4"][1:] == ["1/2", "0.50"]     # a failed test tagged D4 (seed 3)
+    assert lines["A1"][1:] == ["0/2", "0.00"] and lines["C3"][1:] == ["0/2", "0.00"]
+    assert "(run" in lines and lines["(run"][-2:] == ["1/2", "0.50"]  # seed 5 left no results
+    assert "run 1: seed          3  FAIL" in out and "run 2: seed          5  FAIL" in out
+    assert "wall time:" in out
     assert "FAILURES" in out
 
 

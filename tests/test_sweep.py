@@ -91,8 +91,11 @@ def test_sweep_writes_csv_json_png(tiny_sweep):
     assert [int(r["d"]) for r in summary] == [4, 9]
     for row in summary:
         assert int(row["n_seeds"]) == 2 and int(row["n_valid"]) == 2
-        # ε tied to √d by the preset's eps_mode sqrt-d
-        assert float(row["eps_effective"]) == pytest.approx(0.001 * math.sqrt(int(row["d"])))
+        # ε follows the preset's eps_mode (sqrt-d for the paper's synthetic presets: ε·√d)
+        d = int(row["d"])
+        preset = get_preset("shifted-gauss-a-small")
+        assert preset.eps_mode == "sqrt-d"
+        assert float(row["eps_effective"]) == pytest.approx(preset.eps * math.sqrt(d))
         for m in METRICS:
             mean, lo, hi = _f(row[f"{m}_mean"]), _f(row[f"{m}_ci_low"]), _f(row[f"{m}_ci_high"])
             assert lo <= mean <= hi
