@@ -164,22 +164,30 @@ def _fmt(setting: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in setting.items())
 
 
+def _assert_mean(claim, check, values, bound, side, *, setting, seeds, statistic, inside, coverage, alpha,
+                 extra) -> Record:
+    __tracebackhide__ = True
+    values = np.asarray(values, dtype=float)
+    p = mean_upper_pvalue(values, bound) if side == "at most" else mean_lower_pvalue(values, bound)
+    verdict = "observed" if not inside else ("pass" if p >= alpha else "fail")
+    rec = record(Record(claim, check, setting, list(seeds), statistic, float(values.mean()), bound, verdict,
+                        inside, coverage, mean_confidence_interval(values, alpha), alpha, len(values),
+                        dict(extra or {}, p_value=p)))
+    if verdict == "fail":
+        relation = "exceeds" if side == "at most" else "is below"
+        _fail(claim, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs {relation} {bound:.4f} "
+                     f"(p={p:.2e} < α={alpha:.1e})", setting)
+    return rec
+
+
 def assert_mean_at_most(claim: str, check: str, values, mu_max: float, *, setting: dict, seeds: list,
                         statistic: str, inside: bool = True, coverage=None, alpha: float = ALPHA,
                         extra: dict | None = None) -> Record:
     """Claim: E[X] ≤ mu_max over independent pairs. Fails iff the Chernoff p-value < α.
     Outside the assumption (inside=False) the outcome is recorded as an observation only."""
     __tracebackhide__ = True
-    values = np.asarray(values, dtype=float)
-    p = mean_upper_pvalue(values, mu_max)
-    verdict = "observed" if not inside else ("pass" if p >= alpha else "fail")
-    rec = record(Record(claim, check, setting, list(seeds), statistic, float(values.mean()), mu_max, verdict,
-                        inside, coverage, mean_confidence_interval(values, alpha), alpha, len(values),
-                        dict(extra or {}, p_value=p)))
-    if verdict == "fail":
-        _fail(claim, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs exceeds {mu_max:.4f} "
-                     f"(p={p:.2e} < α={alpha:.1e})", setting)
-    return rec
+    return _assert_mean(claim, check, values, mu_max, "at most", setting=setting, seeds=seeds,
+                        statistic=statistic, inside=inside, coverage=coverage, alpha=alpha, extra=extra)
 
 
 def assert_mean_at_least(claim: str, check: str, values, mu_min: float, *, setting: dict, seeds: list,
@@ -187,16 +195,8 @@ def assert_mean_at_least(claim: str, check: str, values, mu_min: float, *, setti
                          extra: dict | None = None) -> Record:
     """Claim: E[X] ≥ mu_min over independent pairs. Fails iff the Chernoff p-value < α."""
     __tracebackhide__ = True
-    values = np.asarray(values, dtype=float)
-    p = mean_lower_pvalue(values, mu_min)
-    verdict = "observed" if not inside else ("pass" if p >= alpha else "fail")
-    rec = record(Record(claim, check, setting, list(seeds), statistic, float(values.mean()), mu_min, verdict,
-                        inside, coverage, mean_confidence_interval(values, alpha), alpha, len(values),
-                        dict(extra or {}, p_value=p)))
-    if verdict == "fail":
-        _fail(claim, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs is below {mu_min:.4f} "
-                     f"(p={p:.2e} < α={alpha:.1e})", setting)
-    return rec
+    return _assert_mean(claim, check, values, mu_min, "at least", setting=setting, seeds=seeds,
+                        statistic=statistic, inside=inside, coverage=coverage, alpha=alpha, extra=extra)
 
 
 def assert_share_at_least(claim: str, check: str, successes: int, n: int, p_min: float, *, setting: dict,

@@ -200,7 +200,8 @@ def map_figure(m: dict):
 
 def write_map(m: dict, out_dir) -> dict:
     """Write map.png and map.json (atomically) into ``out_dir``; returns their paths."""
-    from .sweep import _json_clean, atomic_write_bytes, figure_png_bytes
+    from .files import atomic_write_bytes
+    from .sweep import _json_clean, figure_png_bytes
 
     out = Path(out_dir)
     paths = {"png": out / "map.png", "json": out / "map.json"}

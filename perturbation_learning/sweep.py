@@ -32,9 +32,7 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -43,6 +41,7 @@ import numpy as np
 
 from . import decision_map
 from .experiment import Config, run_batch
+from .files import atomic_write_bytes
 
 #: Metrics summarised per grid point (mean, std, 95% CI over seeds).
 METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement", "cos_signed")
@@ -174,30 +173,6 @@ def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progr
 
 
 # ---------------------------------------------------------------- writing
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file in ``path``'s directory, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def _csv_text(header: list[str], rows: list[list]) -> str:
     buf = io.StringIO()

@@ -93,3 +93,21 @@ def single_thread_blas():
     except ImportError:  # pragma: no cover
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+def neuron_chunks(generator, n_neurons: int, d: int, rows: int, ref):
+    """Fresh neurons w ~ N(0, I/d), b ~ N(0, 1) in float64, drawn from ``generator`` in chunks of
+    at most MC_CHUNK_ELEMENTS/rows (memory cap); yields (W (J, d), b (J,)). The draws depend only on
+    the generator state, so Monte Carlo theory quantities are reproducible."""
+    import math
+
+    from .tolerances import MC_CHUNK_ELEMENTS
+
+    chunk = max(1, MC_CHUNK_ELEMENTS // rows)
+    done = 0
+    while done < n_neurons:
+        J = min(chunk, n_neurons - done)
+        W = normal(generator, (J, d), np.float64, ref) / math.sqrt(d)
+        b = normal(generator, (J,), np.float64, ref)
+        done += J
+        yield W, b

@@ -14,17 +14,16 @@ and g's lazy error) is bounded by B_E. All functions work in float64 numpy.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from . import formulas
-from ._backend import normal, to_numpy64
+from ._backend import neuron_chunks, to_numpy64
 from .kernel import leaky_derivative, phi_closed_form
 from .lazy import kernel_predictor
-from .tolerances import C1_FACTOR, MC_CHUNK_ELEMENTS, THEORY_MC_NEURONS
+from .tolerances import C1_FACTOR, THEORY_MC_NEURONS
 from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_eps,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
                          check_rows, check_scalar, check_positive_int)
@@ -203,16 +202,10 @@ def variance_E(X, coef, Z, gamma, generator, *, n_neurons=THEORY_MC_NEURONS):
         raise ValueError(f"coef has shape {coef.shape}, must be (N, n) = {(X.shape[0], Z.shape[0])}")
     N, d = X.shape
     acc = np.zeros(Z.shape[0])
-    chunk = max(1, MC_CHUNK_ELEMENTS // (N + 2 * Z.shape[0]))
-    done = 0
-    while done < n_neurons:
-        J = min(chunk, n_neurons - done)
-        W = normal(generator, (J, d), np.float64, X) / math.sqrt(d)
-        b = normal(generator, (J,), np.float64, X)
+    for W, b in neuron_chunks(generator, n_neurons, d, N + 2 * Z.shape[0], X):
         S = leaky_derivative(X @ W.T + b, gamma)                    # (N, J)
         A = coef.T @ S                                              # (n, J): Σ_n c_n(z) s_j(x_n)
         acc += ((A * (Z @ W.T)) ** 2).sum(1)
-        done += J
     return acc / n_neurons
 
 

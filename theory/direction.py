@@ -14,9 +14,10 @@ import numpy as np
 from scipy import stats
 
 from . import formulas
-from ._backend import normal, to_numpy64
+from ._backend import neuron_chunks, to_numpy64
 from .kernel import leaky_derivative, phi_closed_form
-from .tolerances import MC_CHUNK_ELEMENTS, SLOPE_CONFIDENCE, THEORY_MC_NEURONS
+from .lazy import _training_set
+from .tolerances import SLOPE_CONFIDENCE, THEORY_MC_NEURONS
 from .validation import (check_array, check_confidence, check_consistent_length, check_delta,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
                          check_positive_array, check_positive_int, check_rows)
@@ -24,14 +25,6 @@ from .validation import (check_array, check_confidence, check_consistent_length,
 __all__ = ["predicted_direction", "residual_xi", "residual_bound", "finite_width_residual_rms",
            "angle_bound", "AngleBound", "transfer_angle_bound", "TransferBound", "signed_cosine",
            "loglog_slope", "SlopeFit"]
-
-
-def _training_set(X, y, lam):
-    X = check_rows(X, "X")
-    y = check_labels_pm1(y, "y")
-    lam = check_nonnegative_array(lam, "lam", ndim=1)
-    check_consistent_length(("X", X), ("y", y), ("lam", lam))
-    return to_numpy64(X), to_numpy64(y), to_numpy64(lam)
 
 
 def predicted_direction(X, y, lam, gamma, Xq=None):
@@ -149,17 +142,11 @@ def finite_width_residual_rms(X, y, lam, gamma, m, generator, Xq=None, *, n_neur
     u = predicted_direction(X, y, lam, gamma, Xq_)
     LX = (lam * y)[:, None] * X
     acc = np.zeros(Xq_.shape[0])
-    chunk = max(1, MC_CHUNK_ELEMENTS // (N + Xq_.shape[0]))
-    done = 0
-    while done < n_neurons:
-        J = min(chunk, n_neurons - done)
-        W = normal(generator, (J, d), np.float64, X) / math.sqrt(d)
-        b = normal(generator, (J,), np.float64, X)
+    for W, b in neuron_chunks(generator, n_neurons, d, N + Xq_.shape[0], X):
         S = leaky_derivative(X @ W.T + b, gamma)                    # (N, J)
         v2 = ((S.T @ LX) ** 2).sum(1)                               # ‖v_j‖², (J,)
         Sq = leaky_derivative(Xq_ @ W.T + b, gamma)
         acc += (Sq * Sq) @ v2
-        done += J
     second = acc / n_neurons
     return np.sqrt(np.maximum(3.0 * second - (u * u).sum(1), 0.0) / m)
 
