@@ -5,16 +5,19 @@ Per problem size and pinned thread count, interleaved in one process (per round:
 - ``sequential``: 16 ``train()`` calls, one per network, each on its own data (N, d);
 - ``batched``: one ``train()`` on the stacked networks with per-network data (16, N, d);
 - ``batched_shared_x``: the same with one shared (N, d) data set;
+- ``batched_heap_malloc``: ``batched`` with glibc malloc kept off mmap (``common.heap_allocations``),
+  which isolates the cost of page-faulting fresh memory for every large per-step tensor;
 - ``sequential_fused`` / ``batched_fused``: the same with ``bench.train_variants.fused_train``;
 - ``gemm_floor``: only the two GEMMs of each step, per network, into preallocated outputs.
 
 Times are per network-step (seconds / (16 · steps)); the fused and floor cases may run fewer steps
 (``aux_max_steps``), which is fair because a step's cost does not change along a run. Speed-ups are
-medians of per-round ratios. Why batching cannot give 5x at the shifted-gauss-a size on a CPU:
-``torch.bmm`` loops over the 16 per-network GEMMs with the same kernel a single ``mm`` uses, so the
-GEMM time is unchanged; batching removes only per-op dispatch overhead, and batched elementwise
-passes stream 16x larger tensors (out of cache). ``gemm_share`` = floor / sequential bounds the
-speed-up: at most 1 / gemm_share even if batching removed every non-GEMM cost.
+medians of per-round ratios. Why batching cannot give 5x at the shifted-gauss-a size on a CPU: a
+batch still runs one GEMM per network (``train`` calls ``mm`` per network on purpose, for bit
+identity; CPU ``bmm`` loops over the batch too), so the GEMM time is unchanged; batching removes only
+per-op dispatch overhead, and its elementwise passes stream 16x larger tensors (out of cache; above
+glibc's 32 MiB mmap threshold every allocation page-faults). ``gemm_share`` = floor / sequential
+bounds the speed-up: at most 1 / gemm_share even if batching removed every non-GEMM cost.
 
     python -m bench.batched [--quick] [--threads 1 2]
 """
@@ -31,7 +34,7 @@ import torch
 from perturbation_learning.network import stack_networks
 from perturbation_learning.training import train
 
-from .common import interleaved_timings, log, markdown_table, pinned_threads, thread_counts
+from .common import heap_allocations, interleaved_timings, log, markdown_table, pinned_threads, thread_counts
 from .throughput import training_problem
 from .train_variants import fused_train
 
@@ -68,6 +71,38 @@ def batched_vs_sequential_results(nets, stacked, Xs, ys, steps, trainer=train):
     return {"steps": steps, "max_abs_diff_W_b": diff, "bit_identical": identical}
 
 
+def run_batch_vs_single(config, seeds) -> dict:
+    """Compare ``run_batch(config, seeds)`` with ``run_experiment`` per seed, every result field.
+
+    Returns the largest absolute difference over numeric metrics (wall-clock fields excluded),
+    whether every field is equal bit for bit (floats compared with ``==``, None with None), and the
+    per-metric maxima.
+    """
+    from perturbation_learning.experiment import run_batch, run_experiment
+
+    batch = run_batch(config, list(seeds))
+    per_metric: dict[str, float] = {}
+    identical = True
+    for seed, rb in zip(seeds, batch):
+        rs = run_experiment(config.replace(seed=seed))
+        for key, vb in rb.items():
+            if key.startswith("seconds_"):
+                continue
+            vs = rs[key]
+            if isinstance(vb, float) and isinstance(vs, float):
+                diff = 0.0 if (vb == vs or (math.isnan(vb) and math.isnan(vs))) else abs(vb - vs)
+                per_metric[key] = max(per_metric.get(key, 0.0), diff)
+                identical &= diff == 0.0
+            else:
+                same = vb == vs
+                identical &= bool(same)
+                if not same:
+                    per_metric[key] = math.inf
+    return {"config": {k: v for k, v in config.to_dict().items() if k != "seed"}, "seeds": list(seeds),
+            "max_abs_diff": max(per_metric.values(), default=0.0), "bit_identical": identical,
+            "per_metric_max_abs_diff": per_metric}
+
+
 def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
     H = [torch.empty(N, m) for _ in range(n_nets)]
     G = [torch.empty(m, d) for _ in range(n_nets)]
@@ -80,9 +115,14 @@ def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
                 torch.mm(Xs[i], net.W.T, out=H[i])
                 torch.mm(C[i].T, Xs[i], out=G[i])
 
+    def batched_heap(steps):
+        with heap_allocations():
+            return train(stacked, Xs, ys, steps=steps, **gd)
+
     return {
         "sequential": lambda s: [train(net, Xs[i], ys[i], steps=s, **gd) for i, net in enumerate(nets)],
         "batched": lambda s: train(stacked, Xs, ys, steps=s, **gd),
+        "batched_heap_malloc": batched_heap,
         "batched_shared_x": lambda s: train(stacked, Xs[0], ys[0], steps=s, **gd),
         "sequential_fused": lambda s: [fused_train(net, Xs[i], ys[i], steps=s, **gd) for i, net in enumerate(nets)],
         "batched_fused": lambda s: fused_train(stacked, Xs, ys, steps=s, **gd),
@@ -91,6 +131,9 @@ def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
 
 
 AUX = ("sequential_fused", "batched_fused", "gemm_floor")
+#: With 2 threads on a loaded 2-core machine every small op can wait on an OpenMP barrier (10–25x
+#: slower), so multi-thread rows run at most this many steps (per-step cost is what is compared).
+MAX_STEPS_MULTI_THREAD = 20
 
 
 def _paired(a, b):
@@ -98,7 +141,7 @@ def _paired(a, b):
 
 
 def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, aux_max_steps=200,
-             max_steps_multi_thread=200, identity_steps=50, seed=0) -> dict:
+             max_steps_multi_thread=MAX_STEPS_MULTI_THREAD, identity_steps=50, seed=0) -> dict:
     nets, stacked, Xs, ys = networks_and_data(d, N, m, n_nets, seed)
     make = _cases(nets, stacked, Xs, ys, d, N, m, n_nets)
     rows = []
@@ -116,10 +159,13 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
         row = {"size": name, "threads": n_threads, "steps": main_steps, "aux_steps": case_steps["gemm_floor"]}
         for k in make:
             row[f"{k}_us_per_net_step"] = 1e6 * statistics.median(per[k])
+        for k in make:
+            row[f"{k}_faults_per_net_step"] = statistics.median(t[k].faults) / (n_nets * case_steps[k])
         row["sequential_total_s"] = t["sequential"].median
         row["batched_total_s"] = t["batched"].median
         row["speedup_batched"] = _paired(per["sequential"], per["batched"])
         row["speedup_batched_shared_x"] = _paired(per["sequential"], per["batched_shared_x"])
+        row["speedup_batched_heap_malloc"] = _paired(per["sequential"], per["batched_heap_malloc"])
         row["speedup_fused_sequential"] = _paired(per["sequential"], per["sequential_fused"])
         row["speedup_batched_fused"] = _paired(per["sequential"], per["batched_fused"])
         row["gemm_share"] = _paired(per["gemm_floor"], per["sequential"])
@@ -141,14 +187,28 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
 
 def explanation(row: dict) -> str:
     share = row["gemm_share"]
+    head = f"{row['size']} @ {row['threads']}T: "
+    if share > 1:
+        return head + (f"GEMM floor slower than a whole sequential step ({share:.2f}x): contention noise "
+                       f"dominates this row; measured batched speed-up {row['speedup_batched']:.2f}x.")
     if row["regime"] == "compute-bound":
-        return (f"{row['size']} @ {row['threads']}T: compute-bound — the two GEMMs alone take {share:.0%} of a "
-                f"sequential step ({row['gemm_floor_gflops']:.1f} GFLOP/s). bmm on CPU runs the same per-network "
-                f"GEMMs, so batching can at best remove the other {1 - share:.0%}: speed-up ≤ "
-                f"{row['speedup_bound_overhead_free']:.2f}x; measured {row['speedup_batched']:.2f}x.")
-    return (f"{row['size']} @ {row['threads']}T: overhead-bound — GEMMs are only {share:.0%} of a sequential "
-            f"step; the rest is per-op dispatch and elementwise passes, which batching amortises: bound "
-            f"{row['speedup_bound_overhead_free']:.2f}x, measured {row['speedup_batched']:.2f}x.")
+        text = (f"compute-bound — the two GEMMs alone take {share:.0%} of a sequential step "
+                f"({row['gemm_floor_gflops']:.1f} GFLOP/s). A batch still runs one GEMM per network "
+                f"(train's matmul_per_network; CPU bmm would loop too), so batching can at best remove the "
+                f"other {1 - share:.0%}: speed-up ≤ {row['speedup_bound_overhead_free']:.2f}x; measured "
+                f"{row['speedup_batched']:.2f}x.")
+    else:
+        text = (f"overhead-bound — GEMMs are only {share:.0%} of a sequential step; the rest is per-op "
+                f"dispatch and elementwise passes, which batching amortises: bound "
+                f"{row['speedup_bound_overhead_free']:.2f}x, measured {row['speedup_batched']:.2f}x.")
+    if row["speedup_batched"] < 1:
+        text += (f" Batched is slower: its elementwise passes stream (16, N, m) tensors out of cache, and "
+                 f"it takes {row['batched_faults_per_net_step']:.0f} minor page faults per network-step "
+                 f"(sequential {row['sequential_faults_per_net_step']:.0f}): tensors above glibc's mmap "
+                 f"threshold are mmap'd fresh on every allocation; with heap-only malloc the speed-up is "
+                 f"{row['speedup_batched_heap_malloc']:.2f}x, with the fused buffered loop "
+                 f"{row['speedup_batched_fused']:.2f}x.")
+    return head + text
 
 
 def run(*, quick=False, threads=None, repeats=None, sizes=None) -> dict:
@@ -165,10 +225,12 @@ def run(*, quick=False, threads=None, repeats=None, sizes=None) -> dict:
 
 def markdown(res: dict) -> str:
     cols = ["size", "threads", "steps", "aux_steps", "sequential_us_per_net_step", "batched_us_per_net_step",
-            "batched_shared_x_us_per_net_step", "sequential_fused_us_per_net_step", "batched_fused_us_per_net_step",
-            "gemm_floor_us_per_net_step", "speedup_batched", "speedup_batched_shared_x", "speedup_fused_sequential",
+            "batched_shared_x_us_per_net_step", "batched_heap_malloc_us_per_net_step",
+            "sequential_fused_us_per_net_step", "batched_fused_us_per_net_step", "gemm_floor_us_per_net_step",
+            "speedup_batched", "speedup_batched_shared_x", "speedup_batched_heap_malloc", "speedup_fused_sequential",
             "speedup_batched_fused", "gemm_share", "speedup_bound_overhead_free", "sequential_gflops",
-            "gemm_floor_gflops", "regime", "meets_target"]
+            "gemm_floor_gflops", "sequential_faults_per_net_step", "batched_faults_per_net_step",
+            "batched_fused_faults_per_net_step", "regime", "meets_target"]
     rows = [r for s in res["sizes"] for r in s["rows"]]
     sizes = "; ".join(f"{s['size']}: d={s['setting']['d']}, N={s['setting']['N']}, m={s['setting']['m']}, "
                       f"{s['setting']['steps']} steps" for s in res["sizes"])
@@ -178,7 +240,9 @@ def markdown(res: dict) -> str:
         f"### (c) batched vs sequential ({res['sizes'][0]['setting']['n_nets']} networks)",
         f"{sizes}; lr {LR}, momentum {MOMENTUM}; times in µs per network-step, medians of interleaved rounds; "
         f"speed-ups are sequential / other (median of per-round ratios); target {res['target']}. "
-        "Rows with 2 threads run at most 200 steps; fused and floor cases at most 200 (per-step cost is stationary).",
+        f"Rows with 2 threads run at most {MAX_STEPS_MULTI_THREAD} steps; fused and floor cases at most 200 "
+        "(per-step cost is stationary). `batched_heap_malloc` = batched with glibc told never to mmap "
+        "(isolates allocator page faults); `*_fused` = bench.train_variants.fused_train.",
         "", markdown_table(rows, cols), "", "Why:", ""] + [f"- {e}" for e in res["explanations"]] + [
         "", "Batched train() vs 16 sequential train() calls on the same networks and data (1 thread):", "",
         markdown_table(ident), ""])

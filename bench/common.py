@@ -10,11 +10,13 @@ make small ops 10–25x slower, so small problems default to 1 thread.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as _dt
 import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,7 @@ class Timing:
 
     name: str
     samples: list[float]
+    faults: list[int] = field(default_factory=list)  # minor page faults during each sample
 
     @property
     def median(self) -> float:
@@ -75,15 +78,16 @@ class Timing:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "median_s": self.median, "min_s": self.minimum,
-                "samples_s": list(self.samples)}
+                "samples_s": list(self.samples), "minor_faults": list(self.faults)}
 
 
 def interleaved_timings(cases: dict[str, Callable[[], object]], *, repeats: int,
-                        warmup: int = 1) -> dict[str, Timing]:
+                        warmup: int = 1, collect: bool = True) -> dict[str, Timing]:
     """Time every callable in ``cases`` ``repeats`` times, interleaved: round r runs A, B, … once each.
 
     ``warmup`` untimed rounds come first (allocator, OpenMP pool, MKL kernels selection). Each call's
-    result is dropped before the next call, and garbage is collected outside the timed region.
+    result is dropped before the next call (tensors free by reference count); cyclic garbage is
+    collected once per round, outside the timed region.
 
     >>> t = interleaved_timings({"a": lambda: None, "b": lambda: None}, repeats=3)
     >>> len(t["a"].samples), len(t["b"].samples)
@@ -96,16 +100,51 @@ def interleaved_timings(cases: dict[str, Callable[[], object]], *, repeats: int,
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup == {warmup!r}, must be an int >= 0")
     samples: dict[str, list[float]] = {k: [] for k in cases}
+    faults: dict[str, list[int]] = {k: [] for k in cases}
     for r in range(warmup + repeats):
+        if collect:
+            gc.collect()  # once per round (a full collection costs ~0.1 s with sympy loaded)
         for name, fn in cases.items():
-            gc.collect()
+            f0 = minor_faults()
             t0 = time.perf_counter()
             out = fn()
             dt = time.perf_counter() - t0
+            df = minor_faults() - f0
             del out
             if r >= warmup:
                 samples[name].append(dt)
-    return {k: Timing(k, v) for k, v in samples.items()}
+                faults[name].append(df)
+    return {k: Timing(k, v, faults[k]) for k, v in samples.items()}
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (fresh pages touched, e.g. after an mmap'd malloc)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+_LIBC = None
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+@contextlib.contextmanager
+def heap_allocations():
+    """glibc malloc serves even huge blocks from the heap and keeps freed memory (``mallopt``), so
+    re-allocating a same-sized tensor every step reuses pages instead of mmap + page faults + munmap.
+    Restores glibc's steady-state thresholds (mmap 32 MiB, trim 64 MiB) after. No-op without glibc."""
+    global _LIBC
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL("libc.so.6")
+        ok = _LIBC.mallopt(M_MMAP_THRESHOLD, 1 << 30) and _LIBC.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    except (OSError, AttributeError):
+        ok = False
+    try:
+        yield bool(ok)
+    finally:
+        if ok:
+            _LIBC.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+            _LIBC.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+            _LIBC.malloc_trim(0)
 
 
 def paired_ratio(num: Timing, den: Timing) -> float:

@@ -6,10 +6,11 @@ cores, so starting one per case would cost a minute. The cases therefore run in 
 one subprocess (``sys.executable``) imports the package once, then forks one child per case, and
 the child runs the module exactly as ``python -m`` does (``runpy.run_module(..., run_name=
 "__main__", alter_sys=True)``), with its own stdout/stderr files and its real exit status; an
-uncaught exception prints its traceback and exits 1, as the interpreter would. A few cases also run
-in genuinely fresh ``python -m perturbation_learning`` processes, and
+uncaught exception prints its traceback and exits 1, as the interpreter would. One case also runs
+in a genuinely fresh ``python -m perturbation_learning`` process, and
 ``test_fork_server_matches_fresh_interpreter`` checks that both give the same exit code and stderr.
-All processes start together in one module fixture.
+All processes start together in one fixture, run once per session (also under pytest-xdist).
+The diverging run (exit 1, not 2) is here too, to share the fork server.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ CASES = {
 if not torch.cuda.is_available():
     CASES["cuda-unavailable"] = (["run", *SHORT, "--device", "cuda"], ["device == 'cuda'", "CUDA is not available"])
 
-# Run again in fresh interpreters: an argparse error and an error found at run time.
-FRESH = ("unknown-flag", "missing-idx-dir")
+# Run again in a fresh interpreter: an error found at run time, after argparse and Config have run.
+FRESH = ("missing-idx-dir",)
 
 # A run whose training diverges (the identity loss with a huge step): exit 1, status in the JSON.
 DIVERGING = ["run", "--no-timings", "--dataset", "shifted-gauss", "--d", "10", "--n-train", "40", "--n-test", "100",
@@ -125,12 +126,12 @@ def _fresh_command(argv: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory, worker_id) -> dict:
+def outcomes(tmp_path_factory, request) -> dict:
     """{"fork:<case>" | "fresh:<case>": [returncode, stdout, stderr]} for every case.
 
     Computed once per session: under pytest-xdist the first worker to get here runs the processes
     and the others read its results (a file lock in the session's shared temporary directory)."""
-    if worker_id == "master":
+    if not hasattr(request.config, "workerinput"):  # not an xdist worker
         return _run_all_cases(tmp_path_factory.mktemp("cli"))
     shared = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
     with open(shared / "cli_cases.lock", "w") as lock:

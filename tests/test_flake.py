@@ -192,8 +192,11 @@ def _flake(*args, cwd=ROOT):
                           text=True, timeout=300)
 
 
-def test_flake_end_to_end_reports_failure_rates(fake_checks):
-    proc = _flake("--runs", "2", "--seeds", "3,5", "--jobs", "0", "--target", str(fake_checks), "--", "-q")
+def test_flake_end_to_end_reports_failure_rates(fake_checks, tmp_path):
+    work = tmp_path / "runs"
+    work.mkdir()
+    proc = _flake("--runs", "2", "--seeds", "3,5", "--jobs", "0", "--target", str(fake_checks),
+                  "--work-dir", str(work), "--", "-q")
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert "seeds (explicit): 3, 5" in out
@@ -207,12 +210,16 @@ def test_flake_end_to_end_reports_failure_rates(fake_checks):
     assert "run 1: seed          3  FAIL" in out and "run 2: seed          5  FAIL" in out
     assert "wall time:" in out
     assert "FAILURES" in out
+    kept = sorted(p.name.split("-")[1] for p in work.iterdir())  # failed runs keep their directory
+    assert kept == ["3", "5"] and (next(work.glob("flake-3-*")) / "pytest.log").exists()
 
 
-def test_flake_end_to_end_exits_0_without_failures(fake_checks):
-    proc = _flake("--runs", "1", "--seeds", "2", "--jobs", "0", "--target", str(fake_checks))
+def test_flake_end_to_end_exits_0_without_failures(fake_checks, tmp_path):
+    proc = _flake("--runs", "1", "--seeds", "2", "--jobs", "0", "--target", str(fake_checks),
+                  "--work-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no failures" in proc.stdout and "B2" in proc.stdout
+    assert not list(tmp_path.glob("flake-*"))  # a passing run's directory is removed
 
 
 def test_flake_usage_errors_exit_2():

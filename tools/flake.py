@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python -m tools.flake --runs K [--profile fast] [--jobs N] [--seed BASE | --seeds S1,S2,...]
-                          [--target checks/] [--keep] [--verbose] [-- extra pytest args]
+                          [--target checks/] [--keep] [--work-dir DIR] [--verbose] [-- extra pytest args]
 
 Run i executes::
 
@@ -187,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", default=None, metavar="S1,S2,...", help="explicit run seeds (K of them)")
     p.add_argument("--target", default=None, help=f"test path (default {DEFAULT_TARGET} of this repository)")
     p.add_argument("--keep", action="store_true", help="keep every run directory, not only failed ones")
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="where the run directories go (default: the system's temporary directory)")
     p.add_argument("--verbose", action="store_true", help="stream pytest's output instead of logging it")
     return p
 
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     outcomes = []
     for i, seed in enumerate(seeds):
-        run_dir = Path(tempfile.mkdtemp(prefix=f"flake-{seed}-"))
+        run_dir = Path(tempfile.mkdtemp(prefix=f"flake-{seed}-", dir=args.work_dir))
         cmd = pytest_command(seed, report_dir=run_dir, profile=args.profile, jobs=args.jobs, target=target,
                              extra=extra)
         start = time.perf_counter()

@@ -1,0 +1,114 @@
+"""Run the benchmarks a–d of issue 6 and write ``results.json`` and ``results.md``.
+
+    python -m bench.run_all [--quick] [--out bench/results] [--only kernel throughput batched memory identity]
+
+a ``kernel``: exact kernel matrix vs the 1000-neuron Monte Carlo estimate (N1 = N2 = 2000, d = 1000);
+b ``throughput``: training GFLOP/s at d = 1000, N = 2000, m = 1000 against the measured sgemm peak;
+c ``batched``: 16 networks batched vs sequential at the shifted-gauss-a size and two ci-profile sizes;
+d ``memory``: peak RSS of the kernel and training cases, one subprocess per case;
+``identity``: run_batch(config, seeds) against run_experiment per seed (bit identity).
+
+The check-suite wall time is a separate script (minutes): ``python -m bench.checks_wall``.
+Results are rewritten after every section, so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from . import batched, kernel, memory, throughput
+from .common import log, machine_info, pinned_threads, write_json
+
+SECTIONS = ("kernel", "throughput", "batched", "memory", "identity")
+IDENTITY_PRESET = "shifted-gauss-a-small"
+IDENTITY_SEEDS = [0, 1, 2]
+
+
+def identity_section(quick: bool) -> dict:
+    from perturbation_learning.experiment import get_preset
+
+    config = get_preset(IDENTITY_PRESET)
+    if quick:
+        config = config.replace(epochs_f=30, epochs_g=30)
+    with pinned_threads(1):
+        res = batched.run_batch_vs_single(config, IDENTITY_SEEDS)
+    res["preset"] = IDENTITY_PRESET
+    res["threads"] = 1
+    return res
+
+
+def identity_markdown(res: dict) -> str:
+    c = res["config"]
+    return "\n".join([
+        "### run_batch vs run_experiment (bit identity)",
+        f"preset {res['preset']} (d={c['d']}, N={c['n_train']}, m={c['width']}, {c['epochs_f']}+{c['epochs_g']} "
+        f"steps), seeds {res['seeds']}, {res['threads']} thread: max |difference| over all result metrics "
+        f"= {res['max_abs_diff']:.3g}; bit-identical: **{res['bit_identical']}**.", ""])
+
+
+def run_section(name: str, quick: bool, threads: list[int] | None) -> dict:
+    if name == "kernel":
+        return kernel.run(repeats=2 if quick else 5, threads=threads or ([1] if quick else None))
+    if name == "throughput":
+        return throughput.run(steps=3 if quick else 10, repeats=2 if quick else 4,
+                              threads=threads or ([1] if quick else None))
+    if name == "batched":
+        return batched.run(quick=quick, threads=threads)
+    if name == "memory":
+        return memory.run(quick=quick)
+    if name == "identity":
+        return identity_section(quick)
+    raise ValueError(f"section == {name!r}, must be one of {SECTIONS}")
+
+
+MARKDOWN = {"kernel": kernel.markdown, "throughput": throughput.markdown, "batched": batched.markdown,
+            "memory": memory.markdown, "identity": identity_markdown}
+
+
+def render(payload: dict) -> str:
+    m = payload["machine"]
+    lines = ["# Benchmarks", "",
+             f"- machine: {m['cpu_model']}, {m['cores']} cores; load average at start {m['load_average_1_5_15']}, "
+             f"at end {payload.get('load_average_end')}",
+             f"- date: {m['date']}; python {m['python']}, torch {m['torch']}, numpy {m['numpy']}",
+             f"- mode: {'quick' if payload['quick'] else 'full'}; torch threads are pinned per measurement "
+             "(column `threads`); comparisons are interleaved in one process (A, B, A, B, …), medians reported",
+             f"- wall time of this run: {payload.get('wall_s', float('nan')):.0f} s", ""]
+    for name, res in payload["sections"].items():
+        lines.append(MARKDOWN[name](res) if "error" not in res else f"### {name}\n\nerror: {res['error']}\n")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer rounds and steps, 1 thread (a sanity run)")
+    p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for results.json/.md")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--threads", type=int, nargs="+", help="thread counts to measure (default: 1 and 2)")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    payload = {"machine": machine_info(), "quick": args.quick, "sections": {}}
+    for name in args.only or SECTIONS:
+        log(f"== {name}")
+        try:
+            payload["sections"][name] = run_section(name, args.quick, args.threads)
+        except Exception as exc:  # keep the other sections' results
+            payload["sections"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+            log(f"{name} failed: {exc!r}")
+        payload["wall_s"] = time.perf_counter() - t0
+        try:
+            payload["load_average_end"] = list(os.getloadavg())
+        except OSError:
+            pass
+        write_json(args.out / "results.json", payload)
+        md = args.out / "results.md"
+        md.write_text(render(payload) + "\n")
+    log(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    print(render(payload))
+
+
+if __name__ == "__main__":
+    main()
