@@ -7,6 +7,8 @@ Per problem size and pinned thread count, interleaved in one process (per round:
 - ``batched_shared_x``: the same with one shared (N, d) data set;
 - ``batched_heap_malloc``: ``batched`` with glibc malloc kept off mmap (``common.heap_allocations``),
   which isolates the cost of page-faulting fresh memory for every large per-step tensor;
+- ``batched_chunked``: ``train()`` on consecutive chunks of ``chunk_size(N, m)`` stacked networks,
+  sized so one chunk's (chunk, N, m) tensor is about 2 MiB (cache-sized elementwise passes);
 - ``sequential_fused`` / ``batched_fused``: the same with ``bench.train_variants.fused_train``;
 - ``gemm_floor``: only the two GEMMs of each step, per network, into preallocated outputs.
 
@@ -119,10 +121,17 @@ def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
         with heap_allocations():
             return train(stacked, Xs, ys, steps=steps, **gd)
 
+    chunk = chunk_size(N, m, n_nets)
+    chunks = [(stack_networks(nets[i:i + chunk]), Xs[i:i + chunk], ys[i:i + chunk]) for i in range(0, n_nets, chunk)]
+
+    def batched_chunked(steps):
+        return [train(net, X, y, steps=steps, **gd) for net, X, y in chunks]
+
     return {
         "sequential": lambda s: [train(net, Xs[i], ys[i], steps=s, **gd) for i, net in enumerate(nets)],
         "batched": lambda s: train(stacked, Xs, ys, steps=s, **gd),
         "batched_heap_malloc": batched_heap,
+        "batched_chunked": batched_chunked,
         "batched_shared_x": lambda s: train(stacked, Xs[0], ys[0], steps=s, **gd),
         "sequential_fused": lambda s: [fused_train(net, Xs[i], ys[i], steps=s, **gd) for i, net in enumerate(nets)],
         "batched_fused": lambda s: fused_train(stacked, Xs, ys, steps=s, **gd),
@@ -131,6 +140,18 @@ def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
 
 
 AUX = ("sequential_fused", "batched_fused", "gemm_floor")
+#: Bytes of one (chunk, N, m) float32 activation tensor that ``batched_chunked`` aims for: about
+#: twice a core's L2 here (1 MiB), so the per-step elementwise passes stay in cache.
+CHUNK_BYTES = 2 << 20
+
+
+def chunk_size(N: int, m: int, n_nets: int, dtype_bytes: int = 4) -> int:
+    """Networks per chunk: ⌊CHUNK_BYTES / (N·m·bytes)⌋, clipped to [1, n_nets].
+
+    >>> chunk_size(100, 400, 16), chunk_size(1000, 100, 16), chunk_size(200, 3000, 16)
+    (13, 5, 1)
+    """
+    return max(1, min(n_nets, CHUNK_BYTES // (N * m * dtype_bytes)))
 #: With 2 threads on a loaded 2-core machine every small op can wait on an OpenMP barrier (10–25x
 #: slower), so multi-thread rows run at most this many steps (per-step cost is what is compared).
 MAX_STEPS_MULTI_THREAD = 20
@@ -156,7 +177,8 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
             t = interleaved_timings({k: (lambda f=fn, s=case_steps[k]: f(s)) for k, fn in make.items()},
                                     repeats=repeats, warmup=0)
         per = {k: [x / (n_nets * case_steps[k]) for x in t[k].samples] for k in make}  # s per net-step
-        row = {"size": name, "threads": n_threads, "steps": main_steps, "aux_steps": case_steps["gemm_floor"]}
+        row = {"size": name, "threads": n_threads, "N": N, "m": m, "d": d, "steps": main_steps,
+               "aux_steps": case_steps["gemm_floor"]}
         for k in make:
             row[f"{k}_us_per_net_step"] = 1e6 * statistics.median(per[k])
         for k in make:
@@ -166,6 +188,8 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
         row["speedup_batched"] = _paired(per["sequential"], per["batched"])
         row["speedup_batched_shared_x"] = _paired(per["sequential"], per["batched_shared_x"])
         row["speedup_batched_heap_malloc"] = _paired(per["sequential"], per["batched_heap_malloc"])
+        row["chunk"] = chunk_size(N, m, n_nets)
+        row["speedup_batched_chunked"] = _paired(per["sequential"], per["batched_chunked"])
         row["speedup_fused_sequential"] = _paired(per["sequential"], per["sequential_fused"])
         row["speedup_batched_fused"] = _paired(per["sequential"], per["batched_fused"])
         row["gemm_share"] = _paired(per["gemm_floor"], per["sequential"])
@@ -202,12 +226,15 @@ def explanation(row: dict) -> str:
                 f"dispatch and elementwise passes, which batching amortises: bound "
                 f"{row['speedup_bound_overhead_free']:.2f}x, measured {row['speedup_batched']:.2f}x.")
     if row["speedup_batched"] < 1:
-        text += (f" Batched is slower: its elementwise passes stream (16, N, m) tensors out of cache, and "
-                 f"it takes {row['batched_faults_per_net_step']:.0f} minor page faults per network-step "
-                 f"(sequential {row['sequential_faults_per_net_step']:.0f}): tensors above glibc's mmap "
-                 f"threshold are mmap'd fresh on every allocation; with heap-only malloc the speed-up is "
-                 f"{row['speedup_batched_heap_malloc']:.2f}x, with the fused buffered loop "
-                 f"{row['speedup_batched_fused']:.2f}x.")
+        text += (f" Batched is slower: each of its elementwise passes streams a (16, N, m) tensor of "
+                 f"{16 * row['N'] * row['m'] * 4 / 2**20:.1f} MiB, against {row['N'] * row['m'] * 4 / 2**20:.2f} MiB "
+                 f"per network (a lower cache level holds one network's, not the batch's)")
+        if row["batched_faults_per_net_step"] > max(1.0, 10 * row["sequential_faults_per_net_step"]):
+            text += (f", and it takes {row['batched_faults_per_net_step']:.0f} minor page faults per network-step "
+                     f"(sequential {row['sequential_faults_per_net_step']:.0f}): tensors above glibc's mmap "
+                     f"threshold are mmap'd fresh on every allocation")
+        text += (f"; with heap-only malloc the speed-up is {row['speedup_batched_heap_malloc']:.2f}x, with the "
+                 f"fused buffered loop {row['speedup_batched_fused']:.2f}x.")
     return head + text
 
 
@@ -224,13 +251,14 @@ def run(*, quick=False, threads=None, repeats=None, sizes=None) -> dict:
 
 
 def markdown(res: dict) -> str:
-    cols = ["size", "threads", "steps", "aux_steps", "sequential_us_per_net_step", "batched_us_per_net_step",
-            "batched_shared_x_us_per_net_step", "batched_heap_malloc_us_per_net_step",
-            "sequential_fused_us_per_net_step", "batched_fused_us_per_net_step", "gemm_floor_us_per_net_step",
-            "speedup_batched", "speedup_batched_shared_x", "speedup_batched_heap_malloc", "speedup_fused_sequential",
-            "speedup_batched_fused", "gemm_share", "speedup_bound_overhead_free", "sequential_gflops",
-            "gemm_floor_gflops", "sequential_faults_per_net_step", "batched_faults_per_net_step",
-            "batched_fused_faults_per_net_step", "regime", "meets_target"]
+    times = ["size", "threads", "steps", "aux_steps", "sequential_us_per_net_step", "batched_us_per_net_step",
+             "batched_shared_x_us_per_net_step", "batched_heap_malloc_us_per_net_step", "chunk",
+             "batched_chunked_us_per_net_step", "sequential_fused_us_per_net_step", "batched_fused_us_per_net_step",
+             "gemm_floor_us_per_net_step", "sequential_faults_per_net_step", "batched_faults_per_net_step",
+             "batched_fused_faults_per_net_step"]
+    ratios = ["size", "threads", "speedup_batched", "speedup_batched_shared_x", "speedup_batched_heap_malloc",
+              "speedup_batched_chunked", "speedup_fused_sequential", "speedup_batched_fused", "gemm_share",
+              "speedup_bound_overhead_free", "sequential_gflops", "gemm_floor_gflops", "regime", "meets_target"]
     rows = [r for s in res["sizes"] for r in s["rows"]]
     sizes = "; ".join(f"{s['size']}: d={s['setting']['d']}, N={s['setting']['N']}, m={s['setting']['m']}, "
                       f"{s['setting']['steps']} steps" for s in res["sizes"])
@@ -242,8 +270,9 @@ def markdown(res: dict) -> str:
         f"speed-ups are sequential / other (median of per-round ratios); target {res['target']}. "
         f"Rows with 2 threads run at most {MAX_STEPS_MULTI_THREAD} steps; fused and floor cases at most 200 "
         "(per-step cost is stationary). `batched_heap_malloc` = batched with glibc told never to mmap "
-        "(isolates allocator page faults); `*_fused` = bench.train_variants.fused_train.",
-        "", markdown_table(rows, cols), "", "Why:", ""] + [f"- {e}" for e in res["explanations"]] + [
+        "(isolates allocator page faults); `batched_chunked` = train() on chunks of `chunk` networks "
+        f"(⌊{CHUNK_BYTES >> 20} MiB / (4·N·m)⌋); `*_fused` = bench.train_variants.fused_train.",
+        "", markdown_table(rows, times), "", markdown_table(rows, ratios), "", "Why:", ""] + [f"- {e}" for e in res["explanations"]] + [
         "", "Batched train() vs 16 sequential train() calls on the same networks and data (1 thread):", "",
         markdown_table(ident), ""])
 

@@ -185,8 +185,8 @@ def gflops(flops: float, seconds: float) -> float:
 # --- machine and reports --------------------------------------------------------------------
 
 def machine_info() -> dict:
-    """CPU model and core count (lscpu), load average, date, python/torch/numpy versions."""
-    model, cores = platform.processor() or "unknown", os.cpu_count()
+    """CPU model, core count and L2/L3 sizes (lscpu), load average, date, python/torch/numpy versions."""
+    model, cores, caches = platform.processor() or "unknown", os.cpu_count(), {}
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
         for line in out.splitlines():
@@ -195,13 +195,15 @@ def machine_info() -> dict:
                 model = val.strip()
             elif key.strip() == "CPU(s)":
                 cores = int(val.strip())
+            elif key.strip() in ("L2 cache", "L3 cache"):
+                caches[key.strip()] = val.strip()
     except (OSError, subprocess.SubprocessError, ValueError):
         pass
     try:
         load = list(os.getloadavg())
     except OSError:
         load = None
-    return {"cpu_model": model, "cores": cores, "load_average_1_5_15": load,
+    return {"cpu_model": model, "cores": cores, "caches": caches, "load_average_1_5_15": load,
             "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "torch_default_threads": torch.get_num_threads(), "platform": platform.platform()}

@@ -1,6 +1,7 @@
 """Run the benchmarks a–d of issue 6 and write ``results.json`` and ``results.md``.
 
     python -m bench.run_all [--quick] [--out bench/results] [--only kernel throughput batched memory identity]
+    python -m bench.run_all --render bench/results/results.json   # re-render the Markdown only
 
 a ``kernel``: exact kernel matrix vs the 1000-neuron Monte Carlo estimate (N1 = N2 = 2000, d = 1000);
 b ``throughput``: training GFLOP/s at d = 1000, N = 2000, m = 1000 against the measured sgemm peak;
@@ -9,12 +10,15 @@ d ``memory``: peak RSS of the kernel and training cases, one subprocess per case
 ``identity``: run_batch(config, seeds) against run_experiment per seed (bit identity).
 
 The check-suite wall time is a separate script (minutes): ``python -m bench.checks_wall``.
-Results are rewritten after every section, so an interrupted run keeps what it measured.
+Results are rewritten after every section, so an interrupted run keeps what it measured; with
+``--only``, an existing results.json of the same mode keeps its other sections (each section records
+``measured_at``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -70,8 +74,10 @@ MARKDOWN = {"kernel": kernel.markdown, "throughput": throughput.markdown, "batch
 
 def render(payload: dict) -> str:
     m = payload["machine"]
+    caches = ", ".join(f"{k} {v}" for k, v in m.get("caches", {}).items())
     lines = ["# Benchmarks", "",
-             f"- machine: {m['cpu_model']}, {m['cores']} cores; load average at start {m['load_average_1_5_15']}, "
+             f"- machine: {m['cpu_model']}, {m['cores']} cores{'; ' + caches if caches else ''}; "
+             f"load average at start {m['load_average_1_5_15']}, "
              f"at end {payload.get('load_average_end')}",
              f"- date: {m['date']}; python {m['python']}, torch {m['torch']}, numpy {m['numpy']}",
              f"- mode: {'quick' if payload['quick'] else 'full'}; torch threads are pinned per measurement "
@@ -88,13 +94,36 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for results.json/.md")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     p.add_argument("--threads", type=int, nargs="+", help="thread counts to measure (default: 1 and 2)")
+    p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                   help="measure nothing: rewrite the .md next to RESULTS_JSON from it (after a format change)")
     args = p.parse_args(argv)
+    if args.render:
+        payload = json.loads(args.render.read_text())
+        if "batched" in payload["sections"] and "sizes" in payload["sections"]["batched"]:
+            res = payload["sections"]["batched"]
+            for size in res["sizes"]:
+                for row in size["rows"]:
+                    row.setdefault("N", size["setting"]["N"])
+                    row.setdefault("m", size["setting"]["m"])
+                    row.setdefault("d", size["setting"]["d"])
+            res["explanations"] = [batched.explanation(r) for s in res["sizes"] for r in s["rows"]]
+        write_json(args.render, payload)
+        args.render.with_suffix(".md").write_text(render(payload) + "\n")
+        print(render(payload))
+        return
     t0 = time.perf_counter()
     payload = {"machine": machine_info(), "quick": args.quick, "sections": {}}
+    previous = args.out / "results.json"
+    if args.only and previous.exists():  # update only these sections of an earlier run of the same mode
+        old = json.loads(previous.read_text())
+        if old.get("quick") == args.quick:
+            payload["sections"] = old.get("sections", {})
+            payload["machine_of_other_sections"] = old.get("machine")
     for name in args.only or SECTIONS:
         log(f"== {name}")
         try:
             payload["sections"][name] = run_section(name, args.quick, args.threads)
+            payload["sections"][name]["measured_at"] = machine_info()["date"]
         except Exception as exc:  # keep the other sections' results
             payload["sections"][name] = {"error": f"{type(exc).__name__}: {exc}"}
             log(f"{name} failed: {exc!r}")

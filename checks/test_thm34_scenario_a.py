@@ -30,6 +30,10 @@ MIN_P1_COVERAGE = 0.2
 HEADLINE_AGREEMENT = 0.6
 HEADLINE_PAIR_SHARE = 0.9
 
+#: P3's premise "f fits D": mean training accuracy of f over the pairs. Where f does not fit D
+#: (e.g. xor data, not linearly separable, in the lazy regime) the headline is only recorded.
+F_FITS_D = 0.9
+
 
 @pytest.mark.claim("P1", "P2", "P4", "C1", "C2", "C3")
 @given(data=st.data())
@@ -65,6 +69,7 @@ def assert_headline(setting: Setting, check: str, inside: bool) -> None:
     extra = {"mean_agreement": float(agreement.mean()), "mean_acc_g_train": float(acc_g.mean()),
              "mean_acc_f_train": float(np.mean([r["acc_f_train"] for r in results])),
              "mean_flip_f": float(np.mean([r["flip_fraction_f"] for r in results]))}
+    inside = inside and extra["mean_acc_f_train"] >= F_FITS_D
     for statistic, values in (("pairs with agreement > 0.6", agreement), ("pairs with acc_g on D > 0.6", acc_g)):
         assertions.assert_share_at_least("P3", check, int((values > HEADLINE_AGREEMENT).sum()), len(values),
                                          HEADLINE_PAIR_SHARE, setting=setting.describe(), seeds=seeds,
