@@ -82,7 +82,13 @@ def render(payload: dict) -> str:
              f"- date: {m['date']}; python {m['python']}, torch {m['torch']}, numpy {m['numpy']}",
              f"- mode: {'quick' if payload['quick'] else 'full'}; torch threads are pinned per measurement "
              "(column `threads`); comparisons are interleaved in one process (A, B, A, B, …), medians reported",
-             f"- wall time of this run: {payload.get('wall_s', float('nan')):.0f} s", ""]
+             f"- wall time of this run: {payload.get('wall_s', float('nan')):.0f} s"]
+    other = payload.get("machine_of_other_sections")
+    if other:
+        dates = ", ".join(f"{k} {v.get('measured_at', other['date'])}" for k, v in payload["sections"].items())
+        lines.append(f"- sections come from more than one run (`--only`): {dates}; the earlier run started "
+                     f"{other['date']} at load average {other['load_average_1_5_15']}")
+    lines.append("")
     for name, res in payload["sections"].items():
         lines.append(MARKDOWN[name](res) if "error" not in res else f"### {name}\n\nerror: {res['error']}\n")
     return "\n".join(lines)

@@ -95,15 +95,15 @@ def test_random_directions_are_caught_by_P3(monkeypatch):
 
 def test_g_trained_on_natural_inputs_is_caught_by_P3(monkeypatch):
     calls = []
-    original_train = experiment.train
+    original = experiment.train_in_chunks
 
     def train_g_on_natural_inputs(net, X, y, **kw):
         calls.append(X)
-        if len(calls) % 2 == 0:  # second call of a run is g's: give it the natural inputs
+        if len(calls) % 2 == 0:  # the second training of a run is g's: give it the natural inputs
             X = calls[-2]
-        return original_train(net, X, y, **kw)
+        return original(net, X, y, **kw)
 
-    monkeypatch.setattr(experiment, "train", train_g_on_natural_inputs)
+    monkeypatch.setattr(experiment, "train_in_chunks", train_g_on_natural_inputs)
     small = LAZY.replace(d=50, width=1000, n_train=100)
     with pytest.raises(AssertionError, match="P3"):
         assert_headline(Setting(small, tuple(range(32))), "planted: natural inputs", inside=True)

@@ -1,7 +1,6 @@
 """Unit tests of theory.kernel (K1–K3): closed form, quadrature, Monte Carlo, finite width."""
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from theory.direction import loglog_slope
 from theory.kernel import (leaky_derivative, phi, phi_closed_form, phi_finite_width, phi_monte_carlo,
                            phi_pairs, phi_quadrature)
 from theory.tolerances import (FINITE_WIDTH_RATE, FLOAT32_ATOL, FLOAT64_ATOL, MC_DELTA,
-                               MC_OFFICIAL_NEURONS, MC_ORACLE_NEURONS, PSD_RTOL, QUADRATURE_ATOL)
+                               MC_ORACLE_NEURONS, PSD_RTOL, QUADRATURE_ATOL)
 
 GAMMAS = [0.0, 0.3, 0.9]
 
@@ -210,22 +209,8 @@ def test_K3_finite_width_converges_at_rate_m_to_minus_half():
     assert fit.contains(FINITE_WIDTH_RATE), f"K3: slope {fit.slope:.3f}, CI {fit.ci} excludes −0.5"
 
 
-def test_K1_closed_form_is_faster_than_official_monte_carlo():
-    """N1 = N2 = 2000, d = 1000, torch float32: exact Gram ≤ 1000-neuron Monte Carlo (best of 3)."""
-    g = torch.Generator().manual_seed(0)
-    X, Z = torch.randn(2000, 1000, generator=g), torch.randn(2000, 1000, generator=g)
-
-    def best(fn):
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    t_exact = best(lambda: phi(X, Z, 0.0))
-    t_mc = best(lambda: phi_monte_carlo(X, Z, 0.0, MC_OFFICIAL_NEURONS, torch.Generator().manual_seed(1)))
-    assert t_exact <= t_mc, f"K1: closed form {t_exact:.3f}s > Monte Carlo {t_mc:.3f}s"
+# The closed form's speed against the official 1000-neuron Monte Carlo is a benchmark, not a test
+# (timed tests flake on a shared machine): see bench/kernel.py and the README's benchmark table.
 
 
 # --- input validation ---------------------------------------------------------------------------
