@@ -116,7 +116,7 @@ def run_metadata(config) -> dict:
         "started": _STATE["started"], "finished": time.time(),
         "wall_seconds": time.time() - (_STATE["started"] or time.time()),
         "profile": profile, "hypothesis_seed": config.getoption("hypothesis_seed", None),
-        "pairs_trained": _STATE["pairs"], "workers": os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"),
+        "pairs_trained": _STATE["pairs"], "workers": str(getattr(config.option, "numprocesses", None) or 1),
         "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA,
                                  "max_assertions": MAX_ASSERTIONS_PER_RUN},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
