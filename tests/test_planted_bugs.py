@@ -68,22 +68,23 @@ def test_unbroken_procedure_passes_the_same_checks():
         assert (claim, "pass") in verdicts, f"{claim} was not asserted (and passed) on the unbroken procedure"
 
 
-def test_sign_flip_is_caught_by_D3(monkeypatch):
-    monkeypatch.setattr(attacks, "one_step_l2", _flipped_sign)
-    with pytest.raises(AssertionError, match="D[23]"):
-        check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), "planted: sign flip")
+def _direction_check(tag):
+    check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), f"planted: {tag}")
 
 
-def test_sign_flip_is_caught_by_P1(monkeypatch):
-    monkeypatch.setattr(attacks, "one_step_l2", _flipped_sign)
-    with pytest.raises(AssertionError, match="P1|C2|P2"):
-        check_perturbation_learning(Setting(LAZY, tuple(range(10))), "planted: sign flip")
+def _scenario_check(tag):
+    check_perturbation_learning(Setting(LAZY, tuple(range(10))), f"planted: {tag}")
 
 
-def test_random_directions_are_caught_by_D2(monkeypatch):
-    monkeypatch.setattr(attacks, "one_step_l2", _random_direction)
-    with pytest.raises(AssertionError, match="D2"):
-        check_direction(Setting(LAZY.replace(epochs_g=1), tuple(range(8))), "planted: random directions")
+@pytest.mark.parametrize("attack, run_check, match", [
+    pytest.param(_flipped_sign, _direction_check, "D[23]", id="sign flip -> D3"),
+    pytest.param(_flipped_sign, _scenario_check, "P1|C2|P2", id="sign flip -> P1"),
+    pytest.param(_random_direction, _direction_check, "D2", id="random directions -> D2"),
+])
+def test_broken_perturbation_is_caught(monkeypatch, attack, run_check, match):
+    monkeypatch.setattr(attacks, "one_step_l2", attack)
+    with pytest.raises(AssertionError, match=match):
+        run_check(attack.__name__)
 
 
 def test_random_directions_are_caught_by_P3(monkeypatch):
