@@ -18,7 +18,8 @@ from . import formulas
 from .validation import check_array, check_confidence, check_delta, check_scalar
 
 __all__ = ["wilson_interval", "clopper_pearson", "holm", "HolmResult", "hoeffding_half_width",
-           "binomial_tail_pvalue", "share_at_most", "ShareTest"]
+           "binomial_tail_pvalue", "share_at_most", "ShareTest", "kl_bernoulli", "mean_upper_pvalue",
+           "mean_lower_pvalue", "mean_confidence_interval"]
 
 
 def _counts(k, n):
@@ -150,3 +151,52 @@ def share_at_most(k, n, p_max, confidence=0.95):
     upper = 1.0 if k == n else float(_st.beta.ppf(confidence, k + 1, n - k))
     return ShareTest(k=k, n=n, p_max=p_max, share=k / n, pvalue=pval, upper=upper,
                      confidence=confidence, verdict="violated" if pval < 1 - confidence else "consistent")
+
+
+# --- Chernoff–Hoeffding (KL form) for means of independent [0, 1] variables ------------------
+
+
+def kl_bernoulli(p: float, q: float) -> float:
+    """KL(Bernoulli(p) ‖ Bernoulli(q)), with p clipped to [0, 1] and q kept inside (0, 1)."""
+    p = min(max(p, 0.0), 1.0)
+    q = min(max(q, 1e-300), 1 - 1e-16)
+    out = 0.0
+    if p > 0:
+        out += p * math.log(p / q)
+    if p < 1:
+        out += (1 - p) * math.log((1 - p) / (1 - q))
+    return out
+
+
+def mean_upper_pvalue(values, mu_max: float) -> float:
+    """p-value of H0: E[X] ≤ mu_max for independent X_i ∈ [0, 1] (Chernoff–Hoeffding, KL form).
+
+    exp(−n·KL(x̄ ‖ mu_max)) when x̄ > mu_max, else 1. Valid for independent, not necessarily identically
+    distributed X_i with every E[X_i] ≤ mu_max (Hoeffding 1963, Thm 1 uses only independence and range).
+    """
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    return 1.0 if m <= mu_max else math.exp(-len(x) * kl_bernoulli(m, mu_max))
+
+
+def mean_lower_pvalue(values, mu_min: float) -> float:
+    """p-value of H0: E[X] ≥ mu_min for independent X_i ∈ [0, 1] (the upper test on 1 − X)."""
+    return mean_upper_pvalue(1.0 - np.asarray(values, dtype=float), 1.0 - mu_min)
+
+
+def mean_confidence_interval(values, alpha: float) -> tuple[float, float]:
+    """Two-sided interval for E[X], X_i ∈ [0, 1] independent: the μ not rejected at α/2 each side."""
+    x = np.asarray(values, dtype=float)
+    m, n = float(x.mean()), len(x)
+    c = math.log(2 / alpha) / n
+
+    def solve(lo, hi, side):
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if kl_bernoulli(m, mid) > c:
+                lo, hi = (mid, hi) if side == "lower" else (lo, mid)
+            else:
+                lo, hi = (lo, mid) if side == "lower" else (mid, hi)
+        return (lo + hi) / 2
+
+    return (solve(0.0, m, "lower") if m > 0 else 0.0, solve(m, 1.0, "upper") if m < 1 else 1.0)
