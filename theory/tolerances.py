@@ -73,3 +73,54 @@ MC_PAIRS_CHUNK_ELEMENTS = 2**19
 #: (zero-copy views): torch's vectorised, multi-threaded arctan2 halves the 2000×2000 time; below it,
 #: numpy's lower per-call overhead wins.
 TORCH_MIN_ELEMENTS = 2**16
+
+# --- checks: false-failure budget and thresholds of the property checks ---------------------
+
+#: Probability that a run whose claims are all true reports any failure.
+RUN_BUDGET = 1e-3
+
+#: Statistical assertions a run may make: bounds what any profile makes (checks × examples ×
+#: assertions per example; the ci run makes ~100, thorough with 12 examples per check ~400).
+MAX_ASSERTIONS_PER_RUN = 500
+
+#: Level of each assertion: RUN_BUDGET split evenly (Bonferroni) over MAX_ASSERTIONS_PER_RUN. A
+#: run that makes fewer assertions only spends less of the budget.
+ALPHA = RUN_BUDGET / MAX_ASSERTIONS_PER_RUN
+
+#: Fewer pairs with covered points than this and a share is only recorded: the test would have no
+#: power, and a claim asserted on one or two pairs is not evidence.
+MIN_PAIRS = 4
+
+#: Fewer pairs with an inside-L2 test input than this and the lazy error (L1, P2) is not asserted.
+MIN_LAZY_ERROR_PAIRS = 2
+
+#: Coverage a lazy preset must reach for P1 to mean anything: the share of test inputs where
+#: L2 ∧ C2 ∧ C3 hold, as a mean over pairs. THEORY.md §5's prototype reached 0.98 at m = 4000; the
+#: ci-sized variant of the check is smaller, so the floor is set at a share that still gives P1
+#: hundreds of covered points per pair.
+MIN_P1_COVERAGE = 0.2
+
+#: P3 headline: the share of pairs in which g agrees with f (or classifies D) on more than
+#: HEADLINE_AGREEMENT of the inputs must be ≥ HEADLINE_PAIR_SHARE (Clopper–Pearson, one-sided).
+HEADLINE_AGREEMENT = 0.6
+HEADLINE_PAIR_SHARE = 0.9
+
+#: P3's premise "f fits D": mean training accuracy of f over the pairs. Where f does not fit D
+#: (e.g. xor data, not linearly separable, in the lazy regime) the headline is only recorded.
+F_FITS_D = 0.9
+
+#: L1 tolerance inside L2: the mean over pairs of ‖f_t − lin‖/‖f_t − f_0‖ on test inputs.
+#: THEORY.md L1 measured 7.2% at m = 1000 and 2.4% at m = 4000 with ~3% of patterns flipped;
+#: inside L2 at most ~5% flip (κ_max), so 25% leaves a factor ≥ 3 over the measured error and
+#: still fails a network that is not linearised at all (relative error ≈ 1).
+L1_REL_ERR_MAX = 0.25
+
+#: L2: the measured flip share must not exceed this multiple of the predicted share atan(κ)/π
+#: averaged over the training inputs. The prediction models the update Δ as independent of the
+#: pre-activation; the factor allows for that approximation, not for a different order in κ.
+L2_FLIP_FACTOR = 2.0
+
+#: Untrained-f control: g's accuracy on D must have its mean within this band around chance
+#: (Chernoff–Hoeffding over pairs). The exact sign-test symmetry of the other controls does not
+#: hold there (r_n ∝ ∇f_0(x_n) ties g to f_0), so the band is what is asserted.
+CHANCE_LOW, CHANCE_HIGH = 0.35, 0.65
