@@ -1,22 +1,19 @@
-"""Unit tests of theory.stats: binomial intervals and tails, Holm, Hoeffding."""
+"""Unit tests of theory.stats: binomial intervals and tails, Holm, Hoeffding, the Chernoff–KL and betting
+tests of bounded means (validity under the null, STATISTICS.md's numbers) and their power (``detects``)."""
 
 import math
 
 import numpy as np
 import pytest
 
+from theory import direction
 from theory.claims import get_claim
-from theory.stats import (HolmResult, ShareTest, binomial_tail_pvalue, clopper_pearson, hoeffding_half_width,
-                          holm, share_at_most, wilson_interval)
-
-
-def test_wilson_interval_known_values():
-    lo, hi = wilson_interval(5, 10, 0.95)
-    assert lo == pytest.approx(0.236593, abs=1e-6) and hi == pytest.approx(0.763407, abs=1e-6)
-    lo, hi = wilson_interval(0, 20, 0.95)
-    z2 = 1.959963984540054 ** 2
-    assert lo == 0.0 and hi == pytest.approx(z2 / (20 + z2), abs=1e-12)          # k = 0: z²/(n + z²)
-    assert wilson_interval(20, 20)[1] == 1.0
+from theory import stats
+from theory.stats import (HolmResult, ShareTest, betting_confidence_sequence, betting_detects, betting_test,
+                          beta_draws, binomial_detects, binomial_tail_pvalue, chernoff_detects, chernoff_threshold,
+                          clopper_pearson, hoeffding_half_width, holm, mean_confidence_interval, mean_lower_pvalue,
+                          mean_upper_pvalue, power_spread, sequential_decision, share_at_most, slope_detects)
+from theory.tolerances import POWER
 
 
 def test_clopper_pearson_known_values_and_edges():
@@ -32,10 +29,8 @@ def test_intervals_cover_at_nominal_rate():
     p, n = 0.1, 200
     ks = rng.binomial(n, p, 4000)
     cp = {k: clopper_pearson(int(k), n, 0.9) for k in np.unique(ks)}
-    wi = {k: wilson_interval(int(k), n, 0.9) for k in np.unique(ks)}
     cover_cp = np.mean([cp[k][0] <= p <= cp[k][1] for k in ks])
-    cover_w = np.mean([wi[k][0] <= p <= wi[k][1] for k in ks])
-    assert cover_cp >= 0.9 - 0.015 and 0.87 <= cover_w <= 0.93
+    assert cover_cp >= 0.9 - 0.015
 
 
 def test_holm_known_example():
@@ -76,9 +71,9 @@ def test_P1_share_at_most():
 
 
 @pytest.mark.parametrize("call, exc, words", [
-    (lambda: wilson_interval(5, 0), ValueError, "n == 0, must be >= 1"),
-    (lambda: wilson_interval(11, 10), ValueError, "k == 11, must be <= 10"),
-    (lambda: wilson_interval(1.5, 10), TypeError, "k must be an integer"),
+    (lambda: clopper_pearson(5, 0), ValueError, "n == 0, must be >= 1"),
+    (lambda: clopper_pearson(11, 10), ValueError, "k == 11, must be <= 10"),
+    (lambda: clopper_pearson(1.5, 10), TypeError, "k must be an integer"),
     (lambda: clopper_pearson(1, 10, 1.2), ValueError, "confidence == 1.2, must be < 1"),
     (lambda: holm([0.1, 1.5]), ValueError, "pvalues has entries outside \\[0, 1\\]"),
     (lambda: holm([0.1, float("nan")]), ValueError, "Input pvalues contains NaN"),
@@ -87,7 +82,200 @@ def test_P1_share_at_most():
     (lambda: hoeffding_half_width(10, 1.0, 0, 1), ValueError, "delta == 1.0, must be < 1"),
     (lambda: hoeffding_half_width(10, 0.1, 1, 0), ValueError, "hi == 0.0, must be >= lo"),
     (lambda: share_at_most(1, 10, 1.5), ValueError, "p_max == 1.5, must be <= 1"),
+    (lambda: betting_test([0.1, 1.2], 0.15, 0.05), ValueError, "values has entries outside \\[0, 1\\]"),
+    (lambda: betting_test([], 0.15, 0.05), ValueError, "values is empty"),
+    (lambda: betting_test([0.1], 0.0, 0.05), ValueError, "bound == 0.0, must be > 0"),
+    (lambda: betting_test([0.1], 0.15, 0.05, side="below"), ValueError, "side == 'below', must be one of"),
+    (lambda: betting_test([0.1], 0.15, 1.0), ValueError, "alpha == 1.0, must be < 1"),
+    (lambda: sequential_decision([0.1], 0.15, 0.05, budget=0), ValueError, "budget == 0, must be >= 1"),
+    (lambda: betting_detects(0, 0.15, 0.05, 0.05), ValueError, "n == 0, must be >= 1"),
+    (lambda: betting_detects(10, 0.15, 0.05, 0.7), ValueError, "spread == 0.7, must be <= 0.5"),
+    (lambda: chernoff_detects(10, 0.15, 0.05, -0.1), ValueError, "spread == -0.1, must be >= 0"),
+    (lambda: binomial_detects(10, 1.0, 0.05), ValueError, "p0 == 1.0, must be < 1"),
+    (lambda: slope_detects([1.0, 2.0], 0.1, 0.95), ValueError, "x has 2 points, must have >= 3"),
+    (lambda: slope_detects([1.0, 1.0, 1.0], 0.1, 0.95), ValueError, "x has a single distinct value"),
+    (lambda: slope_detects([0.0, 1.0, 2.0], 0.1, 0.95), ValueError, "x has entries <= 0"),
 ])
 def test_stats_reject_bad_inputs(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+
+# --- Chernoff–KL ----------------------------------------------------------------------------------
+
+
+def test_chernoff_threshold_reproduces_the_observed_means_needed_to_reject():
+    """STATISTICS.md / the issue's table: P1 (b = 3δ = 0.15) at α = 2e-6 needs an observed mean above
+    0.81 (12 pairs), 0.54 (32), 0.36 (100), and never rejects with 4 pairs."""
+    assert chernoff_threshold(4, 0.15, 2e-6) == math.inf
+    for n, needed in ((12, 0.81), (32, 0.54), (100, 0.36)):
+        x = chernoff_threshold(n, 0.15, 2e-6)
+        assert x == pytest.approx(needed, abs=0.006)
+        assert mean_upper_pvalue([x + 1e-6] * n, 0.15) < 2e-6 < mean_upper_pvalue([x - 1e-6] * n, 0.15)
+    assert chernoff_threshold(12, 0.85, 2e-6, side="at least") == pytest.approx(1 - chernoff_threshold(12, 0.15, 2e-6))
+
+
+def test_chernoff_detects_matches_simulation():
+    """The normal model of x̄ behind chernoff_detects agrees with simulated Beta pairs."""
+    n, b, alpha, spread = 32, 0.15, 2e-6, 0.1
+    d = chernoff_detects(n, b, alpha, spread)
+    u = np.random.default_rng(3).random((2000, n))
+    x = beta_draws(d, spread, u)
+    power = np.mean([mean_upper_pvalue(r, b) < alpha for r in x])
+    assert power == pytest.approx(POWER, abs=0.03)
+    assert chernoff_detects(n, b, alpha, 0.0) == chernoff_threshold(n, b, alpha)
+
+
+def test_chernoff_and_mean_interval_valid_under_non_identical_null():
+    """Pairs with different means, all ≤ b (pooled examples): false rejections ≤ α."""
+    rng = np.random.default_rng(4)
+    b, alpha, reps, n = 0.3, 0.05, 4000, 20
+    means = np.linspace(0.1, b, n)
+    x = rng.binomial(1, means, size=(reps, n)).astype(float)       # Bernoulli: the worst case for Chernoff
+    rate = np.mean([mean_upper_pvalue(r, b) < alpha for r in x])
+    assert rate <= alpha
+    covered = np.mean([lo <= means.mean() <= hi for lo, hi in (mean_confidence_interval(r, alpha) for r in x)])
+    assert covered >= 1 - alpha
+    assert mean_lower_pvalue([0.9] * 5, 0.5) == mean_upper_pvalue([0.1] * 5, 0.5)
+
+
+# --- betting ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bound, spread", [(0.15, 0.05), (0.15, None), (0.5, 0.2), (0.05, 0.03)])
+def test_betting_false_rejection_rate_at_most_alpha(bound, spread):
+    """At the boundary of the null (every mean = b) over 100 pairs, the test rejects at some t ≤ 100
+    in at most α of 3000 sequences (plus 3 standard errors); spread None is Bernoulli, the worst case."""
+    alpha, reps, n = 0.05, 3000, 100
+    rng = np.random.default_rng(5)
+    if spread is None:
+        x = rng.binomial(1, bound, size=(reps, n)).astype(float)
+    else:
+        x = beta_draws(bound, spread, rng.random((reps, n)))
+    rate = np.mean([betting_test(r, bound, alpha).reject for r in x])
+    assert rate <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / reps)
+    y = 1 - x                                                         # the "at least" side, mirrored
+    assert np.mean([betting_test(r, 1 - bound, alpha, side="at least").reject for r in y]) == rate
+
+
+def test_betting_valid_for_pooled_non_identical_pairs():
+    """Independent pairs whose means differ (all ≤ b), as when pooling examples of one claim."""
+    alpha, reps, n, b = 0.05, 3000, 60, 0.2
+    rng = np.random.default_rng(6)
+    means = np.tile([0.02, 0.1, 0.2], n // 3)
+    x = np.stack([beta_draws(m, 0.05, rng.random(reps)) for m in means], axis=1)
+    assert np.mean([betting_test(r, b, alpha).reject for r in x]) <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / reps)
+
+
+def test_betting_reproduces_statistics_table():
+    """STATISTICS.md: Beta pairs with sd 0.05, b = 0.15, α = 2e-6, 200 sequences: median pairs to reject
+    24 (true mean 0.30), 15 (0.45), 12 (0.60); no rejection at 0.02 or 0.15."""
+    u = np.random.default_rng(1).random((200, 200))
+    medians = {}
+    for mean in (0.02, 0.15, 0.30, 0.45, 0.60):
+        stops = [betting_test(r, 0.15, 2e-6).stopped_at for r in beta_draws(mean, 0.05, u)]
+        hits = [s for s in stops if s is not None]
+        medians[mean] = np.median(hits) if len(hits) == len(stops) else None
+        if mean <= 0.15:
+            assert not hits
+    assert abs(medians[0.30] - 24) <= 2 and abs(medians[0.45] - 15) <= 2 and abs(medians[0.60] - 12) <= 2
+
+
+def test_betting_pvalue_is_the_inverse_running_maximum_of_capital():
+    rng = np.random.default_rng(7)
+    x = beta_draws(0.3, 0.05, rng.random(40))
+    t = betting_test(x, 0.15, 2e-6)
+    assert t.reject and t.pvalue <= 2e-6 and 1 <= t.stopped_at <= 40
+    assert betting_test(x[: t.stopped_at - 1], 0.15, 2e-6).reject is False or t.stopped_at == 1
+    low = betting_test(np.zeros(10), 0.15, 2e-6)
+    assert low.pvalue == 1.0 and not low.reject and low.stopped_at is None
+
+
+def test_sequential_decision_over_batches():
+    """Pairs in batches of 8: "continue" until the capital decides, "budget spent" when it never does."""
+    rng = np.random.default_rng(8)
+    bad = beta_draws(0.45, 0.05, rng.random(64))
+    decisions = [sequential_decision(bad[:k], 0.15, 2e-6, budget=64) for k in range(8, 65, 8)]
+    assert decisions[0] == "continue" and decisions[-1] == "reject"
+    first = decisions.index("reject")
+    assert all(d == "reject" for d in decisions[first:]) and all(d == "continue" for d in decisions[:first])
+    good = beta_draws(0.05, 0.03, rng.random(64))
+    assert sequential_decision(good[:32], 0.15, 2e-6, budget=64) == "continue"
+    assert sequential_decision(good, 0.15, 2e-6, budget=64) == "budget spent"
+
+
+def test_betting_confidence_sequence_covers_and_is_narrower_than_chernoff():
+    """Coverage ≥ 1 − α over 1000 sequences of 40 pairs, and narrower than the KL interval when the
+    per-pair spread is small."""
+    alpha, mean = 0.1, 0.2
+    u = np.random.default_rng(9).random((1000, 40))
+    x = beta_draws(mean, 0.05, u)
+    cs = [betting_confidence_sequence(r, alpha) for r in x[:300]]
+    assert np.mean([lo <= mean <= hi for lo, hi in cs]) >= 1 - alpha - 0.03
+    kl = [mean_confidence_interval(r, alpha) for r in x[:300]]
+    assert np.median([hi - lo for lo, hi in cs]) < 0.6 * np.median([hi - lo for lo, hi in kl])
+    lo, hi = betting_confidence_sequence(np.zeros(10), 0.05)
+    assert lo == 0.0 and 0 < hi < 0.5
+
+
+# --- power ------------------------------------------------------------------------------------
+
+
+def test_betting_detects_is_monotone_in_budget_and_beats_chernoff():
+    prev = math.inf
+    for n in (8, 12, 16, 24, 32, 48, 64):
+        d = betting_detects(n, 0.15, 2e-6, 0.05)
+        assert d <= prev
+        prev = d
+        if n >= 12:                      # at 8 pairs both need a mean > 0.97: the bet's cautious start costs
+            assert d < chernoff_detects(n, 0.15, 2e-6, 0.05)
+    assert betting_detects(4, 0.15, 2e-6, 0.05) == math.inf                 # 4 pairs can never reach 1/α
+    # A larger spread costs power; the "at least" side mirrors the "at most" side.
+    assert betting_detects(32, 0.15, 2e-6, 0.15) > betting_detects(32, 0.15, 2e-6, 0.05)
+    assert betting_detects(32, 0.85, 2e-6, 0.05, side="at least") == pytest.approx(1 - betting_detects(32, 0.15, 2e-6, 0.05))
+
+
+def test_betting_detects_has_the_stated_power():
+    """An independent simulation (fresh seed) at the detected mean rejects in ≈ POWER of the sequences,
+    and one grid step lower (the grid step is 0.005) not much more."""
+    n, b, alpha, spread = 24, 0.15, 2e-6, 0.05
+    d = betting_detects(n, b, alpha, spread)
+    u = np.random.default_rng(10).random((1000, n))
+    power = np.mean([betting_test(r, b, alpha).reject for r in beta_draws(d, spread, u)])
+    assert power >= POWER - 3 * math.sqrt(POWER * (1 - POWER) / 1000)
+    below = np.mean([betting_test(r, b, alpha).reject for r in beta_draws(d - 0.02, spread, u)])
+    assert below < POWER
+
+
+def test_binomial_detects_is_exact():
+    """At the returned p the Clopper–Pearson test fails with probability exactly POWER."""
+    n, p0, alpha = 32, 0.9, 2e-6
+    p = binomial_detects(n, p0, alpha)
+    ks = np.arange(n + 1)
+    fails = np.array([clopper_pearson(int(k), n, 1 - 2 * alpha)[1] < p0 for k in ks])
+    assert stats._st.binom.pmf(ks[fails], n, p).sum() == pytest.approx(POWER, abs=1e-9)
+    assert binomial_detects(12, p0, alpha) <= p <= binomial_detects(100, p0, alpha)
+    assert binomial_detects(3, 0.9, 2e-6) == -math.inf
+    assert binomial_detects(32, 0.1, alpha, side="at most") == pytest.approx(1 - p)
+
+
+def test_slope_detects_matches_simulation():
+    """Simulated least-squares fits with the D4 design: an effect of slope_detects is found ≈ 90% of the time."""
+    x = np.repeat([0.5, 0.75, 1.0, 1.5, 2.0, 3.0], 6)
+    sd, conf = 0.2, 0.99
+    delta = slope_detects(x, sd, conf)
+    rng = np.random.default_rng(11)
+    lx = np.log(x)
+    hits = 0
+    for _ in range(2000):
+        y = np.exp(-delta * lx + sd * rng.standard_normal(x.size))
+        hits += direction.loglog_slope(x, y, conf).ci_high < 0
+    assert hits / 2000 == pytest.approx(POWER, abs=0.03)
+    assert slope_detects(np.tile(x, 2), sd, conf) < delta                  # more points, smaller effect
+
+
+def test_power_spread_is_floored_and_rounded_up():
+    assert power_spread([0.1, 0.1, 0.1]) == 0.05
+    assert power_spread([0.0, 0.2]) == pytest.approx(0.15)            # sd 0.1414 rounded up
+    assert power_spread([0.0, 1.0]) == 0.5

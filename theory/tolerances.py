@@ -124,3 +124,34 @@ L2_FLIP_FACTOR = 2.0
 #: (Chernoff–Hoeffding over pairs). The exact sign-test symmetry of the other controls does not
 #: hold there (r_n ∝ ∇f_0(x_n) ties g to f_0), so the band is what is asserted.
 CHANCE_LOW, CHANCE_HIGH = 0.35, 0.65
+
+# --- tests with power (theory.stats) ---------------------------------------------------------
+
+#: Truncation c of the predictable plug-in bet, λ_t ≤ c/b (Waudby-Smith & Ramdas 2024 use c ∈ [1/2, 3/4]).
+#: c = 3/4 keeps every factor 1 + λ(X − b) ≥ 1/4, so one pair at X = 0 costs at most log 4 of capital.
+BET_TRUNCATION = 0.75
+
+#: Prior of the running mean and variance of the bet, each with the weight of one observation:
+#: 1/2 and 1/4 are the centre and the largest variance of a [0, 1] variable, so the first bets are
+#: the cautious ones and the estimate adapts as pairs arrive (the paper's choice).
+BET_PRIOR_MEAN = 0.5
+BET_PRIOR_VARIANCE = 0.25
+
+#: Probability of rejection at which a violation counts as "detected" (the issue's 0.9).
+POWER = 0.9
+
+#: Simulated sequences per power estimate: the standard error of an estimated power of 0.9 is
+#: √(0.9·0.1/1000) = 0.0095.
+POWER_REPEATS = 1000
+
+#: Seed of the simulation behind every power estimate (common random numbers: the same uniforms
+#: for every mean and budget, so ``detects`` is deterministic and falls monotonically with the budget).
+POWER_SEED = 20240
+
+#: Step of the grid of true means on which ``detects`` is searched.
+POWER_GRID_STEP = 0.005
+
+#: Least per-pair spread (standard deviation) assumed by a power estimate. The observed spread of
+#: a handful of pairs can be near 0 by chance; a power claimed from it would be optimistic. 0.05 is
+#: the spread of the simulation in STATISTICS.md.
+MIN_POWER_SPREAD = 0.05
