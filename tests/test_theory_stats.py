@@ -12,8 +12,18 @@ from theory import stats
 from theory.stats import (HolmResult, ShareTest, betting_confidence_sequence, betting_detects, betting_test,
                           beta_draws, binomial_detects, binomial_tail_pvalue, chernoff_detects, chernoff_threshold,
                           clopper_pearson, hoeffding_half_width, holm, mean_confidence_interval, mean_lower_pvalue,
-                          mean_upper_pvalue, power_spread, sequential_decision, share_at_most, slope_detects)
+                          mean_upper_pvalue, power_spread, sequential_decision, share_at_most, slope_detects,
+                          wilson_interval)
 from theory.tolerances import POWER
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson_interval(5, 10, 0.95)
+    assert lo == pytest.approx(0.236593, abs=1e-6) and hi == pytest.approx(0.763407, abs=1e-6)
+    lo, hi = wilson_interval(0, 20, 0.95)
+    z2 = 1.959963984540054 ** 2
+    assert lo == 0.0 and hi == pytest.approx(z2 / (20 + z2), abs=1e-12)          # k = 0: z²/(n + z²)
+    assert wilson_interval(20, 20)[1] == 1.0
 
 
 def test_clopper_pearson_known_values_and_edges():
@@ -71,6 +81,7 @@ def test_P1_share_at_most():
 
 
 @pytest.mark.parametrize("call, exc, words", [
+    (lambda: wilson_interval(5, 0), ValueError, "n == 0, must be >= 1"),
     (lambda: clopper_pearson(5, 0), ValueError, "n == 0, must be >= 1"),
     (lambda: clopper_pearson(11, 10), ValueError, "k == 11, must be <= 10"),
     (lambda: clopper_pearson(1.5, 10), TypeError, "k must be an integer"),

@@ -55,8 +55,8 @@ from .tolerances import (BET_PRIOR_MEAN, BET_PRIOR_VARIANCE, BET_TRUNCATION, MIN
                          POWER_GRID_STEP, POWER_REPEATS, POWER_SEED)
 from .validation import check_array, check_choice, check_confidence, check_delta, check_scalar
 
-__all__ = ["clopper_pearson", "holm", "HolmResult", "hoeffding_half_width", "binomial_tail_pvalue",
-           "share_at_most", "ShareTest", "kl_bernoulli", "mean_upper_pvalue", "mean_lower_pvalue",
+__all__ = ["wilson_interval", "clopper_pearson", "holm", "HolmResult", "hoeffding_half_width",
+           "binomial_tail_pvalue", "share_at_most", "ShareTest", "kl_bernoulli", "mean_upper_pvalue", "mean_lower_pvalue",
            "mean_confidence_interval", "SIDES", "BettingTest", "betting_test", "betting_confidence_sequence",
            "sequential_decision", "chernoff_threshold", "chernoff_detects", "betting_detects",
            "binomial_detects", "slope_detects", "beta_draws", "power_spread"]
@@ -69,6 +69,25 @@ def _counts(k, n):
     n = int(check_scalar(n, "n", numbers.Integral, min_val=1, note="number of trials"))
     k = int(check_scalar(k, "k", numbers.Integral, min_val=0, max_val=n, note="successes, 0 <= k <= n"))
     return k, n
+
+
+def wilson_interval(k, n, confidence=0.95):
+    """Wilson score interval for a binomial proportion k/n.
+
+    (p̂ + z²/(2n) ± z√(p̂(1−p̂)/n + z²/(4n²))) / (1 + z²/n), z the two-sided normal quantile.
+
+    Returns
+    -------
+    (low, high) floats in [0, 1].
+    """
+    k, n = _counts(k, n)
+    confidence = check_confidence(confidence)
+    z = _st.norm.ppf(0.5 + confidence / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def clopper_pearson(k, n, confidence=0.95):
