@@ -95,6 +95,7 @@ _S = sp.Symbol
 f_t, f_0, g_, g_hat, f_hat, g_lin = (_S("f_t"), _S("f_0"), _S("g"), _S(r"\hat{g}"), _S(r"\hat{f}"),
                                      _S("g_lin"))
 agree, acc_g, share_wrong = _S("A_fg"), _S("acc_g"), _S("share_wrong")
+agree_pred = _S("A_pred")                            # agreement predicted before g is trained (P5)
 E_grad0, xi_norm, rms_delta, angle = _S("E_grad0_sq"), _S("xi_norm"), _S("rms_Delta"), _S("angle")
 Phi_xx, Phi_pi = _S("Phi_xx"), _S("Phi_pi")        # Φ(x, x) (θ = 0) and Φ at θ = π
 E_r = _S("E_ur")                                     # E[u_n·r_n] of a random direction
@@ -105,7 +106,7 @@ C1s, C2s, C3s, L2s = (sp.Symbol("C1"), sp.Symbol("C2"), sp.Symbol("C3"), sp.Symb
 _LATEX_NAMES = {**F.LATEX_NAMES, **{
     Phi_xx: r"\Phi(x, x)", Phi_pi: r"\Phi|_{\theta=\pi}", E_r: r"\mathbb{E}[u_n \cdot r_n]",
     y_adv_pi: r"y^{adv}_{\pi(n)}", rademacher: r"\pm 1\ \text{(uniform)}",
-    f_t: "f_t", f_0: "f_0", g_lin: r"g_{\mathrm{lin}}", agree: r"A(f, g)", acc_g: r"\mathrm{acc}_D(g)",
+    f_t: "f_t", f_0: "f_0", g_lin: r"g_{\mathrm{lin}}", agree: r"A(f, g)", agree_pred: r"\hat{A}(f, g)", acc_g: r"\mathrm{acc}_D(g)",
     share_wrong: r"\mathrm{share}_{\mathrm{sgn}\, g \neq \mathrm{sgn}\, f}", E_grad0: r"\mathbb{E}\|\nabla f_0(x)\|^2",
     xi_norm: r"\|\xi_n\|", rms_delta: r"\operatorname{rms}_k \Delta_k(z)", angle: r"\angle(r_n, r'_n)",
     slope_m: r"\frac{d \log|\Phi_m - \Phi|}{d \log m}", flip: r"\mathrm{flip}", kappa_max: r"\kappa_{\max}",
@@ -120,6 +121,7 @@ _L = "theory.lazy."
 _D = "theory.direction."
 _C = "theory.conditions."
 _ST = "theory.stats."
+_P = "theory.prediction."
 
 _CLAIM_LIST = [
     Claim("K1", "Closed form of Φ: degree-0 arc-cosine kernel of (x/√d, 1)", "derived", "§2",
@@ -210,6 +212,15 @@ _CLAIM_LIST = [
           "paper", "§5",
           sp.Implies(sp.And(C2s, sp.Not(C3s)), sp.Ne(sp.sign(g_), sp.sign(f_t), evaluate=False)),
           {}, (_C + "evaluate_conditions",)),
+    Claim("P5", "Each pair's agreement is predicted before g is trained: inside L2 "
+          "|a_obs − a_pred| ≤ (1 − c) + 3δ; outside, correlation and collapse table observed",
+          "derived", "§5",
+          sp.Implies(L2s, sp.Le(sp.Abs(agree - agree_pred), F.P5_TOLERANCE, evaluate=False)),
+          {"tolerance": (F.P5_TOLERANCE, (F.coverage, F.delta)),
+           "integrated_time": (F.INTEGRATED_TIME, (F.eta, F.steps, F.beta))},
+          (_P + "predict_outcome", _P + "predicted_loss_weights", _P + "integrated_time",
+           _P + "calibration", _P + "p5_tolerance", _C + "predicted_perturbation", _C + "scenario_terms",
+           _C + "evaluate_conditions")),
     Claim("CTRL-eps0", "Control ε = 0: no signal, g at chance (agreement ≈ 1/2)", "derived", "§6",
           sp.Implies(_eq(F.eps, 0), sp.And(_eq(signal, 0), _eq(agree, S2))),
           {}, (_C + "scenario_terms",)),

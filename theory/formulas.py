@@ -43,13 +43,17 @@ cos = sp.Symbol("cos", real=True)                     # a cosine similarity
 y_adv = sp.Symbol("y_adv", real=True)                 # y^adv_n ∈ {−1, +1}
 vz = sp.Symbol("vz", real=True)                       # v_n·z
 bz = sp.Symbol("b_n", real=True)                      # b_n(z): 1 (a) or x_n·z + 1 (b)
+eta = sp.Symbol("eta", positive=True)                 # gradient-descent step η
+beta = sp.Symbol("beta", nonnegative=True)            # heavy-ball momentum β ∈ [0, 1)
+steps = sp.Symbol("T", nonnegative=True, integer=True)  # number of full-batch steps
+coverage = sp.Symbol("c", nonnegative=True)           # share of test inputs where C2 holds
 
 #: LaTeX names for the symbols whose Python names are not their mathematical names.
 LATEX_NAMES = {
     t_prime: "t'", xx: r"\|x\|^2", zz: r"\|z\|^2", xz: r"x \cdot z", B: r"B_\xi", B2: r"B'_\xi",
     U: r"\|u_n\|", U_min: r"\min_n \|u_n\|", V: "V_E", S2: r"\sum_n \alpha_n^2", Phi_m: r"\Phi_m",
     y_adv: r"y^{adv}_n", vz: r"v_n \cdot z", bz: "b_n(z)", flip_max: r"f_{\max}",
-    cos: r"\cos(r_n, y^{adv}_n u_n)",
+    cos: r"\cos(r_n, y^{adv}_n u_n)", eta: r"\eta", beta: r"\beta",
 }
 
 sigma2 = (1 + gamma**2) / 2                           # E s(h)², h symmetric; = Φ(x, x)
@@ -119,6 +123,14 @@ LABEL_TERM = y_adv * (eps * y_adv * vz + bz)
 #: … equals signal + label noise once (y^adv)² = 1.
 LABEL_TERM_CANCELLED = eps * vz + y_adv * bz
 
+# --- §1, P5 ---------------------------------------------------------------------------------
+
+#: §1: gradient-flow time integrated by T heavy-ball steps: Σ_{j=1..T} η(1 − β^j)/(1 − β)
+#: (β = 0: ηT; T → ∞: ≈ ηT/(1 − β)).
+INTEGRATED_TIME = eta / (1 - beta) * (steps - beta * (1 - beta**steps) / (1 - beta))
+#: P5 [derived]: |a_obs − a_pred| ≤ (1 − c) + 3δ inside L2, c the C2 coverage.
+P5_TOLERANCE = (1 - coverage) + 3 * delta
+
 
 def lambdified(expr, args):
     """Numeric function of ``expr`` over ``args`` (numpy backend)."""
@@ -143,3 +155,5 @@ one_minus_cos_d4 = lambdified(ONE_MINUS_COS_D4, (B, C, t, d, N))
 b0 = lambdified(B0, (zz, d, gamma, delta))
 be = lambdified(BE, (V, B, U_min, delta))
 bn_hoeffding = lambdified(BN_HOEFFDING, (S2, delta))
+integrated_time = lambdified(INTEGRATED_TIME, (eta, steps, beta))
+p5_tolerance = lambdified(P5_TOLERANCE, (coverage, delta))
