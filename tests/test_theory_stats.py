@@ -287,6 +287,27 @@ def test_slope_detects_matches_simulation():
 
 
 def test_power_spread_is_floored_and_rounded_up():
-    assert power_spread([0.1, 0.1, 0.1]) == 0.05
-    assert power_spread([0.0, 0.2]) == pytest.approx(0.15)            # sd 0.1414 rounded up
-    assert power_spread([0.0, 1.0]) == 0.5
+    assert power_spread([0.1, 0.1, 0.1], 0.15) == 0.05
+    assert power_spread([0.001, 0.001], 0.006) == 0.003                     # small bound: floor b/2
+    assert power_spread([0.0, 0.2], 0.15) == pytest.approx(0.15)             # sd 0.1414 rounded up
+    assert power_spread([0.0, 1.0], 0.15) == 0.5
+
+
+def test_betting_with_one_bound_per_pair():
+    """Pooled settings with different bounds: a constant array is the scalar test; under the null
+    (each pair at its own bound) false rejections stay ≤ α; pooled power agrees with the scalar one."""
+    rng = np.random.default_rng(12)
+    x = beta_draws(0.3, 0.05, rng.random(30))
+    pooled, single = betting_test(x, np.full(30, 0.15), 2e-6), betting_test(x, 0.15, 2e-6)
+    assert (pooled.max_log_capital, pooled.stopped_at) == (single.max_log_capital, single.stopped_at)
+    alpha, reps = 0.05, 3000
+    bounds = np.tile([0.01, 0.05, 0.3], 20)
+    null = np.stack([beta_draws(b, min(0.05, b / 2), rng.random(reps)) for b in bounds], axis=1)
+    rate = np.mean([betting_test(r, bounds, alpha).reject for r in null])
+    assert rate <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / reps)
+    assert stats.pooled_betting_detects([0.15] * 24, 0.05, 2e-6) == pytest.approx(
+        betting_detects(24, 0.15, 2e-6, 0.05) - 0.15)
+    k = stats.pooled_betting_detects([0.006] * 24 + [0.05] * 24, [0.003] * 24 + [0.025] * 24, 2e-5, scale="ratio")
+    assert 1 < k < stats.pooled_betting_detects([0.006] * 24, [0.003] * 24, 2e-5, scale="ratio")
+    with pytest.raises(ValueError, match="bound has 2 entries, must be a scalar or one per value"):
+        betting_test([0.1, 0.2, 0.3], [0.1, 0.2], 0.05)

@@ -131,13 +131,7 @@ CHANCE_LOW, CHANCE_HIGH = 0.35, 0.65
 #: c = 3/4 keeps every factor 1 + λ(X − b) ≥ 1/4, so one pair at X = 0 costs at most log 4 of capital.
 BET_TRUNCATION = 0.75
 
-#: Prior of the running mean and variance of the bet, each with the weight of one observation:
-#: 1/2 and 1/4 are the centre and the largest variance of a [0, 1] variable, so the first bets are
-#: the cautious ones and the estimate adapts as pairs arrive (the paper's choice).
-BET_PRIOR_MEAN = 0.5
-BET_PRIOR_VARIANCE = 0.25
-
-#: Probability of rejection at which a violation counts as "detected" (the issue's 0.9).
+#: Probability of rejection at which a violation counts as "detected".
 POWER = 0.9
 
 #: Simulated sequences per power estimate: the standard error of an estimated power of 0.9 is
@@ -152,6 +146,8 @@ POWER_SEED = 20240
 POWER_GRID_STEP = 0.005
 
 #: Least per-pair spread (standard deviation) assumed by a power estimate. The observed spread of
-#: a handful of pairs can be near 0 by chance; a power claimed from it would be optimistic. 0.05 is
-#: the spread of the simulation in STATISTICS.md.
+#: a handful of pairs can be near 0 by chance (every P1 share is 0 in a passing run), and a power
+#: claimed from it would be optimistic. 0.05 is the spread of the simulation in STATISTICS.md; for a
+#: bound b (or 1 − b) below 0.1 the floor is b/2 instead, a coefficient of variation of 1/2 at the
+#: bound, since a share whose null mean is 0.01 cannot spread by 0.05 without being mostly 0.
 MIN_POWER_SPREAD = 0.05
