@@ -80,9 +80,9 @@ def run_batch_vs_single(config, seeds) -> dict:
     whether every field is equal bit for bit (floats compared with ``==``, None with None), and the
     per-metric maxima.
     """
-    from perturbation_learning.experiment import run_batch, run_experiment
+    from perturbation_learning.run import run_batch, run_experiment
 
-    batch = run_batch(config, list(seeds))
+    batch = run_batch(config, list(seeds)).records
     per_metric: dict[str, float] = {}
     identical = True
     for seed, rb in zip(seeds, batch):

@@ -32,7 +32,7 @@ IDENTITY_SEEDS = [0, 1, 2]
 
 
 def identity_section(quick: bool) -> dict:
-    from perturbation_learning.experiment import get_preset
+    from perturbation_learning.config import get_preset
 
     config = get_preset(IDENTITY_PRESET)
     if quick:

@@ -2,7 +2,7 @@
 
 Strategies are plural nouns named for what they generate and take keyword-only ``min_``/``max_``
 options. Every setting carries integer seeds; the procedure turns each into its own
-``torch.Generator``/``numpy.random.Generator`` streams (``experiment.seed_streams``), so Hypothesis
+``torch.Generator``/``numpy.random.Generator`` streams (``perturbation_learning.config.seed_streams``), so Hypothesis
 replays and shrinks a failing example exactly. Sizes are bounded by the active profile
 (``SIZE_LIMITS``), so the ``ci`` profile trains each example in seconds on a 2-core CPU.
 
@@ -10,7 +10,7 @@ replays and shrinks a failing example exactly. Sizes are bounded by the active p
 >>> from checks.strategies import lazy_settings
 >>> @given(lazy_settings())
 ... def test_mine(setting):
-...     results = run_batch(setting.config, setting.seeds)
+...     results = run_batch(setting.config, setting.seeds).records
 
 Shrinking: sizes shrink towards their minimum, seeds towards 0, discrete choices towards the
 first listed option (shifted-gauss, identity loss, Scenario (a), random targets).
@@ -24,7 +24,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from perturbation_learning.data import SYNTHETIC_FAMILIES
-from perturbation_learning.experiment import Config
+from perturbation_learning.config import Config
 
 # Upper size limits per profile: (max d, max N, max m, pairs per example).
 SIZE_LIMITS = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from theory.validation import (check_array, check_choice, check_eps, check_generator, check_labels_pm1,
-                               check_positive_int, check_scalar)
 from .network import TwoLayerNet
+from .validation import (check_choice, check_eps, check_labels_pm1, check_points, check_positive_int,
+                         check_step_size, check_targets, check_tensor, check_torch_generator)
 
 ATTACKS = ("l2-one-step", "pgd-l2", "pgd-linf", "random", "shuffled")
 TARGET_MODES = ("random", "flipped")
@@ -24,44 +24,19 @@ def _safe_unit(v: torch.Tensor) -> torch.Tensor:
     return torch.where(norm > 0, v / torch.where(norm > 0, norm, torch.ones_like(norm)), torch.zeros_like(v))
 
 
-def _check_tensor(x, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
-
-
-def _check_points(X, name: str = "X", *, allow_nan: bool = False) -> torch.Tensor:
-    """X: a finite (N, d) or (B, N, d) tensor."""
-    return check_array(_check_tensor(X, name), name, ndim=(2, 3), allow_nan=allow_nan)
-
-
-def _check_attack_inputs(X, y_adv) -> None:
-    """X finite (…, N, d); y_adv ±1 of shape (N,) or (B, N), broadcastable against X's (…, N)."""
-    _check_points(X)
-    _check_tensor(y_adv, "y_adv")
-    N = X.shape[-2]
-    ok = y_adv.ndim in (1, 2) and y_adv.shape[-1] == N
-    if ok and y_adv.ndim == 2 and X.ndim == 3:
-        ok = y_adv.shape[0] == X.shape[0]
-    if not ok:
-        raise ValueError(f"y_adv has shape {tuple(y_adv.shape)}, but X has shape {tuple(X.shape)}; "
-                         f"y_adv must have shape (N,) or (B, N) with N == {N}")
-    check_labels_pm1(y_adv.reshape(-1), "y_adv")
-
-
-def _check_step_size(step_size, eps: float, steps: int) -> float:
-    if step_size is None:
-        return 2.5 * eps / steps
-    return float(check_scalar(step_size, "step_size", min_val=0.0, include_boundaries="neither"))
-
-
 def draw_targets(y: torch.Tensor, mode: str, *, generator: torch.Generator) -> torch.Tensor:
     """y^adv: uniform random ±1 (the official code) or flipped, −y."""
     check_choice(mode, "target_mode", TARGET_MODES)
-    check_labels_pm1(_check_tensor(y, "y").reshape(-1), "y")
+    check_labels_pm1(check_tensor(y, "y").reshape(-1), "y")
+    if mode == "random":
+        check_torch_generator(generator)
+    return targets(y, mode, generator)
+
+
+def targets(y: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
+    """``draw_targets`` on checked arguments (the procedure's inner step)."""
     if mode == "flipped":
         return -y
-    check_generator(generator)
     bits = torch.randint(0, 2, tuple(y.shape), generator=generator, device="cpu")
     return (2 * bits - 1).to(dtype=y.dtype, device=y.device)
 
@@ -69,8 +44,8 @@ def draw_targets(y: torch.Tensor, mode: str, *, generator: torch.Generator) -> t
 def one_step_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float) -> torch.Tensor:
     """The paper's r_n = ε y^adv_n ∇f(x_n)/‖∇f(x_n)‖."""
     eps = check_eps(eps)
-    _check_attack_inputs(X, y_adv)
-    return eps * y_adv.to(X.dtype).unsqueeze(-1) * _safe_unit(net.input_grad(X))
+    check_targets(X, y_adv)
+    return _one_step_l2(net, X, y_adv, eps)
 
 
 def pgd_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *, steps: int = 10,
@@ -81,8 +56,66 @@ def pgd_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *
     """
     eps = check_eps(eps)
     steps = check_positive_int(steps, "pgd_steps")
-    alpha = _check_step_size(step_size, eps, steps)
-    _check_attack_inputs(X, y_adv)
+    alpha = check_step_size(step_size, eps, steps)
+    check_targets(X, y_adv)
+    return _pgd_l2(net, X, y_adv, eps, steps, alpha)
+
+
+def pgd_linf(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *, steps: int = 10,
+             step_size: float | None = None) -> torch.Tensor:
+    """Targeted PGD in L∞: sign steps on y^adv f, each coordinate clamped to [−ε, ε]."""
+    eps = check_eps(eps)
+    steps = check_positive_int(steps, "pgd_steps")
+    alpha = check_step_size(step_size, eps, steps)
+    check_targets(X, y_adv)
+    return _pgd_linf(net, X, y_adv, eps, steps, alpha)
+
+
+def random_direction(X: torch.Tensor, eps: float, *, generator: torch.Generator) -> torch.Tensor:
+    """Control: uniformly random directions with norm ε, independent of the network."""
+    eps = check_eps(eps)
+    check_points(X)
+    return _random_direction(X, eps, check_torch_generator(generator))
+
+
+def shuffle_rows(r: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Control: perturbations permuted across samples (r_n paired with another sample's y^adv).
+
+    A batch (B, N, d) gets one permutation per network.
+    """
+    check_points(r, "r", allow_nan=True)  # a diverged f's perturbations pass through unchanged
+    return _shuffle_rows(r, check_torch_generator(generator))
+
+
+def perturb(kind: str, net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *,
+            generator: torch.Generator, pgd_steps: int = 10) -> torch.Tensor:
+    """Dispatch on ``kind`` ∈ ATTACKS; ``generator`` feeds the random and shuffled controls."""
+    check_choice(kind, "attack", ATTACKS)
+    eps = check_eps(eps)
+    pgd_steps = check_positive_int(pgd_steps, "pgd_steps")
+    check_targets(X, y_adv)
+    check_torch_generator(generator)
+    return craft(kind, net, X, y_adv, eps, generator, pgd_steps)
+
+
+def craft(kind: str, net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float,
+          generator: torch.Generator, pgd_steps: int) -> torch.Tensor:
+    """``perturb`` on checked arguments (the procedure's inner step)."""
+    if kind == "l2-one-step":
+        return _one_step_l2(net, X, y_adv, eps)
+    if kind in ("pgd-l2", "pgd-linf"):
+        pgd = _pgd_l2 if kind == "pgd-l2" else _pgd_linf
+        return pgd(net, X, y_adv, eps, pgd_steps, 2.5 * eps / pgd_steps)
+    if kind == "random":
+        return _random_direction(X, eps, generator)
+    return _shuffle_rows(_one_step_l2(net, X, y_adv, eps), generator)
+
+
+def _one_step_l2(net, X, y_adv, eps):
+    return eps * y_adv.to(X.dtype).unsqueeze(-1) * _safe_unit(net.input_grad(X))
+
+
+def _pgd_l2(net, X, y_adv, eps, steps, alpha):
     ya = y_adv.to(X.dtype).unsqueeze(-1)
     r = torch.zeros_like(X)
     for _ in range(steps):
@@ -92,53 +125,22 @@ def pgd_l2(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *
     return r
 
 
-def pgd_linf(net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *, steps: int = 10,
-             step_size: float | None = None) -> torch.Tensor:
-    """Targeted PGD in L∞: sign steps on y^adv f, each coordinate clamped to [−ε, ε]."""
-    eps = check_eps(eps)
-    steps = check_positive_int(steps, "pgd_steps")
-    alpha = _check_step_size(step_size, eps, steps)
-    _check_attack_inputs(X, y_adv)
+def _pgd_linf(net, X, y_adv, eps, steps, alpha):
     ya = y_adv.to(X.dtype).unsqueeze(-1)
     r = torch.zeros_like(X)
-    for _ in range(steps):
+    for _ in range(steps):  # torch.sign: a zero gradient coordinate takes no step
         r = torch.clamp(r + alpha * torch.sign(ya * net.input_grad(X + r)), -eps, eps)
     return r
 
 
-def random_direction(X: torch.Tensor, eps: float, *, generator: torch.Generator) -> torch.Tensor:
-    """Control: uniformly random directions with norm ε, independent of the network."""
-    eps = check_eps(eps)
-    _check_points(X)
-    check_generator(generator)
+def _random_direction(X, eps, generator):
     g = torch.randn(tuple(X.shape), generator=generator, dtype=torch.float64).to(X)
     return eps * _safe_unit(g)
 
 
-def shuffle_rows(r: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-    """Control: perturbations permuted across samples (r_n paired with another sample's y^adv).
-
-    A batch (B, N, d) gets one permutation per network.
-    """
-    _check_points(r, "r", allow_nan=True)  # a diverged f's perturbations pass through unchanged
-    check_generator(generator)
+def _shuffle_rows(r, generator):
     N = r.shape[-2]
     if r.ndim == 2:
         return r[torch.randperm(N, generator=generator)]
     perms = torch.stack([torch.randperm(N, generator=generator) for _ in range(r.shape[0])])
     return torch.gather(r, -2, perms.to(r.device).unsqueeze(-1).expand_as(r))
-
-
-def perturb(kind: str, net: TwoLayerNet, X: torch.Tensor, y_adv: torch.Tensor, eps: float, *,
-            generator: torch.Generator, pgd_steps: int = 10) -> torch.Tensor:
-    """Dispatch on ``kind`` ∈ ATTACKS; ``generator`` feeds the random and shuffled controls."""
-    check_choice(kind, "attack", ATTACKS)
-    if kind == "l2-one-step":
-        return one_step_l2(net, X, y_adv, eps)
-    if kind == "pgd-l2":
-        return pgd_l2(net, X, y_adv, eps, steps=pgd_steps)
-    if kind == "pgd-linf":
-        return pgd_linf(net, X, y_adv, eps, steps=pgd_steps)
-    if kind == "random":
-        return random_direction(X, eps, generator=generator)
-    return shuffle_rows(one_step_l2(net, X, y_adv, eps), generator=generator)

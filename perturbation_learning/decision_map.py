@@ -44,7 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiment import Config, run_batch
+from theory.model import sign_pm1
+from .config import Config, config_flags, config_from_args, set_threads, threads_flag
+from .files import atomic_write_bytes, figure_png_bytes, json_clean
+from .run import run_batch
+from .validation import check_scalar
 
 #: Grid chunk: at most this many kernel entries (N × grid points) in memory at once.
 _CHUNK_ELEMENTS = 2e7
@@ -87,14 +91,14 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
     from theory.conditions import predicted_g
     from theory.lazy import kernel_predictor
 
-    if not isinstance(resolution, int) or isinstance(resolution, bool) or not 2 <= resolution <= 1000:
-        raise ValueError(f"resolution == {resolution!r}, must be an int in [2, 1000]")
-    if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0):
-        raise ValueError(f"limit == {limit!r}, must be a finite number > 0")
+    check_scalar(resolution, "resolution", int, min_val=2, max_val=1000, note="grid points per axis")
+    if limit is not None:
+        check_scalar(limit, "limit", min_val=0.0, include_boundaries="neither", note="grid half-width")
     seed = config.seed if seed is None else seed
     config = config.replace(seed=seed)
     t0 = time.perf_counter()
-    (result,), data = run_batch(config, [seed], keep=True)
+    data = run_batch(config, [seed])
+    result = data.record(0)
     if result["status"] != "ok":
         raise ValueError(f"cannot draw a map: {result['status']}")
     seconds_run = time.perf_counter() - t0
@@ -123,7 +127,7 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
             out["f"][sl] = f_net(Zt).double().cpu().numpy()
             out["g"][sl] = g_net(Zt).double().cpu().numpy()
     grids = {k: v.reshape(resolution, resolution) for k, v in out.items()}
-    sgn = {k: np.where(v > 0, 1, -1) for k, v in grids.items()}
+    sgn = {k: sign_pm1(v) for k, v in grids.items()}
     grids["agreement"] = (sgn["f"] == sgn["g"]).astype(float)
 
     def share(a, b):
@@ -200,20 +204,15 @@ def map_figure(m: dict):
 
 def write_map(m: dict, out_dir) -> dict:
     """Write map.png and map.json (atomically) into ``out_dir``; returns their paths."""
-    from .files import atomic_write_bytes
-    from .sweep import _json_clean, figure_png_bytes
-
     out = Path(out_dir)
     paths = {"png": out / "map.png", "json": out / "map.json"}
     summary = {k: v for k, v in m.items() if k not in ("alpha", "beta", "grids", "projected_X", "y")}
     atomic_write_bytes(paths["png"], figure_png_bytes(map_figure(m), dpi=85))
-    atomic_write_bytes(paths["json"], (json.dumps(_json_clean(summary), indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(paths["json"], (json.dumps(json_clean(summary), indent=1, sort_keys=True) + "\n").encode())
     return {k: str(v) for k, v in paths.items()}
 
 
 def _main(args) -> int:
-    from .cli import config_from_args, set_threads
-
     config = config_from_args(args)
     set_threads(args.threads, config)
     m = decision_map(config, resolution=args.resolution, limit=args.limit)
@@ -226,8 +225,6 @@ def _main(args) -> int:
 
 def register(parser) -> None:
     """decision maps of f̂, ĝ, f, g and their agreement on the plane of the class means (one PNG)"""
-    from .cli import config_flags
-
     config_flags(parser)
     parser.add_argument("--resolution", type=int, default=150, metavar="INT",
                         help="grid points per axis (default 150)")
@@ -236,6 +233,5 @@ def register(parser) -> None:
                              "projected training points' |coordinates|)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output directory (default reports/maps/<preset>-seed<S>-<timestamp>/)")
-    parser.add_argument("--threads", type=int, default=0, metavar="INT",
-                        help="torch intra-op threads (0 = auto, as for run)")
+    threads_flag(parser)
     parser.set_defaults(func=_main)

@@ -272,9 +272,10 @@ def _run_distributed(todo: dict, done: dict, out_dir: Path, mode: str, client, t
 
 def run_config_task(config: dict, seeds: list) -> list:
     """One ``run_batch`` of the procedure: ``config`` is ``Config.to_dict()``; one result per seed."""
-    from .experiment import Config, run_batch
+    from .config import Config
+    from .run import run_batch
 
-    return run_batch(Config(**config), list(seeds))
+    return run_batch(Config(**config), list(seeds)).records
 
 
 def config_tasks(configs, seeds: Sequence[int], *, seeds_per_task: int = 1, fn: Callable = run_config_task) -> list[Task]:

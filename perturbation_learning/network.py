@@ -14,39 +14,13 @@ from dataclasses import dataclass
 
 import torch
 
-from theory.validation import check_gamma, check_generator, check_positive_int
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """'cpu', 'cuda' or 'auto' (CUDA when present, else CPU)."""
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device == {str(device)!r}, must be 'cpu', 'cuda' or 'auto'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device == {str(device)!r}, but CUDA is not available; use 'cpu' or 'auto'")
-    return dev
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        if dtype not in DTYPES.values():
-            raise ValueError(f"dtype == {dtype}, must be torch.float32 or torch.float64")
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype == {dtype!r}, must be one of {sorted(DTYPES)}")
-    return DTYPES[dtype]
+from theory.model import leaky_derivative, leaky_relu, readout
+from .validation import check_gamma, check_positive_int, check_torch_generator, resolve_device, resolve_dtype
 
 
 # One network must get the same bits alone and in a batch: run_batch promises each seed the numbers
 # of its single run (and a check's repro line reruns one seed). Three things in torch's CPU (MKL)
-# kernels break that, all measured on this project's machines: (1) a batch of one is folded into a
+# kernels break that (measured; tests/test_determinism.py asserts the bit identity): (1) a batch of one is folded into a
 # plain mm/mv while B > 1 runs bmm, whose sums are ordered differently for some shapes; (2) MKL's
 # matrix-vector kernel (mv, or an mm with one row or column) and (3) its small-matrix gemm (a
 # dimension below ~10, e.g. width 3) order their sums by the operands' memory alignment, and
@@ -75,11 +49,6 @@ def matmul_per_network(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
         else:
             out[i] = torch.mm(Ai, Bi)
     return out
-
-
-def readout(act: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Σ_k a_k act[…, n, k], shape (…, N), as a product and a last-axis sum (see above)."""
-    return (act * a.unsqueeze(-2)).sum(-1)
 
 
 @dataclass
@@ -127,14 +96,8 @@ class TwoLayerNet:
         return matmul_per_network(X, self.W.transpose(-1, -2)) + self.b.unsqueeze(-2)
 
     def slopes(self, H: torch.Tensor) -> torch.Tensor:
-        """s = φ'(h) ∈ {γ, 1}; at h = 0 we take γ (a measure-zero choice).
-
-        Written as relu(h).sign() because torch.where is ~10x slower on CPU in the hot loop.
-        """
-        S = torch.relu(H.detach()).sign_()  # piecewise constant: no gradient flows through s
-        if self.gamma:
-            S.mul_(1.0 - self.gamma).add_(self.gamma)
-        return S
+        """s = φ'(h) ∈ {γ, 1}, with s(0) = γ (``theory.model.leaky_derivative``)."""
+        return leaky_derivative(H, self.gamma)
 
     def patterns(self, X: torch.Tensor) -> torch.Tensor:
         """Boolean activation patterns 1[w_k·x + b_k > 0], shape (…, N, m)."""
@@ -142,8 +105,7 @@ class TwoLayerNet:
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """f(x_n) for every row of X: shape (…, N)."""
-        H = self.preactivations(X)
-        return readout(H * self.slopes(H), self.a)  # φ(h) = φ'(h)·h
+        return readout(leaky_relu(self.preactivations(X), self.gamma), self.a)
 
     __call__ = forward
 
@@ -163,12 +125,18 @@ def init_network(d: int, m: int, gamma: float = 0.0, *, generator: torch.Generat
     d = check_positive_int(d, "d")
     m = check_positive_int(m, "m")
     gamma = check_gamma(gamma)
-    check_generator(generator)
-    shape = () if batch is None else (check_positive_int(batch, "batch"),)
-    dtype, dev = resolve_dtype(dtype), resolve_device(device)
+    check_torch_generator(generator)
+    batch = None if batch is None else check_positive_int(batch, "batch")
+    return draw_network(d, m, gamma, generator, batch, resolve_dtype(dtype), resolve_device(device))
+
+
+def draw_network(d: int, m: int, gamma: float, generator: torch.Generator, batch: int | None,
+                 dtype: torch.dtype, device: torch.device) -> TwoLayerNet:
+    """``init_network`` on checked arguments (the procedure's inner step)."""
+    shape = () if batch is None else (batch,)
 
     def normal(*s, std):
-        return (torch.randn(*shape, *s, generator=generator, dtype=torch.float64) * std).to(dtype=dtype, device=dev)
+        return (torch.randn(*shape, *s, generator=generator, dtype=torch.float64) * std).to(dtype=dtype, device=device)
 
     W = normal(m, d, std=d ** -0.5)
     b = normal(m, std=1.0)

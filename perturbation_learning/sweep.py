@@ -34,14 +34,14 @@ import json
 import math
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from . import decision_map
-from .experiment import Config, run_batch
-from .files import atomic_write_bytes
+from .config import Config, config_flags, config_from_args, field_type, set_threads, threads_flag
+from .files import atomic_write_bytes, figure_png_bytes, json_clean
+from .run import run_batch
+from .validation import check_scalar
 
 #: Metrics summarised per grid point (mean, std, 95% CI over seeds).
 METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement", "cos_signed")
@@ -49,19 +49,9 @@ METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement"
 RUN_COLUMNS = ("status", "eps_effective") + METRICS + ("cos_abs", "t_f", "t_g", "flip_fraction_f",
                                                       "flip_fraction_g", "seconds_f", "seconds_g")
 CONFIDENCE = 0.95
-_TYPES = {"int": int, "float": float, "str": str, int: int, float: float, str: str}
 
 
 # ---------------------------------------------------------------- parsing
-
-def field_type(name: str) -> type:
-    """The Python type of Config field ``name``; ValueError naming the known fields otherwise."""
-    for f in fields(Config):
-        if f.name == name:
-            return _TYPES[f.type]
-    raise ValueError(f"--vary: unknown config field {name!r}, must be one of "
-                     f"{sorted(f.name for f in fields(Config) if f.name != 'seed')}")
-
 
 def _parse_value(text: str, kind: type, name: str):
     text = text.strip()
@@ -148,7 +138,7 @@ def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progr
         for value, cfg in zip(values, configs):
             bar.set_description(f"sweep {field}={value}")
             t0 = time.perf_counter()
-            results = run_batch(cfg, list(seeds))
+            results = run_batch(cfg, list(seeds)).records
             seconds = time.perf_counter() - t0
             runs = []
             for seed, res in zip(seeds, results):
@@ -203,16 +193,6 @@ def runs_csv(table: dict) -> str:
     header = [table["field"], "seed", *RUN_COLUMNS]
     rows = [[r["value"], r["seed"], *(r[k] for k in RUN_COLUMNS)] for p in table["points"] for r in p["runs"]]
     return _csv_text(header, rows)
-
-
-def _json_clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_clean(x) for x in v]
-    return v
 
 
 def _numeric_axis(values) -> bool:
@@ -277,20 +257,6 @@ def sweep_figure(table: dict):
     return fig
 
 
-def figure_png_bytes(fig, dpi: int = 90) -> bytes:
-    """PNG bytes of a matplotlib Figure, quantised to a 256-colour palette (plots have few colours;
-    this makes the file 2–3x smaller than RGBA)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    buf.seek(0)
-    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    out = io.BytesIO()
-    img.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
 def write_sweep(table: dict, out_dir) -> dict:
     """Write sweep.csv, runs.csv, sweep.json and sweep.png into ``out_dir``; returns their paths."""
     out = Path(out_dir)
@@ -299,7 +265,7 @@ def write_sweep(table: dict, out_dir) -> dict:
              "png": out / "sweep.png"}
     atomic_write_bytes(paths["csv"], summary_csv(table).encode())
     atomic_write_bytes(paths["runs_csv"], runs_csv(table).encode())
-    atomic_write_bytes(paths["json"], (json.dumps(_json_clean(table), indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(paths["json"], (json.dumps(json_clean(table), indent=1, sort_keys=True) + "\n").encode())
     atomic_write_bytes(paths["png"], figure_png_bytes(sweep_figure(table)))
     return {k: str(v) for k, v in paths.items()}
 
@@ -311,11 +277,8 @@ def default_out_dir(preset: str, field: str) -> Path:
 # ---------------------------------------------------------------- command line
 
 def _main(args) -> int:
-    from .cli import config_from_args, set_threads
-
     field, values = parse_vary(args.vary)
-    if args.seeds < 1:
-        raise ValueError(f"--seeds == {args.seeds}, must be >= 1")
+    check_scalar(args.seeds, "--seeds", int, min_val=1)
     base = config_from_args(args)
     configs = sweep_configs(base, field, values)  # every grid point validated before anything runs
     seeds = list(range(base.seed, base.seed + args.seeds))
@@ -332,8 +295,6 @@ def _main(args) -> int:
 
 def register(parser) -> None:
     """sweep one config field over a grid (--vary FIELD=V1,V2,…), N seeds per point; writes CSV, JSON, PNG"""
-    from .cli import config_flags
-
     config_flags(parser)
     parser.add_argument("--vary", required=True, metavar="FIELD=V1,V2,…",
                         help="the config field to vary and its values, parsed with the field's type "
@@ -343,11 +304,6 @@ def register(parser) -> None:
                         help="seeds per grid point: --seed, --seed+1, …, run as one batch (default 3)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output directory (default reports/sweeps/<preset>-<field>-<timestamp>/)")
-    parser.add_argument("--threads", type=int, default=0, metavar="INT",
-                        help="torch intra-op threads (0 = auto, as for run)")
+    threads_flag(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.set_defaults(func=_main)
-
-
-#: Sub-commands for ``cli._EXTRA_COMMANDS``.
-COMMANDS = {"sweep": register, "map": decision_map.register}

@@ -20,7 +20,7 @@ import torch
 
 from bench import batched, checks_wall, common, kernel, memory, throughput
 from bench.train_variants import aligned_batch, fused_train
-from perturbation_learning.experiment import Config
+from perturbation_learning.config import Config
 from perturbation_learning.training import train
 
 TINY = Config(dataset="shifted-gauss", d=8, n_train=24, n_test=40, width=12, epochs_f=15, epochs_g=15,

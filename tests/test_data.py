@@ -1,4 +1,4 @@
-"""Tests of perturbation_learning/data.py: the families, the real-data loaders and the IDX reader."""
+"""Tests of perturbation_learning/data/: the families, the real-data loaders and the IDX reader."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from perturbation_learning.data import (
     OFFICIAL_PAIRS,
     REAL_FAMILIES,
     SYNTHETIC_FAMILIES,
-    _digits_arrays,
     balanced_labels,
     digits_split_indices,
     make_distribution,
     read_idx,
 )
+from perturbation_learning.data.images import _digits_arrays
 
 D = 60
 N = 1001  # odd on purpose: exactly ⌊n/2⌋ of one class
@@ -160,7 +160,7 @@ def test_hypercube_support_and_linear_labels():
     dist = synthetic("hypercube")
     X, y = dist.sample(500, rng(0))
     assert np.abs(X).max() <= np.sqrt(3.0)
-    assert np.array_equal(y, np.where(X @ dist.w >= 0, 1, -1))
+    assert np.array_equal(y, np.where(X @ dist.w > 0, 1, -1))
 
 
 def test_subspace_rank_and_class_means():
@@ -172,19 +172,19 @@ def test_subspace_rank_and_class_means():
     assert synthetic("subspace", d=100).k == 10 and synthetic("subspace", d=5).k == 1
 
 
-def test_sparse_binary_features_and_ties_to_plus_one():
+def test_sparse_binary_features_and_ties_to_minus_one():
     dist = synthetic("sparse-binary", d=50, p=0.2)
     X, y = dist.sample(500, rng(0))
     assert np.allclose(np.unique(X), [-0.2 / 0.4, 0.8 / 0.4])
-    assert np.array_equal(y, np.where(X @ dist.w >= 0, 1, -1))
-    dist.w = np.zeros(50)  # every point is a tie
-    assert (dist.sample(50, rng(0))[1] == 1).all()
+    assert np.array_equal(y, np.where(X @ dist.w > 0, 1, -1))
+    dist.w = np.zeros(50)  # every point is a tie: sgn(0) = -1, the one convention (theory.model)
+    assert (dist.sample(50, rng(0))[1] == -1).all()
 
 
 def test_xor_labels_and_reflection_keeps_gaussian():
     dist = synthetic("xor", d=10)
     X, y = dist.sample(20000, rng(0))
-    assert np.array_equal(y, np.where((X @ dist.u) * (X @ dist.v) >= 0, 1, -1))
+    assert np.array_equal(y, np.where((X @ dist.u) * (X @ dist.v) > 0, 1, -1))
     assert np.allclose(X.mean(0), 0.0, atol=0.05) and np.allclose(X.var(0), 1.0, atol=0.05)
     assert abs(np.corrcoef(X @ dist.u, y)[0, 1]) < 0.05  # not linearly separable along u
 

@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 import torch
 
-from perturbation_learning.experiment import Config, run_batch, run_experiment, to_json
+from perturbation_learning.config import Config
+from perturbation_learning.run import run_batch, run_experiment, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 180
@@ -105,9 +106,11 @@ BATCH_CASES = {
 def test_run_batch_equals_single_runs_bitwise(case):
     config = BASE.replace(**BATCH_CASES[case])
     seeds = [0, 7, 11]
-    batch, data = run_batch(config, seeds, keep=True)
+    data = run_batch(config, seeds)
+    batch = data.records
     for i, seed in enumerate(seeds):
-        single, one = run_batch(config, [seed], keep=True)
+        one = run_batch(config, [seed])
+        single = one.records
         assert to_json(batch[i], timings=False) == to_json(single[0], timings=False), f"seed {seed}"
         for role in ("f", "g"):
             tb, ts = getattr(data, role), getattr(one, role)
@@ -133,7 +136,8 @@ _XDIST_TESTS = textwrap.dedent("""
     import os
     import pytest
     import torch
-    from perturbation_learning.experiment import Config, run_batch, run_experiment, to_json
+    from perturbation_learning.config import Config
+    from perturbation_learning.run import run_batch, run_experiment, to_json
 
     torch.set_num_threads(1)
     CONFIG = Config(**{config})
@@ -148,7 +152,7 @@ _XDIST_TESTS = textwrap.dedent("""
         write(f"single-{{seed}}.json", to_json(run_experiment(CONFIG.replace(seed=seed)), timings=False))
 
     def test_batch():
-        for seed, res in zip({seeds}, run_batch(CONFIG, {seeds})):
+        for seed, res in zip({seeds}, run_batch(CONFIG, {seeds}).records):
             write(f"batch-{{seed}}.json", to_json(res, timings=False))
 """)
 

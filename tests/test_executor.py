@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from perturbation_learning.executor import (Task, config_tasks, run_config_task, run_tasks, task_path)
-from perturbation_learning.experiment import Config, run_batch
+from perturbation_learning.config import Config
+from perturbation_learning.run import run_batch
 
 TINY = Config(dataset="shifted-gauss", d=6, n_train=30, n_test=40, width=8, epochs_f=10, epochs_g=10, lr=0.1,
               momentum=0.9, eps=1.0, eps_mode="absolute")
@@ -64,7 +65,7 @@ def test_cluster_run_equals_serial_run_number_for_number(client, tmp_path):
     assert _numbers(cluster) == _numbers(serial)
     # and equal to the batched runner with all seeds of a grid point in one call
     for g, d in enumerate((4, 6)):
-        batched = run_batch(TINY.replace(d=d), [0, 1, 2])
+        batched = run_batch(TINY.replace(d=d), [0, 1, 2]).records
         assert [n[0] for n in _numbers(cluster[3 * g:3 * g + 3])] == \
             [{k: v for k, v in r.items() if k not in TIMING} for r in batched]
     # guard: the seeds do give different numbers, so equality above is not vacuous

@@ -24,7 +24,8 @@ import pytest
 import torch
 
 from perturbation_learning import attacks as atk
-from perturbation_learning.experiment import Config, run_experiment, to_json
+from perturbation_learning.config import Config
+from perturbation_learning.run import run_experiment, to_json
 from perturbation_learning.network import TwoLayerNet, init_network, stack_networks
 from perturbation_learning.training import train
 

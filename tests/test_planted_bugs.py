@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import perturbation_learning.attacks as attacks
-import perturbation_learning.experiment as experiment
+import perturbation_learning.run as run
 import theory.kernel as kernel
 from checks import assertions
 from checks.scenario import check_perturbation_learning
@@ -30,7 +30,7 @@ from checks import test_kernel as kernel_checks
 from checks.test_thm33_direction import check_direction
 from checks.test_thm34_scenario_a import assert_headline
 from checks.harness import run_results
-from perturbation_learning.experiment import Config
+from perturbation_learning.config import Config
 
 # Inside L2 with non-trivial C2 ∧ C3 coverage (measured 0.66 on shifted Gauss, THEORY.md §5).
 LAZY = Config(dataset="shifted-gauss", d=100, n_train=150, n_test=300, width=3000, gamma=0.0, loss="identity",
@@ -96,7 +96,7 @@ def test_random_directions_are_caught_by_P3(monkeypatch):
 
 def test_g_trained_on_natural_inputs_is_caught_by_P3(monkeypatch):
     calls = []
-    original = experiment.train_in_chunks
+    original = run.train_in_chunks
 
     def train_g_on_natural_inputs(net, X, y, **kw):
         calls.append(X)
@@ -104,7 +104,7 @@ def test_g_trained_on_natural_inputs_is_caught_by_P3(monkeypatch):
             X = calls[-2]
         return original(net, X, y, **kw)
 
-    monkeypatch.setattr(experiment, "train_in_chunks", train_g_on_natural_inputs)
+    monkeypatch.setattr(run, "train_in_chunks", train_g_on_natural_inputs)
     small = LAZY.replace(d=50, width=1000, n_train=100)
     with pytest.raises(AssertionError, match="P3"):
         assert_headline(Setting(small, tuple(range(32))), "planted: natural inputs", inside=True)

@@ -43,7 +43,8 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from examples import reference_torch as ref
-from perturbation_learning.experiment import Config, run_batch, seed_streams
+from perturbation_learning.config import Config, seed_streams
+from perturbation_learning.run import run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 U64 = 2.0 ** -53
@@ -99,7 +100,8 @@ def _rel(diff: torch.Tensor, scale: float) -> float:
 def compare(cfg: Config) -> dict:
     """Run both implementations on one config; return {quantity: relative difference} and the
     tolerance. Raises AssertionError on a mismatch of the divergence flags or the targets."""
-    results, data = run_batch(cfg, [cfg.seed], keep=True)
+    data = run_batch(cfg, [cfg.seed])
+    results = data.records
     X, y, Z = data.X[0], data.y[0], data.Z[0]
     f0, g0 = data.f.net0[0], data.g.net0[0]
     run = ref.perturbation_learning(
@@ -183,16 +185,16 @@ def _env(root: Path) -> dict:
 
 
 def test_reference_catches_a_gamma_bug_in_the_trainer(tmp_path):
-    """Mutation: in a scratch copy of the project, the trainer's slopes use 0.5·γ for negative
-    pre-activations; the differential test must fail there."""
+    """Mutation: in a scratch copy of the project, the slopes s = φ′ (``theory.model``, which the
+    trainer uses) take 0.5·γ for negative pre-activations; the differential test must fail there."""
     scratch = tmp_path / "project"
     shutil.copytree(ROOT, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "reports", "*.egg-info",
                                                                  "__pycache__", ".hypothesis"))
-    network = scratch / "perturbation_learning" / "network.py"
+    network = scratch / "theory" / "model.py"
     text = network.read_text()
-    original = "S.mul_(1.0 - self.gamma).add_(self.gamma)"
+    original = "S.mul_(1.0 - gamma).add_(gamma)"
     assert text.count(original) == 1, "the slope line to mutate was not found"
-    network.write_text(text.replace(original, "S.mul_(1.0 - self.gamma).add_(0.5 * self.gamma)"))
+    network.write_text(text.replace(original, "S.mul_(1.0 - gamma).add_(0.5 * gamma)"))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
          str(scratch / "tests" / "test_reference_differential.py"), "-k", "agree_on_random_configs"],

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from perturbation_learning.cli import main
-from perturbation_learning.experiment import get_preset, run_experiment
+from perturbation_learning.config import get_preset
+from perturbation_learning.run import run_experiment
 from perturbation_learning.sweep import METRICS, parse_vary, run_sweep, summarize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,8 @@ from theory.conditions import (Conditions, ScenarioTerms, adversarial_inputs, bo
                                bound_BN_hoeffding, evaluate_conditions, label_cancellation,
                                predicted_g, predicted_perturbation, scenario_terms, variance_E)
 from theory.direction import predicted_direction, residual_bound
-from theory.kernel import leaky_derivative, phi
+from theory.kernel import phi
+from theory.model import leaky_derivative
 from theory.lazy import kernel_predictor
 from theory.stats import share_at_most
 

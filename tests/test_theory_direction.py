@@ -10,7 +10,8 @@ from theory.claims import get_claim
 from theory.direction import (AngleBound, SlopeFit, angle_bound, finite_width_residual_rms, loglog_slope,
                               predicted_direction, residual_bound, residual_xi, signed_cosine,
                               transfer_angle_bound)
-from theory.kernel import leaky_derivative, phi, phi_finite_width
+from theory.kernel import phi, phi_finite_width
+from theory.model import leaky_derivative
 from theory.stats import share_at_most
 
 

@@ -10,8 +10,9 @@ import torch
 from theory import formulas as F
 from theory.claims import get_claim
 from theory.direction import loglog_slope
-from theory.kernel import (leaky_derivative, phi, phi_closed_form, phi_finite_width, phi_monte_carlo,
+from theory.kernel import (phi, phi_closed_form, phi_finite_width, phi_monte_carlo,
                            phi_pairs, phi_quadrature)
+from theory.model import leaky_derivative
 from theory.tolerances import (FINITE_WIDTH_RATE, FLOAT32_ATOL, FLOAT64_ATOL, MC_DELTA,
                                MC_ORACLE_NEURONS, PSD_RTOL, QUADRATURE_ATOL)
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from theory.claims import get_claim
-from theory.kernel import leaky_derivative, phi, phi_finite_width
+from theory.kernel import phi, phi_finite_width
+from theory.model import leaky_derivative
 from theory.lazy import (FLIP_FRACTION_MAX, KAPPA_MAX, WidthAssumption, kernel_predictor, laziness_index,
                          linearized_predictor, network_output, predicted_flip_fraction, width_assumption)
 from theory.stats import wilson_interval

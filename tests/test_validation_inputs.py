@@ -15,7 +15,8 @@ import torch
 
 from perturbation_learning import attacks as atk
 from perturbation_learning.data import make_distribution
-from perturbation_learning.experiment import Config, get_preset, run_batch, run_experiment
+from perturbation_learning.config import Config, get_preset
+from perturbation_learning.run import run_batch, run_experiment
 from perturbation_learning.network import init_network
 from perturbation_learning.training import train
 

@@ -21,30 +21,21 @@ import sympy as sp
 
 from . import formulas
 from ._backend import neuron_chunks, to_numpy64
-from .kernel import leaky_derivative, phi_closed_form
+from .kernel import phi_closed_form
 from .lazy import kernel_predictor
+from .model import SCENARIOS, leaky_derivative, scenario_inputs, sign_pm1
 from .tolerances import C1_FACTOR, THEORY_MC_NEURONS
 from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_eps,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
-                         check_rows, check_scalar, check_positive_int)
+                         check_queries, check_rows, check_scalar, check_positive_int)
 
 __all__ = ["SCENARIOS", "adversarial_inputs", "predicted_perturbation", "scenario_terms",
            "ScenarioTerms", "predicted_g", "bound_B0", "variance_E", "bound_BE", "bound_BN_hoeffding",
            "NoiseBound", "evaluate_conditions", "Conditions", "label_cancellation", "SymbolicIdentity"]
 
-SCENARIOS = ("a", "b")
-
 
 def _rows64(x, name, d=None):
     return to_numpy64(check_rows(x, name, d))
-
-
-def _queries(Z, d):
-    Z = check_array(Z, "Z", ndim=(1, 2))
-    Z = np.atleast_2d(to_numpy64(Z))
-    if Z.shape[1] != d:
-        raise ValueError(f"Z has dimension {Z.shape[1]} but X has dimension {d}; the last axes must match")
-    return Z
 
 
 def _unit_rows(u):
@@ -65,7 +56,7 @@ def adversarial_inputs(scenario, X, r):
     X = _rows64(X, "X")
     r = _rows64(r, "r", X.shape[1])
     check_consistent_length(("X", X), ("r", r))
-    return r if scenario == "a" else X + r
+    return scenario_inputs(scenario, X, r)
 
 
 def predicted_perturbation(u, y_adv, eps):
@@ -130,8 +121,8 @@ def scenario_terms(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z):
     y_adv = to_numpy64(check_labels_pm1(y_adv, "y_adv"))
     lam_g = to_numpy64(check_nonnegative_array(lam_g, "lam_g", ndim=1))
     check_consistent_length(("X", X), ("r", r), ("y_adv", y_adv), ("u", u), ("lam_g", lam_g))
-    Z = _queries(Z, d)
-    x_adv = r if scenario == "a" else X + r
+    Z, _ = check_queries(Z, d)
+    x_adv = scenario_inputs(scenario, X, r)
     K = phi_closed_form(x_adv, Z, gamma)                            # (N, n)
     uhat, unorm = _unit_rows(u)
     LK = lam_g[:, None] * K
@@ -196,7 +187,7 @@ def variance_E(X, coef, Z, gamma, generator, *, n_neurons=THEORY_MC_NEURONS):
     generator = check_generator(generator)
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     X = _rows64(X, "X")
-    Z = _queries(Z, X.shape[1])
+    Z, _ = check_queries(Z, X.shape[1])
     coef = to_numpy64(check_array(coef, "coef", ndim=2))
     if coef.shape != (X.shape[0], Z.shape[0]):
         raise ValueError(f"coef has shape {coef.shape}, must be (N, n) = {(X.shape[0], Z.shape[0])}")
@@ -273,7 +264,7 @@ def bound_BN_hoeffding(scenario, X, v, eps, lam_g, gamma, Z, delta):
     v = _rows64(v, "v", X.shape[1])
     lam_g = to_numpy64(check_nonnegative_array(lam_g, "lam_g", ndim=1))
     check_consistent_length(("X", X), ("v", v), ("lam_g", lam_g))
-    Z = _queries(Z, X.shape[1])
+    Z, _ = check_queries(Z, X.shape[1])
     base = 0.0 if scenario == "a" else X
     b = 1.0 if scenario == "a" else X @ Z.T + 1.0
     a_plus = lam_g[:, None] * phi_closed_form(base + eps * v, Z, gamma) * b
@@ -339,7 +330,7 @@ def evaluate_conditions(scenario, X, y, lam, r, y_adv, u, lam_g, gamma, eps, Z, 
     B = float(check_scalar(xi_bound, "xi_bound", min_val=0.0, note="residual bound"))
     c1 = float(check_scalar(c1, "c1", min_val=0.0, include_boundaries="neither", note="C1 factor"))
     terms = scenario_terms(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z)
-    Z = _queries(Z, terms.x_adv.shape[1])
+    Z, _ = check_queries(Z, terms.x_adv.shape[1])
     f_hat = kernel_predictor(X, y, lam, Z, gamma)
     B0 = bound_B0(Z, gamma, delta)
     BE = bound_BE(X, terms.coef, terms.u_norm, Z, gamma, delta, generator, xi_bound=B, n_neurons=n_neurons)
@@ -348,7 +339,7 @@ def evaluate_conditions(scenario, X, y, lam, r, y_adv, u, lam_g, gamma, eps, Z, 
     margin_C1 = np.full(Z.shape[0], float(terms.u_norm.min()) - c1 * B)
     with np.errstate(invalid="ignore"):
         margin_C2 = np.abs(g_hat) - (B0 + BE)
-    margin_C3_sign = np.sign(f_hat) * g_hat
+    margin_C3_sign = sign_pm1(f_hat) * g_hat
     margin_C3_f = np.abs(f_hat) - B0
     C1 = margin_C1 > 0
     C2 = margin_C2 > 0

@@ -15,8 +15,9 @@ from scipy import stats
 
 from . import formulas
 from ._backend import neuron_chunks, to_numpy64
-from .kernel import leaky_derivative, phi_closed_form
+from .kernel import phi_closed_form
 from .lazy import _training_set
+from .model import leaky_derivative
 from .tolerances import SLOPE_CONFIDENCE, THEORY_MC_NEURONS
 from .validation import (check_array, check_confidence, check_consistent_length, check_delta,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,

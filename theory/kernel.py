@@ -15,29 +15,14 @@ from scipy import integrate, special
 
 from . import formulas
 from ._backend import common_backend, is_tensor, normal, single_thread_blas, to_numpy64, torch
+from .model import leaky_derivative
 from .tolerances import (MC_CHUNK_ELEMENTS, MC_DELTA, MC_PAIRS_CHUNK_ELEMENTS, QUAD_EPSABS, QUAD_EPSREL,
                          TORCH_MIN_ELEMENTS)
 from .validation import (check_array, check_delta, check_gamma, check_generator,
                          check_positive_int, check_same_dim, check_consistent_length, check_rows)
 
 __all__ = ["phi_closed_form", "phi", "phi_pairs", "phi_monte_carlo", "phi_quadrature",
-           "phi_finite_width", "leaky_derivative"]
-
-
-def leaky_derivative(u, gamma):
-    """s(u) = 1 if u > 0 else γ, the derivative of the leaky ReLU φ(u) = max(u, γu).   [§1, paper]
-
-    Symbols: u pre-activations (any shape, numpy or torch); γ ∈ [0, 1).
-    Numerics: s(0) = γ (the official code's convention, ``u > 0``). Returns the backend and floating
-    dtype of ``u``.
-    """
-    gamma = check_gamma(gamma)
-    if is_tensor(u):
-        dt = u.dtype if u.dtype.is_floating_point else torch.float64
-        return (u > 0).to(dt).mul_(1.0 - gamma).add_(gamma)
-    u = np.asarray(u)
-    dt = u.dtype if u.dtype in (np.float32, np.float64) else np.float64
-    return np.where(u > 0, dt.type(1.0), dt.type(gamma)).astype(dt, copy=False)
+           "phi_finite_width"]
 
 
 def _phi_from_moments(a, b, c, gamma, *, outer):

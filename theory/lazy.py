@@ -14,9 +14,11 @@ import numpy as np
 
 from . import formulas
 from ._backend import to_numpy64
-from .kernel import leaky_derivative, phi_closed_form
+from .kernel import phi_closed_form
+from .model import leaky_derivative, leaky_relu, readout
 from .validation import (check_array, check_consistent_length, check_gamma, check_labels_pm1,
-                         check_nonnegative_array, check_rows, check_scalar, check_positive_int)
+                         check_nonnegative_array, check_queries, check_rows, check_scalar,
+                         check_positive_int)
 
 __all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction",
            "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
@@ -44,16 +46,6 @@ def _training_set(X, y, lam):
     return to_numpy64(X), to_numpy64(y), to_numpy64(lam)
 
 
-def _queries(Z, d, name="Z"):
-    Z = check_array(Z, name, ndim=(1, 2))
-    single = Z.ndim == 1
-    Z = np.atleast_2d(to_numpy64(Z))
-    if Z.shape[1] != d:
-        raise ValueError(f"{name} has dimension {Z.shape[1]} but X has dimension {d}; "
-                         "the last axes must match")
-    return Z, single
-
-
 def network_output(W, b, a, gamma, Z):
     """f(z) = Σ_k a_k φ(w_k·z + b_k), φ(u) = max(u, γu) = s(u)·u.   [§1, paper]
 
@@ -73,9 +65,8 @@ def network_output(W, b, a, gamma, Z):
     a = check_array(a, "a", ndim=1)
     check_consistent_length(("W", W), ("b", b), ("a", a))
     W, b, a = to_numpy64(W), to_numpy64(b), to_numpy64(a)
-    Z, single = _queries(Z, W.shape[1])
-    pre = Z @ W.T + b
-    out = (leaky_derivative(pre, gamma) * pre) @ a
+    Z, single = check_queries(Z, W.shape[1])
+    out = readout(leaky_relu(Z @ W.T + b, gamma), a)
     return float(out[0]) if single else out
 
 
@@ -105,7 +96,7 @@ def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
     a = check_array(a, "a", ndim=1)
     check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
     W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
-    Z, single = _queries(Z, X.shape[1])
+    Z, single = check_queries(Z, X.shape[1])
     f0 = network_output(W0, b0, a, gamma, Z)
     Sx = leaky_derivative(X @ W0.T + b0, gamma)
     Sz = leaky_derivative(Z @ W0.T + b0, gamma)
@@ -132,7 +123,7 @@ def kernel_predictor(X, y, lam, Z, gamma):
     """
     gamma = check_gamma(gamma)
     X, y, lam = _training_set(X, y, lam)
-    Z, single = _queries(Z, X.shape[1])
+    Z, single = check_queries(Z, X.shape[1])
     K = phi_closed_form(X, Z, gamma)                                # (N, n)
     out = ((lam * y)[:, None] * K * (X @ Z.T + 1)).sum(0)
     return float(out[0]) if single else out
@@ -162,7 +153,7 @@ def laziness_index(X, y, lam, Z, gamma, m):
     gamma = check_gamma(gamma)
     m = check_positive_int(m, "m")
     X, y, lam = _training_set(X, y, lam)
-    Z, single = _queries(Z, X.shape[1])
+    Z, single = check_queries(Z, X.shape[1])
     d = X.shape[1]
     Cz = (lam * y)[:, None] * (X @ Z.T + 1)                         # c_n(z), (N, n)
     G = phi_closed_form(X, X, gamma)

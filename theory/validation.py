@@ -1,10 +1,10 @@
-"""Every input check of the project, in one place (after scikit-learn's ``utils/validation.py``).
+"""The theory's argument checks (after scikit-learn's ``utils/validation.py``).
 
 Each checker validates and *returns* its value, and its messages name the parameter and the
-allowed range: ``"gamma == 1.0, must be < 1 (leaky slope)"``. Library code raises ``TypeError``
-for a wrong type and ``ValueError`` for a wrong value; the CLI turns both into exit code 2.
-
-``perturbation_learning`` imports these too (it may import ``theory``, never the reverse).
+allowed range: ``"gamma == 1.0, must be < 1 (leaky slope)"``. A wrong type raises ``TypeError``, a
+wrong value ``ValueError``. Theory functions take numpy arrays or torch tensors, so the array
+checks accept both. The procedure's own checks (torch generators, devices, batched tensors) are in
+``perturbation_learning.validation``, which builds on the scalar checks here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from ._backend import to_numpy64
 
 try:  # torch is a dependency of the package, but theory/ stays importable without it.
     import torch
@@ -175,14 +177,6 @@ def check_generator(gen, name: str = "generator"):
     return gen
 
 
-def check_numpy_generator(gen, name: str = "rng"):
-    """An explicit ``numpy.random.Generator`` (for numpy-side sampling); global state is never used."""
-    if not isinstance(gen, np.random.Generator):
-        raise TypeError(f"{name} must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
-                        f"got {type(gen).__name__}; global random state is not used")
-    return gen
-
-
 def check_confidence(confidence, name: str = "confidence") -> float:
     """A confidence level in (0, 1)."""
     return float(check_scalar(confidence, name, min_val=0.0, max_val=1.0,
@@ -211,3 +205,15 @@ def check_positive_array(x, name: str, *, ndim: int | tuple | None = None):
     if bool((x <= 0).any()):
         raise ValueError(f"{name} has entries <= 0, must be > 0")
     return x
+
+
+def check_queries(Z, d: int, name: str = "Z"):
+    """Query inputs: one (d,) vector or (n, d) rows, as float64 numpy (n, d), and whether one
+    vector was given (the caller then returns a scalar)."""
+    Z = check_array(Z, name, ndim=(1, 2))
+    single = Z.ndim == 1
+    Z = np.atleast_2d(to_numpy64(Z))
+    if Z.shape[1] != d:
+        raise ValueError(f"{name} has dimension {Z.shape[1]} but X has dimension {d}; "
+                         "the last axes must match")
+    return Z, single
