@@ -311,3 +311,40 @@ def test_betting_with_one_bound_per_pair():
     assert 1 < k < stats.pooled_betting_detects([0.006] * 24, [0.003] * 24, 2e-5, scale="ratio")
     with pytest.raises(ValueError, match="bound has 2 entries, must be a scalar or one per value"):
         betting_test([0.1, 0.2, 0.3], [0.1, 0.2], 0.05)
+
+
+# --- power targets --------------------------------------------------------------------------------
+
+
+def test_every_claim_has_a_power_target_or_is_observation_only():
+    from theory.claims import CLAIMS
+    from theory.tolerances import OBSERVATION_ONLY, POWER_TARGETS
+
+    assert set(POWER_TARGETS) | set(OBSERVATION_ONLY) == set(CLAIMS)
+    assert not set(POWER_TARGETS) & set(OBSERVATION_ONLY)
+    assert all(t.reason for t in POWER_TARGETS.values()) and all(OBSERVATION_ONLY.values())
+
+
+def test_power_target_rules():
+    from theory.tolerances import POWER_TARGETS as T
+    from theory.tolerances import PowerTarget
+
+    assert T["P1"].target(0.15) == pytest.approx(0.25) and T["P1"].reached(0.25, 0.15)
+    assert not T["P1"].reached(0.26, 0.15) and not T["P1"].reached(None, 0.15)
+    assert T["L1"].target(0.25) == 0.5 and T["L1"].reached(0.5, 0.25) and not T["L1"].reached(0.51, 0.25)
+    assert T["P3"].target(0.9, "at least") == pytest.approx(0.6) and not T["P3"].reached(0.5, 0.9, "at least")
+    assert T["K3"].reached(0.2, -0.5) and not T["K3"].reached(0.3, -0.5)
+    assert T["K1"].reached(None, 1e-8)
+    with pytest.raises(ValueError, match="rule == 'ratio', must be one of"):
+        PowerTarget("ratio", 2.0, "x")
+
+
+def test_power_target_reasons_state_measured_costs():
+    """The reasons quote what a stricter target would cost: P3 at a pair share of 0.8 needs ≈ 420 pairs
+    (Clopper–Pearson, α = 2e-6); a control at chance ± 0.10 needs 100–130 pooled pairs (betting, spread
+    0.10–0.15, α = 2e-5), more than the 72 a control has in the default run."""
+    assert binomial_detects(400, 0.9, 2e-6) < 0.8 <= binomial_detects(440, 0.9, 2e-6)
+    assert stats.pooled_betting_detects([0.5] * 72, 0.1, 2e-5) > 0.1 >= stats.pooled_betting_detects(
+        [0.5] * 100, 0.1, 2e-5)
+    assert stats.pooled_betting_detects([0.5] * 120, 0.15, 2e-5) > 0.1 >= stats.pooled_betting_detects(
+        [0.5] * 130, 0.15, 2e-5)

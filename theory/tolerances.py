@@ -7,6 +7,8 @@ on a claim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 # --- K3: oracles of the kernel Φ ------------------------------------------------------------
 
 #: |closed form − quadrature| in float64. The 1-D orthant integrals are computed by adaptive
@@ -151,3 +153,114 @@ POWER_GRID_STEP = 0.005
 #: bound b (or 1 − b) below 0.1 the floor is b/2 instead, a coefficient of variation of 1/2 at the
 #: bound, since a share whose null mean is 0.01 cannot spread by 0.05 without being mostly 0.
 MIN_POWER_SPREAD = 0.05
+
+# --- power targets per claim ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PowerTarget:
+    """What the test of a claim must detect, with probability ≥ POWER at its α and pair budget.
+
+    ``rule``:
+    - "margin": a share or mean claim with bound b must detect a true mean b + amount ("at most") or
+      b − amount ("at least"); ``detects`` is a mean.
+    - "factor": must detect a true mean amount × b ("at most"); ``detects`` is a mean.
+    - "effect": a slope claim must detect a deviation of the true slope by ``amount``; ``detects`` is
+      that deviation.
+    - "exact": a deterministic comparison (closed forms, identities, numerical tolerances): any value
+      beyond the bound fails with probability 1, so ``detects`` is the bound.
+    """
+
+    rule: str
+    amount: float
+    reason: str = field(repr=False)
+
+    def __post_init__(self):
+        if self.rule not in ("margin", "factor", "effect", "exact"):
+            raise ValueError(f"rule == {self.rule!r}, must be one of ['margin', 'factor', 'effect', 'exact']")
+
+    def target(self, bound: float, side: str = "at most") -> float:
+        """The violation that must be detected: a mean (margin, factor), a slope deviation (effect), or
+        the bound itself (exact)."""
+        if self.rule == "margin":
+            return bound + self.amount if side == "at most" else bound - self.amount
+        if self.rule == "factor":
+            return self.amount * bound if side == "at most" else 1 - self.amount * (1 - bound)
+        return self.amount if self.rule == "effect" else bound
+
+    def reached(self, detects: float | None, bound: float, side: str = "at most") -> bool:
+        """Whether a test that ``detects`` this violation meets the target (None: no power, False)."""
+        if self.rule == "exact":
+            return True
+        if detects is None:
+            return False
+        goal = self.target(bound, side)
+        if self.rule == "effect" or side == "at most":
+            return detects <= goal + 1e-12
+        return detects >= goal - 1e-12
+
+
+#: Default for share claims (a per-pair share of points where a per-point bound fails, bound a
+#: multiple of δ): detect a true mean share of bound + 0.10. At P1's bound 3δ = 0.15 that is a g
+#: which contradicts f on a quarter of the covered inputs.
+SHARE_POWER_MARGIN = 0.10
+
+#: The controls assert chance level, agreement (or accuracy on D) ≈ 1/2. A control must catch a leak of
+#: the signal the control removes; perturbation learning puts agreement at 0.71–0.98 in the control
+#: settings (checks/test_controls.py), so chance ± 0.20 is detected. Chance ± 0.10 would need 100–130
+#: pooled pairs per control (betting, per-pair spread 0.10–0.15, α = 2e-5): the bet on a mean near 1/2
+#: gains at most a factor 1 + 0.75·0.1/0.5 per pair.
+CONTROL_POWER_MARGIN = 0.20
+
+_SHARE = PowerTarget("margin", SHARE_POWER_MARGIN, "share claim: detect a true mean share of bound + 0.10")
+_EXACT = "deterministic comparison with a numerical tolerance: every value beyond it fails"
+_CONTROL = PowerTarget("margin", CONTROL_POWER_MARGIN,
+                       "control at chance: detect a leak of signal, agreement 1/2 ± 0.20 (signal gives 0.71–0.98)")
+
+#: Power target of every claim the checks assert (claim ID → PowerTarget), each with its reason.
+POWER_TARGETS = {
+    "K1": PowerTarget("exact", 0.0, _EXACT),
+    "K2": PowerTarget("exact", 0.0, _EXACT),
+    "K3": PowerTarget("effect", 0.25,
+                      "rate m^(-1/2): detect a slope off by 1/4 (m^(-1/4), a slowly vanishing bias, or m^(-3/4)); "
+                      "the Monte Carlo records are exact comparisons with a Hoeffding half-width"),
+    "L1": PowerTarget("factor", 2.0, "relative lazy error: detect a mean error of 2× its bound"),
+    "L2": PowerTarget("factor", 2.0,
+                      "flip share ≤ 2× atan(κ)/π: detect 2× the bound (4× the prediction), a flip share of "
+                      "another order in κ (√κ/κ ≥ 1.75 for κ ≤ κ_max = 0.325)"),
+    "D1": _SHARE,
+    "D2": _SHARE,
+    "D3": _SHARE,
+    "D4": PowerTarget("effect", 0.0,
+                      "asserted as 'the t-slope's interval lies below 0': a flat or rising 1 − cos (deviation "
+                      "0 from the violation) fails with probability ≥ 1 − α/2"),
+    "D5": _SHARE,
+    "C2": _SHARE,
+    "C3": _SHARE,
+    "P1": _SHARE,
+    "P2": _SHARE,
+    "P3": PowerTarget("margin", 0.30,
+                      "pair share ≥ 0.9 (Clopper–Pearson): detect a true share of 0.6 of pairs that learn; "
+                      "a share of 0.8 would need ≈ 420 pairs at α = 2e-6"),
+    "P4": _SHARE,
+    "P5": _SHARE,
+    "CTRL-eps0": _CONTROL,
+    "CTRL-random": _CONTROL,
+    "CTRL-shuffle": _CONTROL,
+    "CTRL-untrained": _CONTROL,
+}
+
+#: Records whose statistic is a lazy relative error (L1's, also recorded for g under P2) use L1's target.
+LAZY_ERROR_POWER_TARGET = POWER_TARGETS["L1"]
+
+#: Coverage floors (P1, P4, D2, D3: the share of inputs where the conditions hold, as a mean over
+#: pairs) are asserted as evidence *for* coverage above the floor (H0: mean coverage ≤ floor rejected
+#: by the betting test): a vacuous check (coverage at or below the floor) fails with probability ≥ 1 − α.
+COVERAGE_POWER_TARGET = PowerTarget("exact", 0.0, "coverage shown above its floor: a vacuous check fails")
+
+#: Claims theory marks observation-only, with the reason; every other claim needs a record that passes
+#: at its power target in the default run, or the run fails ("not verified").
+OBSERVATION_ONLY = {
+    "C1": "a premise, not a prediction (THEORY.md §5: the premise of the D2 angle bound): it selects the "
+          "points where D2 and D3 are asserted, and its share is reported as their coverage",
+}
