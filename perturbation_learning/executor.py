@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .files import atomic_write_text
+from .files import atomic_write_text, json_clean
 
 #: Environment variable naming an existing scheduler (Dask's own convention).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -91,17 +90,6 @@ class TaskRecord:
     reused: bool
 
 
-def _json_ready(v):
-    """Non-finite floats become null (strict JSON); tuples become lists."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_ready(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_ready(x) for x in v]
-    return v
-
-
 def _execute(fn: Callable, config: dict, seeds: list, threads: int) -> tuple:
     """The one code path of every executor: pin torch's threads, run, round-trip through JSON."""
     import torch
@@ -114,7 +102,7 @@ def _execute(fn: Callable, config: dict, seeds: list, threads: int) -> tuple:
         seconds = time.perf_counter() - t0
     finally:
         torch.set_num_threads(before)
-    return json.loads(json.dumps(_json_ready(result), allow_nan=False)), seconds
+    return json.loads(json.dumps(json_clean(result), allow_nan=False)), seconds
 
 
 # ---------------------------------------------------------------- task files
