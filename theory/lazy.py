@@ -137,7 +137,9 @@ def laziness_index(X, y, lam, Z, gamma, m):
     predicted by L1; its mean square over a_k ~ N(0, 1/m) and (w_k, b_k) is rms² above (exact in
     expectation, since E a_k² = 1/m and E[s(x_n)s(x_n')] = Φ). √(‖z‖²/d + 1) is the standard deviation
     of the initial pre-activation w·z + b. Computable before training.
-    Numerics: float64; O(N²·d + N²·n).
+    Numerics: float64. With c(z) = Λy ⊙ (X̃ z̃), X̃ = [X, 1], z̃ = (z, 1): rms² = z̃ᵀ M z̃ / m with
+    M = (Λy ⊙ X̃)ᵀ Φ(X, X) (Λy ⊙ X̃) of size (d+1)², in O(N²·d + n·d²), used when d + 1 < n;
+    otherwise the N × n form c(z)ᵀ Φ c(z), O(N²·n).
 
     Parameters
     ----------
@@ -155,9 +157,16 @@ def laziness_index(X, y, lam, Z, gamma, m):
     X, y, lam = _training_set(X, y, lam)
     Z, single = check_queries(Z, X.shape[1])
     d = X.shape[1]
-    Cz = (lam * y)[:, None] * (X @ Z.T + 1)                         # c_n(z), (N, n)
     G = phi_closed_form(X, X, gamma)
-    rms2 = np.maximum((Cz * (G @ Cz)).sum(0), 0.0) / m
+    if d + 1 < len(Z):
+        A = (lam * y)[:, None] * np.hstack([X, np.ones((len(X), 1))])  # (N, d+1)
+        M = A.T @ (G @ A)
+        Zt = np.hstack([Z, np.ones((len(Z), 1))])
+        quad = ((Zt @ M) * Zt).sum(1)
+    else:
+        Cz = (lam * y)[:, None] * (X @ Z.T + 1)                     # c_n(z), (N, n)
+        quad = (Cz * (G @ Cz)).sum(0)
+    rms2 = np.maximum(quad, 0.0) / m
     kappa = np.sqrt(rms2) / np.sqrt((Z * Z).sum(1) / d + 1)
     return float(kappa[0]) if single else kappa
 

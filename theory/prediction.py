@@ -29,6 +29,7 @@ from ._backend import to_numpy64
 from .conditions import SCENARIOS, evaluate_conditions, predicted_perturbation, scenario_terms
 from .direction import finite_width_residual_rms, predicted_direction, residual_bound
 from .lazy import kernel_predictor, laziness_index, width_assumption
+from .model import sign_pm1
 from .tolerances import DEFAULT_DELTA, THEORY_MC_NEURONS
 from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_eps,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
@@ -93,11 +94,6 @@ def predicted_loss_weights(loss, t, n):
     t = float(check_scalar(t, "t", min_val=0.0, note="integrated time"))
     n = check_positive_int(n, "n")
     return np.full(n, LOSS_SLOPE_AT_ZERO[loss] * t / n)
-
-
-def _signs(v):
-    """±1 with 0 ↦ −1, as the procedure's sign (a network output of exactly 0 counts as −1)."""
-    return np.where(v > 0, 1.0, -1.0)
 
 
 @dataclass(frozen=True)
@@ -231,18 +227,18 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
         f_sign = to_numpy64(check_array(f_sign, "f_sign", ndim=1))
         if len(f_sign) != len(Z):
             raise ValueError(f"f_sign has length {len(f_sign)}, must be len(Z) == {len(Z)}")
-    f_sign = _signs(f_sign)
+    f_sign = sign_pm1(f_sign)
 
     r_hat = predicted_perturbation(u, y_adv, eps)
     nz = len(Z)
     terms = scenario_terms(scenario, X, r_hat, y_adv, u, lam_g, gamma, eps, np.concatenate([Z, X]))
     S, N = terms.signal[:nz], terms.noise[:nz]
     g_hat = terms.g_hat
-    agreement = float((_signs(g_hat[:nz]) == f_sign).mean())
-    acc_g_train = float((_signs(g_hat[nz:]) == y).mean())
+    agreement = float((sign_pm1(g_hat[:nz]) == f_sign).mean())
+    acc_g_train = float((sign_pm1(g_hat[nz:]) == y).mean())
     dominates = np.abs(S) > np.abs(N)
     share_dom = float(dominates.mean())
-    share_sig_disagrees = float((_signs(S) != f_sign).mean())
+    share_sig_disagrees = float((sign_pm1(S) != f_sign).mean())
     mean_y_adv = float(y_adv.mean())
 
     inside = _inside(scenario, X, y, lam, r_hat, y_adv, u, lam_g, gamma, eps, Z, width, generator, delta,
