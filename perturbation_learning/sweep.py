@@ -4,8 +4,16 @@
 
 Every Config field can be varied; values are parsed with the field's type (``d=10,20`` → int,
 ``gamma=0,0.5`` → float, ``loss=identity,logistic`` → str; a str field whose values contain commas,
-such as ``pair``, takes ``;`` as separator: ``pair=0,1;3,5``). Each grid point runs its seeds as ONE
-batched ``run_batch`` call (seeds ``seed, seed+1, …, seed+n−1`` with ``--seed`` the first).
+such as ``pair``, takes ``;`` as separator: ``pair=0,1;3,5``). Seeds are ``seed, seed+1, …, seed+n−1``
+with ``--seed`` the first.
+
+Execution (``perturbation_learning.executor``, Dask distributed). Every grid point × chunk of
+``--seeds-per-task`` seeds (default 1) is one task, a batched ``run_batch`` call. By default the tasks
+run on an embedded local cluster (one worker process per core, one torch thread each) that starts
+and stops with the command; ``--scheduler tcp://HOST:8786`` (or ``$DASK_SCHEDULER_ADDRESS``) uses an
+existing cluster, ``--serial`` runs them in this process. The numbers are identical seed for seed
+whichever executor ran them. Each finished task is written to ``OUT/tasks/``; ``--resume --out OUT``
+continues an interrupted sweep without recomputing those.
 
 ε and d. With the preset's ``eps_mode = "sqrt-d"`` (the paper's synthetic presets) the perturbation
 norm is ε·√d, so a d-sweep keeps ε/√d fixed, as the paper's d-sweep does; ``--eps-mode absolute``
@@ -18,7 +26,8 @@ directory), every file written atomically (temporary file in the same directory,
 - ``sweep.csv``: one row per grid point: mean, std (ddof 1), 95% Student-t interval over the valid
   seeds of acc_f_train, acc_f_test, acc_g_train, acc_g_test, agreement, cos_signed;
 - ``runs.csv``: one row per (grid point, seed), the raw numbers;
-- ``sweep.json``: both tables plus the base config, the seeds and the wall time;
+- ``sweep.json``: both tables plus the base config, the seeds, the executor and the wall time
+  (a point's ``seconds`` is the compute time of its tasks, summed);
 - ``sweep.png``: accuracies of f and g and the agreement (left) and the signed cosine (right) against
   the varied field, with 95% intervals over seeds as error bars.
 
@@ -28,19 +37,20 @@ says how many seeds a point's statistics rest on.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
-import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .config import Config, config_flags, config_from_args, field_type, set_threads, threads_flag
+from .executor import add_executor_flags, config_tasks, executor_from_args, resolve_executor, run_tasks
 from .files import atomic_write_bytes, figure_png_bytes, json_clean
-from .run import run_batch
 from .validation import check_scalar
 
 #: Metrics summarised per grid point (mean, std, 95% CI over seeds).
@@ -125,40 +135,45 @@ def sweep_configs(base: Config, field: str, values: list) -> list[Config]:
 
 
 def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progress: bool = True,
-              preset: str | None = None) -> dict:
-    """Run every grid point as one batched ``run_batch(config, seeds)``; return the sweep table."""
-    from tqdm import tqdm
-
+              preset: str | None = None, executor: str | None = "serial", out_dir=None, resume: bool = False,
+              n_workers: int | None = None, threads: int = 1, seeds_per_task: int = 1) -> dict:
+    """Run every grid point × chunk of ``seeds_per_task`` seeds as one task of
+    ``executor.run_tasks`` (``executor``: "serial", "local", a scheduler address, or None for
+    $DASK_SCHEDULER_ADDRESS else local); return the sweep table. Each task's numbers are those of
+    ``run_batch(config, chunk)``, identical seed for seed to one batch of all seeds. Finished tasks are
+    written to ``out_dir/tasks/`` (a temporary directory when ``out_dir`` is None); ``resume`` reads
+    back the ones written there before."""
     configs = sweep_configs(base, field, values)
-    points = []
+    seeds = list(seeds)
+    tasks = config_tasks(configs, seeds, seeds_per_task=seeds_per_task)
     t_start = time.perf_counter()
-    bar = tqdm(total=len(values) * len(seeds), unit="run", file=sys.stderr, disable=not progress,
-               desc=f"sweep {field}", dynamic_ncols=True)
-    try:
-        for value, cfg in zip(values, configs):
-            bar.set_description(f"sweep {field}={value}")
-            t0 = time.perf_counter()
-            results = run_batch(cfg, list(seeds)).records
-            seconds = time.perf_counter() - t0
-            runs = []
-            for seed, res in zip(seeds, results):
-                row = {"value": value, "seed": seed}
-                row.update({k: res.get(k) for k in RUN_COLUMNS})
-                runs.append(row)
-            valid = [r for r in runs if r["status"] == "ok"]
-            point = {"value": value, "eps_effective": results[0]["eps_effective"], "n_seeds": len(runs),
-                     "n_valid": len(valid), "seconds": seconds,
-                     "stats": {m: summarize([r[m] for r in valid]) for m in METRICS}, "runs": runs}
-            points.append(point)
-            bar.update(len(seeds))
-            agree = point["stats"]["agreement"]["mean"]
-            bar.set_postfix(agreement="n/a" if agree is None else f"{agree:.3f}", s=f"{seconds:.1f}")
-    finally:
-        bar.close()
-    return {"preset": preset, "field": field, "values": list(values), "seeds": list(seeds),
+    with contextlib.ExitStack() as stack:
+        if out_dir is None:
+            if resume:
+                raise ValueError("resume needs out_dir, the directory of the interrupted sweep")
+            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sweep-"))
+        records = run_tasks(tasks, out_dir, executor=executor, resume=resume, progress=progress,
+                            threads=threads, n_workers=n_workers, desc=f"sweep {field}")
+    per_point = len(tasks) // len(configs)
+    points = []
+    for i, value in enumerate(values):
+        recs = records[i * per_point:(i + 1) * per_point]
+        results = [res for rec in recs for res in rec.result]
+        runs = []
+        for seed, res in zip(seeds, results):
+            row = {"value": value, "seed": seed}
+            row.update({k: res.get(k) for k in RUN_COLUMNS})
+            runs.append(row)
+        valid = [r for r in runs if r["status"] == "ok"]
+        points.append({"value": value, "eps_effective": results[0]["eps_effective"], "n_seeds": len(runs),
+                       "n_valid": len(valid), "seconds": sum(rec.seconds for rec in recs),
+                       "stats": {m: summarize([r[m] for r in valid]) for m in METRICS}, "runs": runs})
+    return {"preset": preset, "field": field, "values": list(values), "seeds": seeds,
             "base_config": base.to_dict(), "eps_mode": base.eps_mode,
             "eps_rule": ("eps_effective = eps·√d" if base.eps_mode == "sqrt-d" else "eps_effective = eps"),
             "confidence": CONFIDENCE, "metrics": list(METRICS),
+            "executor": resolve_executor(executor), "tasks": len(tasks),
+            "tasks_reused": sum(rec.reused for rec in records),
             "wall_seconds": time.perf_counter() - t_start, "points": points}
 
 
@@ -199,57 +214,73 @@ def _numeric_axis(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
+def sweep_axis(points: list[dict]):
+    """x positions of the grid points (their values, or 0, 1, … for a str field), whether the axis
+    is numeric, and whether it is drawn on a log scale (positive values spanning ≥ 100x)."""
+    values = [p["value"] for p in points]
+    numeric = _numeric_axis(values)
+    xs = np.asarray(values, dtype=float) if numeric else np.arange(len(values), dtype=float)
+    logx = bool(numeric and min(xs) > 0 and max(xs) / min(xs) >= 100)
+    return xs, numeric, logx
+
+
+def plot_metric(ax, points: list[dict], metric: str, label: str, color: str, marker: str, *, shift: float = 0.0,
+                clip=(0.0, 1.0), ls: str = "-") -> float:
+    """One metric against the varied field: the mean with its t-interval as error bars (clipped to
+    the metric's range; the CSV keeps the raw interval) and each valid seed's value as a faint dot.
+    ``shift`` (a share of the grid step, or of x on a log axis) separates overlapping series.
+    Returns the smallest value drawn (1.0 when none), for the y-limits."""
+    xs, _, logx = sweep_axis(points)
+    step = np.min(np.diff(np.sort(xs))) if len(xs) > 1 else 1.0
+    pts = [(x, p) for x, p in zip(xs, points) if p["stats"][metric]["mean"] is not None]
+    if not pts:
+        return 1.0
+    x = np.array([q[0] for q in pts])
+    x = x * (1 + shift) if logx else x + shift * step
+    stats = [q[1]["stats"][metric] for q in pts]
+    mean = np.array([s["mean"] for s in stats])
+    lo = np.clip([s["ci"][0] if s["ci"] else s["mean"] for s in stats], *clip)
+    hi = np.clip([s["ci"][1] if s["ci"] else s["mean"] for s in stats], *clip)
+    ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], label=label, color=color, marker=marker, ms=4,
+                capsize=3, lw=1.2, ls=ls)
+    lowest = float(np.min(lo))
+    for xi, (_, p) in zip(x, pts):
+        seeds = [r[metric] for r in p["runs"] if r["status"] == "ok" and r[metric] is not None]
+        ax.plot([xi] * len(seeds), seeds, ".", color=color, alpha=0.35, ms=3)
+        lowest = min([lowest, *seeds])
+    return lowest
+
+
+def format_sweep_axis(ax, points: list[dict], field: str) -> None:
+    xs, numeric, logx = sweep_axis(points)
+    ax.set_xlabel(field)
+    ax.grid(alpha=0.3)
+    if logx:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(xs, [str(p["value"]) for p in points])
+
+
 def sweep_figure(table: dict):
     """Matplotlib Figure (no pyplot state): accuracies and agreement, and the signed cosine."""
     from matplotlib.figure import Figure
 
     field, points = table["field"], table["points"]
-    values = [p["value"] for p in points]
-    numeric = _numeric_axis(values)
-    xs = np.asarray(values, dtype=float) if numeric else np.arange(len(values), dtype=float)
-    logx = numeric and min(xs) > 0 and max(xs) / min(xs) >= 100
     fig = Figure(figsize=(10, 4), dpi=90, layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     series = (("acc_f_train", "acc f on D", "C0", "o"), ("acc_g_train", "acc g on D", "C1", "s"),
               ("acc_g_test", "acc g on fresh samples", "C2", "^"), ("agreement", "agreement f, g", "C3", "D"))
-
-    step = np.min(np.diff(np.sort(xs))) if len(xs) > 1 else 1.0
-    lo_y = [0.4]
-
-    def plot(ax, metric, label, color, marker, shift=0.0, clip=(0.0, 1.0)):
-        """Mean with its t-interval (clipped to the metric's range; the CSV keeps the raw interval),
-        and each seed's value as a faint dot; ``shift`` separates overlapping series."""
-        pts = [(x, p) for x, p in zip(xs, points) if p["stats"][metric]["mean"] is not None]
-        if not pts:
-            return
-        x = np.array([q[0] for q in pts])
-        x = x * (1 + shift) if logx else x + shift * step
-        stats = [q[1]["stats"][metric] for q in pts]
-        mean = np.array([s["mean"] for s in stats])
-        lo = np.clip([s["ci"][0] if s["ci"] else s["mean"] for s in stats], *clip)
-        hi = np.clip([s["ci"][1] if s["ci"] else s["mean"] for s in stats], *clip)
-        ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], label=label, color=color, marker=marker, ms=4,
-                    capsize=3, lw=1.2)
-        for xi, (_, p) in zip(x, pts):
-            seeds = [r[metric] for r in p["runs"] if r["status"] == "ok" and r[metric] is not None]
-            ax.plot([xi] * len(seeds), seeds, ".", color=color, alpha=0.35, ms=3)
-            lo_y.append(min(seeds, default=1.0))
-
+    lowest = [0.4]
     for i, (metric, label, color, marker) in enumerate(series):
-        plot(ax1, metric, label, color, marker, shift=0.06 * (i - 1.5))
+        lowest.append(plot_metric(ax1, points, metric, label, color, marker, shift=0.06 * (i - 1.5)))
     ax1.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     ax1.set_ylabel("accuracy / agreement")
-    ax1.set_ylim(max(0.0, min(lo_y) - 0.05), 1.02)
+    ax1.set_ylim(max(0.0, min(lowest) - 0.05), 1.02)
     ax1.legend(loc="lower right", fontsize=8)
-    plot(ax2, "cos_signed", "cos(r_n, y_adv u_n)", "C4", "o", clip=(-1.0, 1.0))
+    plot_metric(ax2, points, "cos_signed", "cos(r_n, y_adv u_n)", "C4", "o", clip=(-1.0, 1.0))
     ax2.set_ylabel("mean signed cos(r_n, y^adv_n u_n)")
     for ax in (ax1, ax2):
-        ax.set_xlabel(field)
-        ax.grid(alpha=0.3)
-        if logx:
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(xs, [str(v) for v in values])
+        format_sweep_axis(ax, points, field)
     n = len(table["seeds"])
     eps_note = "" if field == "eps" or table["eps_mode"] != "sqrt-d" else ", ε ∝ √d"
     fig.suptitle(f"{table.get('preset') or 'config'}: {field} sweep, {n} seeds per point "
@@ -276,16 +307,31 @@ def default_out_dir(preset: str, field: str) -> Path:
 
 # ---------------------------------------------------------------- command line
 
+def task_threads(args, configs: list[Config]) -> int:
+    """torch threads inside each task: ``--threads``, or (0 = auto) 1 on a cluster (one worker per
+    core) and the ``run`` heuristic, decided by the largest grid point, when serial."""
+    import torch
+
+    if args.threads or args.serial:
+        set_threads(args.threads, max(configs, key=lambda c: c.n_train * c.width * c.d))
+        return torch.get_num_threads()
+    return 1
+
+
 def _main(args) -> int:
     field, values = parse_vary(args.vary)
     check_scalar(args.seeds, "--seeds", int, min_val=1)
+    check_scalar(args.seeds_per_task, "--seeds-per-task", int, min_val=1)
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out DIR, the directory of the interrupted sweep")
+    executor = executor_from_args(args)
     base = config_from_args(args)
     configs = sweep_configs(base, field, values)  # every grid point validated before anything runs
     seeds = list(range(base.seed, base.seed + args.seeds))
-    # threads: decided by the largest grid point (the heuristic of ``run``)
-    set_threads(args.threads, max(configs, key=lambda c: c.n_train * c.width * c.d))
     out = Path(args.out) if args.out else default_out_dir(args.preset, field)
-    table = run_sweep(base, field, values, seeds, progress=not args.no_progress, preset=args.preset)
+    table = run_sweep(base, field, values, seeds, progress=not args.no_progress, preset=args.preset,
+                      executor=executor, out_dir=out, resume=args.resume, n_workers=args.workers,
+                      threads=task_threads(args, configs), seeds_per_task=args.seeds_per_task)
     table["command"] = (f"python -m perturbation_learning sweep --preset {args.preset} --vary {args.vary} "
                         f"--seeds {args.seeds}")
     paths = write_sweep(table, out)
@@ -301,9 +347,13 @@ def register(parser) -> None:
                              "(str values containing commas: separate with ';'). With eps_mode sqrt-d, "
                              "ε (varied or not) is multiplied by √d")
     parser.add_argument("--seeds", type=int, default=3, metavar="N",
-                        help="seeds per grid point: --seed, --seed+1, …, run as one batch (default 3)")
+                        help="seeds per grid point: --seed, --seed+1, … (default 3)")
+    parser.add_argument("--seeds-per-task", type=int, default=1, metavar="K",
+                        help="seeds batched into one task (default 1; larger batches save per-step "
+                             "overhead on small configs, smaller ones spread better over workers)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output directory (default reports/sweeps/<preset>-<field>-<timestamp>/)")
     threads_flag(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_executor_flags(parser)
     parser.set_defaults(func=_main)

@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,14 +80,15 @@ def test_summarize_student_t_interval():
 def tiny_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     rc = main(["sweep", *TINY, "--vary", "d=4,9", "--seeds", "2", "--seed", "3", "--no-progress",
-               "--out", str(out)])
+               "--out", str(out), "--serial", "--seeds-per-task", "2"])
     return rc, out
 
 
 def test_sweep_writes_csv_json_png(tiny_sweep):
     rc, out = tiny_sweep
     assert rc == 0
-    assert sorted(p.name for p in out.iterdir()) == ["runs.csv", "sweep.csv", "sweep.json", "sweep.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["runs.csv", "sweep.csv", "sweep.json", "sweep.png", "tasks"]
+    assert len(list((out / "tasks").glob("*.json"))) == 2  # one task per point (--seeds-per-task 2)
     assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
     summary = _read_csv(out / "sweep.csv")
     assert [int(r["d"]) for r in summary] == [4, 9]
@@ -127,6 +129,21 @@ def test_sweep_batch_matches_a_single_run(tiny_sweep):
     single = run_experiment(cfg)
     for m in ("acc_f_train", "acc_g_train", "agreement"):
         assert float(row[m]) == pytest.approx(single[m], abs=1e-12)
+
+
+def test_sweep_resume_reads_every_task_back_and_writes_the_same_tables(tiny_sweep, tmp_path, capsys):
+    _, out = tiny_sweep
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    rc = main(["sweep", *TINY, "--vary", "d=4,9", "--seeds", "2", "--seed", "3", "--no-progress",
+               "--out", str(copy), "--serial", "--seeds-per-task", "2", "--resume"])
+    assert rc == 0
+    table = json.loads((copy / "sweep.json").read_text())
+    assert table["tasks"] == table["tasks_reused"] == 2
+    assert (copy / "runs.csv").read_text() == (out / "runs.csv").read_text()
+    capsys.readouterr()
+    assert main(["sweep", *TINY, "--vary", "d=4,9", "--resume", "--serial", "--no-progress"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
 
 
 def test_sweep_progress_bar_goes_to_stderr(capsys):
