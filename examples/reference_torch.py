@@ -173,23 +173,70 @@ class ReferenceRun:
     eps: float
 
 
-def perturbation_learning(config, X: torch.Tensor, y: torch.Tensor, *, init_f, init_g,
-                          targets_generator: torch.Generator) -> ReferenceRun:
+def random_directions(X: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
+    """Control: Gaussian directions (drawn in float64) scaled to norm ε."""
+    v = torch.randn(tuple(X.shape), generator=generator, dtype=torch.float64).to(X.dtype)
+    return eps * v / v.norm(dim=1, keepdim=True)
+
+
+ATTACKS = ("l2-one-step", "random", "shuffled")
+
+
+def reference_run(config, X: torch.Tensor, y: torch.Tensor, *, init_f, init_g,
+                  targets_generator: torch.Generator, control_generator: torch.Generator | None = None
+                  ) -> ReferenceRun:
     """Train f on (X, y), attack it, train g on (X^adv, y^adv).
 
     ``config`` is read by attribute: width, gamma, loss, lr, lr_g (0 = lr), momentum, epochs_f,
-    epochs_g, attack (only 'l2-one-step'), eps, eps_mode ('absolute' or 'sqrt-d': ε·√d), targets,
-    scenario. ``init_f`` and ``init_g`` are (W, b, a) triples.
+    epochs_g, attack (one of ATTACKS; 'random' and 'shuffled' are the controls and draw from
+    ``control_generator``), eps, eps_mode ('absolute' or 'sqrt-d': ε·√d), targets, scenario.
+    ``init_f`` and ``init_g`` are (W, b, a) triples.
     """
-    if config.attack != "l2-one-step":
-        raise ValueError(f"attack == {config.attack!r}; the reference implements only 'l2-one-step'")
+    if config.attack not in ATTACKS:
+        raise ValueError(f"attack == {config.attack!r}; the reference implements {ATTACKS}")
     d = X.shape[1]
     eps = config.eps * math.sqrt(d) if config.eps_mode == "sqrt-d" else config.eps
     gd = dict(loss=config.loss, momentum=config.momentum)
     f = train(TwoLayerLeakyReLU(*init_f, config.gamma), X, y, lr=config.lr, steps=config.epochs_f, **gd)
     y_adv = draw_targets(y, config.targets, targets_generator)
-    r = one_step_l2(f.net, X, y_adv, eps)
+    if config.attack == "random":
+        r = random_directions(X, eps, control_generator)
+    else:
+        r = one_step_l2(f.net, X, y_adv, eps)
+        if config.attack == "shuffled":
+            r = r[torch.randperm(len(r), generator=control_generator)]
     X_adv = r if config.scenario == "a" else X + r
     g = train(TwoLayerLeakyReLU(*init_g, config.gamma), X_adv, y_adv, lr=config.lr_g or config.lr,
               steps=config.epochs_g, **gd)
     return ReferenceRun(f=f, g=g, y_adv=y_adv, r=r, X_adv=X_adv, eps=eps)
+
+
+# ---------------------------------------------------------------- the procedure interface
+# Everything above is the reference itself; this adapter only reports its results in the form the
+# run and the checks read (perturbation_learning.procedure), so that
+# ``pytest checks/ --procedure examples.reference_torch:procedure`` checks this implementation.
+
+from perturbation_learning.procedure import NetworkReport, SeedOutput, seedwise  # noqa: E402
+
+
+def _report(trained: Trained, X: torch.Tensor, y: torch.Tensor, loss: str) -> NetworkReport:
+    net, net0 = trained.net, trained.net0
+    with torch.no_grad():
+        final_loss = float(LOSSES[loss](-y * net(X)).mean())
+    return NetworkReport(W=net.W, b=net.b, a=net.a, W0=net0.W, b0=net0.b, t=trained.t, lam=trained.lam,
+                         flip_fraction=trained.flip_fraction, diverged=trained.diverged, final_loss=final_loss,
+                         forward=net, forward0=net0)
+
+
+def reference_seed(config, X: torch.Tensor, y: torch.Tensor, streams: dict) -> SeedOutput:
+    """One seed: initial weights from the ``f_init`` and ``g_init`` generators, then ``reference_run``."""
+    d, m = X.shape[1], config.width
+    run = reference_run(config, X, y, init_f=initial_parameters(d, m, streams["f_init"], X.dtype),
+                        init_g=initial_parameters(d, m, streams["g_init"], X.dtype),
+                        targets_generator=streams["targets"], control_generator=streams["control"])
+    return SeedOutput(f=_report(run.f, X, y, config.loss), g=_report(run.g, run.X_adv, run.y_adv, config.loss),
+                      y_adv=run.y_adv, r=run.r, X_adv=run.X_adv, eps=run.eps)
+
+
+#: The reference as a procedure (perturbation_learning.procedure.Procedure).
+procedure = seedwise(reference_seed, name="procedure")

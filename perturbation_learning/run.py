@@ -10,7 +10,7 @@ axis) and returns a :class:`RunResult`; each seed's numbers are identical to
 arithmetic mixes networks.
 
 The procedure is any callable ``(config, sample, streams) -> ProcedureOutput`` (the
-:class:`Procedure` protocol): it returns the trained f and g with their initial networks, t, Λ,
+``procedure.Procedure`` protocol): it returns the trained f and g with their initial networks, t, Λ,
 flip fractions and divergence flags (``TrainResult``), the targets y^adv, the perturbations r and the
 inputs x^adv. ``measure`` computes everything else from those tensors, so another implementation of
 the procedure is measured exactly as this one.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -32,44 +31,12 @@ from .config import Config, seed_streams
 from .data import make_distribution
 from .files import json_clean
 from .network import TwoLayerNet, draw_network, stack_networks
+from .procedure import Procedure, ProcedureOutput, Sample, procedure_name
 from .training import LOSSES, TrainResult, train_in_chunks
 from .validation import DTYPES, check_seeds, resolve_device
 
 #: Per-seed metrics that an invalid (diverged) run reports as null.
 METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement", "cos_signed", "cos_abs")
-
-
-@dataclass
-class Sample:
-    """The data of a batch of seeds: D = (X, y) and the fresh test samples (Z, yz), stacked on a
-    leading seed axis, in the run's dtype and device."""
-
-    X: torch.Tensor
-    y: torch.Tensor
-    Z: torch.Tensor
-    yz: torch.Tensor
-
-    @property
-    def d(self) -> int:
-        return self.X.shape[-1]
-
-
-@dataclass
-class ProcedureOutput:
-    """What a procedure returns, batched over seeds."""
-
-    f: TrainResult
-    g: TrainResult
-    y_adv: torch.Tensor
-    r: torch.Tensor
-    X_adv: torch.Tensor
-    eps: float
-    seconds_f: float = 0.0
-    seconds_g: float = 0.0
-
-
-class Procedure(Protocol):
-    def __call__(self, config: Config, sample: Sample, streams: list[dict]) -> ProcedureOutput: ...
 
 
 @dataclass
@@ -95,6 +62,7 @@ class RunResult:
     sample: Sample
     out: ProcedureOutput
     measures: Measures
+    procedure: str = "perturbation_learning.run:perturbation_learning"  # 'module:object' that produced out
 
     X = property(lambda self: self.sample.X)
     y = property(lambda self: self.sample.y)
@@ -237,7 +205,8 @@ def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = pertur
     streams = [seed_streams(s) for s in seeds]
     sample = load(config, streams)
     out = procedure(config, sample, streams)
-    return RunResult(config=config, seeds=seeds, sample=sample, out=out, measures=measure(config, sample, out))
+    return RunResult(config=config, seeds=seeds, sample=sample, out=out, measures=measure(config, sample, out),
+                     procedure=procedure_name(procedure))
 
 
 def run_experiment(config: Config) -> dict:

@@ -104,7 +104,7 @@ def compare(cfg: Config) -> dict:
     results = data.records
     X, y, Z = data.X[0], data.y[0], data.Z[0]
     f0, g0 = data.f.net0[0], data.g.net0[0]
-    run = ref.perturbation_learning(
+    run = ref.reference_run(
         cfg, X.clone(), y.clone(), init_f=(f0.W.clone(), f0.b.clone(), f0.a.clone()),
         init_g=(g0.W.clone(), g0.b.clone(), g0.a.clone()), targets_generator=seed_streams(cfg.seed)["targets"])
     out = {"rtol": rounding_rtol(cfg, X.shape[1])}
@@ -185,19 +185,48 @@ def _env(root: Path) -> dict:
 
 
 def test_reference_catches_a_gamma_bug_in_the_trainer(tmp_path):
-    """Mutation: in a scratch copy of the project, the slopes s = φ′ (``theory.model``, which the
-    trainer uses) take 0.5·γ for negative pre-activations; the differential test must fail there."""
+    """Mutation: in a scratch copy of the project, the trainer's training loop takes its slopes with
+    0.5·γ (the network it returns keeps γ); the differential test must fail there."""
     scratch = tmp_path / "project"
     shutil.copytree(ROOT, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "reports", "*.egg-info",
                                                                  "__pycache__", ".hypothesis"))
-    network = scratch / "theory" / "model.py"
-    text = network.read_text()
-    original = "S.mul_(1.0 - gamma).add_(gamma)"
+    training = scratch / "perturbation_learning" / "training.py"
+    text = training.read_text()
+    original = "S = cur.slopes(H)"
     assert text.count(original) == 1, "the slope line to mutate was not found"
-    network.write_text(text.replace(original, "S.mul_(1.0 - gamma).add_(0.5 * gamma)"))
+    training.write_text(text.replace(original, "S = TwoLayerNet(W, b, a, 0.5 * net.gamma).slopes(H)"))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
          str(scratch / "tests" / "test_reference_differential.py"), "-k", "agree_on_random_configs"],
         cwd=scratch, capture_output=True, text=True, timeout=600, env=_env(scratch))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "relative difference" in proc.stdout, proc.stdout[-3000:]
+
+
+@pytest.mark.parametrize("attack", ["l2-one-step", "random", "shuffled"])
+def test_reference_procedure_runs_through_run_batch_like_the_trainer(attack):
+    """The same comparison through the procedure interface: ``run_batch(..., procedure=ref.procedure)``
+    draws its own initial weights (the same convention, divided by √d where the project multiplies
+    by d^-1/2, so they agree to rounding) and reports its own f as a function; records and outputs
+    match the default procedure's within the rounding tolerance."""
+    cfg = Config(dataset="shifted-gauss", d=6, n_train=16, n_test=20, width=12, gamma=0.2, loss="logistic",
+                 lr=0.1, momentum=0.9, epochs_f=20, epochs_g=20, eps=1.0, eps_mode="absolute", attack=attack,
+                 scenario="b", dtype="float64")
+    seeds = [3, 4]
+    ours, theirs = run_batch(cfg, seeds), run_batch(cfg, seeds, procedure=ref.procedure)
+    rtol = rounding_rtol(cfg, cfg.d)
+    assert theirs.procedure == "examples.reference_torch:procedure"
+    assert type(theirs.f.net).__name__ == "FunctionNet"
+    for i in range(len(seeds)):
+        scale = float(ours.f.net[i](ours.Z[i]).abs().max())
+        assert float((theirs.f.net[i](ours.Z[i]) - ours.f.net[i](ours.Z[i])).abs().max()) <= rtol * scale
+        gscale = float(ours.g.net[i](ours.Z[i]).abs().max())
+        assert float((theirs.g.net[i](ours.Z[i]) - ours.g.net[i](ours.Z[i])).abs().max()) <= rtol * gscale
+        assert torch.allclose(theirs.f.net.input_grad(ours.X)[i], ours.f.net.input_grad(ours.X)[i], rtol=rtol,
+                              atol=rtol)
+    for a, b in zip(ours.records, theirs.records):
+        for key in ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement",
+                    "flip_fraction_f", "flip_fraction_g"):
+            assert a[key] == b[key], key
+        for key in ("cos_signed", "t_f", "t_g", "final_loss_f", "final_loss_g"):
+            assert abs(a[key] - b[key]) <= rtol * max(1.0, abs(a[key])), key
