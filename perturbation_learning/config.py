@@ -116,7 +116,7 @@ _PAPER_GD = dict(lr=0.1, momentum=0.9, epochs_f=1000, epochs_g=1000, loss="ident
 _PAPER_REAL = dict(lr=0.01, momentum=0.9, epochs_f=100, epochs_g=100, loss="identity",
                    eps=0.14, eps_mode="absolute", n_train=0, width=100)
 
-# THEORY.md §7, at the paper's sizes, plus small variants that run in seconds on a laptop.
+# THEORY.md §7, at the paper's sizes, plus small variants that run in seconds.
 PRESETS: dict[str, Config] = {
     "shifted-gauss-a": Config(dataset="shifted-gauss", d=100, width=100, n_train=1000, eps=0.001,
                               scenario="a", **_PAPER_GD),
@@ -202,9 +202,10 @@ def threads_flag(parser: argparse.ArgumentParser) -> None:
                         help="torch intra-op threads (0 = auto: 1 for small problems, else torch's default)")
 
 
-#: Below this many multiply-adds per step (N·m·d), one thread is faster: the per-op work is too
-#: small to amortise OpenMP barriers, and a second thread that waits for a busy core costs far
-#: more than it gives (benchmarks/results/results.md, section (c): the 2-thread rows).
+#: Below this many multiply-adds per step (N·m·d), one thread: the per-op work is too small to
+#: amortise OpenMP barriers. benchmarks/results/results.md, section (c): at the shifted-gauss-a size
+#: (N·m·d = 10^7) a second thread gains only 1.14x when the machine is quiet (1104 vs 966 µs per
+#: network-step), while a second thread that waits for a core held by another process stalls every op.
 SMALL_PROBLEM_MACS = 5e7
 
 

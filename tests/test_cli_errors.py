@@ -1,8 +1,8 @@
 """Bad input on the command line: ``python -m perturbation_learning ...`` exits with code 2 and
-prints exactly one line on stderr that names the parameter, never a traceback (issue 7).
+prints exactly one line on stderr that names the parameter, never a traceback.
 
-Cost. Each fresh interpreter spends ~2–3 s CPU importing torch, and this machine has 2 shared
-cores, so starting one per case would cost a minute. The cases therefore run in a *fork server*:
+Cost. Each fresh interpreter spends seconds of CPU importing torch, so starting one per case would
+cost a minute. The cases therefore run in a *fork server*:
 one subprocess (``sys.executable``) imports the package once, then forks one child per case, and
 the child runs the module exactly as ``python -m`` does (``runpy.run_module(..., run_name=
 "__main__", alter_sys=True)``), with its own stdout/stderr files and its real exit status; an

@@ -478,3 +478,32 @@ def test_bad_data_dir(tmp_path, name):
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(ValueError, match=r"no test labels IDX file .*t10k-labels-idx1-ubyte"):
         make_distribution(name, data_dir=str(tmp_path))
+
+
+# ------------------------------------------------------------------------------------------------
+# Family limits (class attributes, for strategies that must draw only valid settings)
+# ------------------------------------------------------------------------------------------------
+
+def test_family_limits_are_class_attributes():
+    from perturbation_learning.data import FAMILY_CLASSES, family
+
+    assert set(FAMILY_CLASSES) == set(FAMILIES)
+    assert family("xor").min_d == 2 and family("gauss").min_d == 1
+    assert family("digits").fixed_d == 64 and family("mnist").fixed_d == 784 and family("gauss").fixed_d is None
+    assert family("shifted-gauss").max_train() is None
+    assert family("digits").max_train((3, 5)) == make_distribution("digits", pair=(3, 5)).split_size("train")
+    for name in SYNTHETIC_FAMILIES:  # the limits are the ones make_distribution enforces
+        cls = family(name)
+        rng_arg = rng(0) if cls.needs_rng else None
+        assert make_distribution(name, d=cls.min_d, rng=rng_arg).d == cls.min_d
+        if cls.min_d > 1:
+            with pytest.raises(ValueError, match=f"d == {cls.min_d - 1}, must be >= {cls.min_d}"):
+                make_distribution(name, d=cls.min_d - 1, rng=rng_arg)
+        with pytest.raises(TypeError, match="unexpected option"):
+            make_distribution(name, d=cls.min_d, rng=rng_arg, **{"not_an_option": 1})
+        for option, (default, _) in cls.option_bounds.items():
+            assert option in cls.options
+            if default is not None:
+                assert make_distribution(name, d=4, rng=rng_arg, **{option: default}).options[option] == default
+    with pytest.raises(ValueError, match=r"data_dir is None"):
+        family("mnist").max_train((0, 1))

@@ -1,15 +1,15 @@
-"""Same seeds give bit-identical results on CPU (issue 7).
+"""Same seeds give bit-identical results on CPU.
 
 - two ``run_experiment`` calls, and their ``to_json(..., timings=False)`` strings;
 - the CLI twice with ``--no-timings`` (a fresh interpreter and this process): identical stdout;
 - ``run_batch(config, seeds)`` against ``run_experiment`` per seed: **bit-identical**, results and
-  trained weights. That took three fixes in the procedure (``network.matmul_per_network``,
-  ``network.readout``, ``training._per_network``), because on this machine's MKL, measured:
+  trained weights. The procedure needs three measures for that (``network.matmul_per_network``,
+  ``theory.model.readout``, ``training._per_network``), because in torch's CPU (MKL) kernels:
   a batch of one runs as a folded mm/mv but B > 1 as bmm (different summation order); the
   matrix-vector and small-matrix GEMM kernels order their sums by the operands' memory alignment
   (network i of a batch starts i·N·m floats into a buffer); and vectorised exp/log (logistic loss)
   round differently in the SIMD body and the scalar tail. The parametrised shapes below (width 1
-  and 3, N = 2, d = 1, logistic loss, float64) each failed before those fixes;
+  and 3, N = 2, d = 1, logistic loss, float64) each exercise one of them;
 - torch intra-op threads 1 and 2 give identical results (on problems big enough to be split);
 - under pytest-xdist (``-n 2``), a generated test file's runs equal a serial in-process run.
 """
@@ -36,12 +36,7 @@ BASE = Config(dataset="shifted-gauss", d=12, n_train=40, n_test=60, width=24, ep
               lr=0.1, momentum=0.9, eps=1.0, eps_mode="absolute")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread unless a test says otherwise (2 shared cores: a second thread that
-    waits for a busy core makes small problems many times slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
     yield
     torch.set_num_threads(before)
 

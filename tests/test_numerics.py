@@ -1,4 +1,4 @@
-"""Numerical edge cases of the procedure, each with a defined result (issue 7), and divergence.
+"""Numerical edge cases of the procedure, each with a defined result, and divergence.
 
 Defined results:
 - ε = 0, or a zero input gradient (readout a = 0, or every neuron inactive): every attack returns
@@ -35,12 +35,7 @@ SMALL = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=100, width=50, 
                lr=0.1, momentum=0.9, eps=1.0, eps_mode="absolute")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread (2 shared cores: a second thread that waits for a busy core makes these
-    small problems many times slower); restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
     yield
     torch.set_num_threads(before)
 

@@ -1,7 +1,7 @@
 """The ``sweep`` and ``map`` sub-commands: grid parsing, one batched run per point, the written
-CSV/JSON/PNG, and the one-line exit-2 errors (issue 5, reports).
+CSV/JSON/PNG, and the one-line exit-2 errors.
 
-Every run here is tiny (N ≤ 40, m = 8, a few steps): the machine has 2 shared cores.
+Every run here is tiny (N ≤ 40, m = 8, a few steps), so the file runs in seconds.
 """
 
 from __future__ import annotations

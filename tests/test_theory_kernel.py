@@ -211,7 +211,7 @@ def test_K3_finite_width_converges_at_rate_m_to_minus_half():
 
 
 # The closed form's speed against the official 1000-neuron Monte Carlo is a benchmark, not a test
-# (timed tests flake on a shared machine): see bench/kernel.py and the README's benchmark table.
+# (timed tests flake under background load): see benchmarks/kernel.py and the README's benchmark table.
 
 
 # --- input validation ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Bad input at every public entry point of the procedure raises ``TypeError`` (wrong type) or
-``ValueError`` (wrong value) whose message names the parameter and the allowed range (issue 7).
+``ValueError`` (wrong value) whose message names the parameter and the allowed range.
 
 One test per bad input; each asserts the exception type *and* the words of the message, so that a
 check that fires for the wrong reason (or a bare ``RuntimeError`` from deep inside torch) fails.

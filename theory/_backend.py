@@ -85,8 +85,8 @@ def _is_float32(dtype) -> bool:
 def single_thread_blas():
     """Context limiting BLAS to one thread (via threadpoolctl when installed, else a no-op).
 
-    For loops of many small matrix products: OpenBLAS's threads spin and, on a loaded 2-core machine,
-    made a 10⁶-neuron row-wise Monte Carlo 10–25x slower than single-threaded (0.4 s vs 4–12 s).
+    For loops of many small matrix products: BLAS threads spin between the products, and when
+    another process holds a core they wait for it, so one thread is both faster and steadier.
     """
     try:
         from threadpoolctl import threadpool_limits

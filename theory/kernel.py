@@ -204,8 +204,8 @@ def phi_monte_carlo(X, Z, gamma, n_neurons, generator, delta=None, *, pairs=Fals
     tensor = is_tensor(X)
     ref = X
     if pairs:
-        # Elementwise counting in cache-sized chunks: numpy is robust to CPU contention, where
-        # torch's many small multi-threaded kernels ran up to 10x slower on a loaded 2-core machine.
+        # Elementwise counting in cache-sized chunks, in numpy: torch's many small multi-threaded
+        # kernels wait on each other whenever another process holds a core.
         if tensor:
             X, Z = X.detach().cpu().numpy(), Z.detach().cpu().numpy()
         back = False

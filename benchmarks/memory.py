@@ -1,6 +1,6 @@
 """(d) Peak memory of the kernel-matrix and training cases, one subprocess per case.
 
-Each case runs in a fresh ``python -m bench.memory --case NAME`` process: it builds its inputs,
+Each case runs in a fresh ``python benchmarks/memory.py --case NAME`` process: it builds its inputs,
 resets the peak-RSS mark (``/proc/self/clear_refs``) and takes the current RSS as the baseline
 (interpreter, torch, inputs), runs the case, and reads the peak (``VmHWM``, which ``ru_maxrss`` equals in a process started by a
 small parent).
@@ -12,8 +12,8 @@ would not see). A warm-up on tiny inputs first loads every code path, so one-off
 to the case. ``ref_mb`` is the size of the case's main array (the Gram matrix, or one (…, N, m)
 activation tensor) for scale.
 
-    python -m bench.memory [--quick]            # all cases
-    python -m bench.memory --case train_d1000   # one case, JSON on stdout
+    python benchmarks/memory.py [--quick]            # all cases
+    python benchmarks/memory.py --case train_d1000   # one case, JSON on stdout
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .common import log, markdown_table
+from common import log, markdown_table
 
 KERNEL = dict(n1=2000, n2=2000, d=1000)
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def _kernel_case(variant: str):
 
     from theory.kernel import phi_closed_form, phi_monte_carlo
 
-    from .kernel import kernel_inputs
+    from kernel import kernel_inputs
 
     X, Z = kernel_inputs(KERNEL["n1"], KERNEL["n2"], KERNEL["d"])
     if variant.endswith("f32"):
@@ -52,22 +52,19 @@ def _kernel_case(variant: str):
     return (lambda: phi_monte_carlo(X, Z, 0.0, 1000, gen)), ref
 
 
-def _train_case(d, N, m, steps, batch=None, shared_x=False, fused=False):
+def _train_case(d, N, m, steps, batch=None, shared_x=False):
     from perturbation_learning.training import train
 
-    from .throughput import training_problem
-    from .train_variants import fused_train
-
+    from throughput import training_problem
     if batch is None:
         net, X, y = training_problem(N, m, d)
     else:
-        from .batched import networks_and_data
+        from batched import networks_and_data
         _, net, X, y = networks_and_data(d, N, m, batch)
         if shared_x:
             X, y = X[0].clone(), y[0].clone()
-    fn = fused_train if fused else train
     ref = N * m * 4 * (batch or 1) / 2**20
-    return (lambda: fn(net, X, y, lr=0.1, steps=steps, momentum=0.9)), ref
+    return (lambda: train(net, X, y, lr=0.1, steps=steps, momentum=0.9)), ref
 
 
 SGA = dict(d=100, N=1000, m=100)
@@ -80,14 +77,11 @@ CASES = {
     "kernel_monte_carlo_f32": lambda: _kernel_case("monte_carlo_f32"),
     "kernel_monte_carlo_f64": lambda: _kernel_case("monte_carlo_f64"),
     "train_d1000": lambda: _train_case(**BIG, steps=3),
-    "train_d1000_fused": lambda: _train_case(**BIG, steps=3, fused=True),
     "train_sga_single": lambda: _train_case(**SGA, steps=20),
     "train_sga_batched16": lambda: _train_case(**SGA, steps=20, batch=16),
     "train_sga_batched16_shared_x": lambda: _train_case(**SGA, steps=20, batch=16, shared_x=True),
-    "train_sga_batched16_fused": lambda: _train_case(**SGA, steps=20, batch=16, fused=True),
     "train_wide_single": lambda: _train_case(**WIDE, steps=5),
     "train_wide_batched16": lambda: _train_case(**WIDE, steps=5, batch=16),
-    "train_wide_batched16_fused": lambda: _train_case(**WIDE, steps=5, batch=16, fused=True),
 }
 QUICK = ["kernel_closed_form_f32", "kernel_monte_carlo_f32", "train_sga_single", "train_sga_batched16"]
 
@@ -118,8 +112,7 @@ def _warm_up():
     from theory.kernel import phi_closed_form, phi_monte_carlo
     from perturbation_learning.training import train
 
-    from .batched import networks_and_data
-    from .train_variants import fused_train
+    from batched import networks_and_data
 
     X = np.random.default_rng(0).standard_normal((300, 16))
     for A in (X, torch.from_numpy(X).float()):
@@ -127,10 +120,9 @@ def _warm_up():
         phi_monte_carlo(A, A, 0.0, 10, torch.Generator().manual_seed(0) if isinstance(A, torch.Tensor)
                         else np.random.default_rng(0))
     nets, stacked, Xs, ys = networks_and_data(8, 16, 8, 2)
-    for fn in (train, fused_train):
-        fn(nets[0], Xs[0], ys[0], lr=0.1, steps=2, momentum=0.9)
-        fn(stacked, Xs, ys, lr=0.1, steps=2, momentum=0.9)
-        fn(stacked, Xs[0], ys[0], lr=0.1, steps=2, momentum=0.9)
+    train(nets[0], Xs[0], ys[0], lr=0.1, steps=2, momentum=0.9)
+    train(stacked, Xs, ys, lr=0.1, steps=2, momentum=0.9)
+    train(stacked, Xs[0], ys[0], lr=0.1, steps=2, momentum=0.9)
 
 
 def reset_peak_rss() -> bool:
@@ -165,7 +157,7 @@ def peak_rss_kb() -> int:
 def measure(case: str, threads: int = 1, timeout: float = 900) -> dict:
     """Run ``case`` in a fresh subprocess (``ru_maxrss`` is a per-process high-water mark)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, "-m", "bench.memory", "--case", case, "--threads", str(threads)],
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--case", case, "--threads", str(threads)],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
     if proc.returncode != 0:
         return {"case": case, "threads": threads, "error": proc.stderr.strip().splitlines()[-1:]}

@@ -1,7 +1,7 @@
-"""Run the benchmarks a–d of issue 6 and write ``results.json`` and ``results.md``.
+"""Run the benchmarks a–d and write ``results.json`` and ``results.md``.
 
-    python -m bench.run_all [--quick] [--out bench/results] [--only kernel throughput batched memory identity]
-    python -m bench.run_all --render bench/results/results.json   # re-render the Markdown only
+    python benchmarks/run_all.py [--quick] [--out benchmarks/results] [--only kernel throughput batched memory identity]
+    python benchmarks/run_all.py --render benchmarks/results/results.json   # re-render the Markdown only
 
 a ``kernel``: exact kernel matrix vs the 1000-neuron Monte Carlo estimate (N1 = N2 = 2000, d = 1000);
 b ``throughput``: training GFLOP/s at d = 1000, N = 2000, m = 1000 against the measured sgemm peak;
@@ -9,7 +9,7 @@ c ``batched``: 16 networks batched vs sequential at the shifted-gauss-a size and
 d ``memory``: peak RSS of the kernel and training cases, one subprocess per case;
 ``identity``: run_batch(config, seeds) against run_experiment per seed (bit identity).
 
-The check-suite wall time is a separate script (minutes): ``python -m bench.checks_wall``.
+The check-suite wall time is a separate script (minutes): ``python benchmarks/checks_wall.py``.
 Results are rewritten after every section, so an interrupted run keeps what it measured; with
 ``--only``, an existing results.json of the same mode keeps its other sections (each section records
 ``measured_at``).
@@ -23,8 +23,8 @@ import os
 import time
 from pathlib import Path
 
-from . import batched, kernel, memory, throughput
-from .common import log, machine_info, pinned_threads, write_json
+import batched, kernel, memory, throughput
+from common import log, machine_info, pinned_threads, section, write_json
 
 SECTIONS = ("kernel", "throughput", "batched", "memory", "identity")
 IDENTITY_PRESET = "shifted-gauss-a-small"
@@ -45,12 +45,11 @@ def identity_section(quick: bool) -> dict:
 
 
 def identity_markdown(res: dict) -> str:
-    c = res["config"]
-    return "\n".join([
-        "### run_batch vs run_experiment (bit identity)",
-        f"preset {res['preset']} (d={c['d']}, N={c['n_train']}, m={c['width']}, {c['epochs_f']}+{c['epochs_g']} "
-        f"steps), seeds {res['seeds']}, {res['threads']} thread: max |difference| over all result metrics "
-        f"= {res['max_abs_diff']:.3g}; bit-identical: **{res['bit_identical']}**.", ""])
+    setting = "d={d}, N={n_train}, m={width}, {epochs_f}+{epochs_g} steps".format(**res["config"])
+    outcome = f"max |difference| over all result metrics = {res['max_abs_diff']:.3g}"
+    caption = (f"preset {res['preset']} ({setting}), seeds {res['seeds']}, {res['threads']} thread: {outcome}; "
+               f"bit-identical: **{res['bit_identical']}**.")
+    return section("### run_batch vs run_experiment (bit identity)", caption)
 
 
 def run_section(name: str, quick: bool, threads: list[int] | None) -> dict:
@@ -97,7 +96,7 @@ def render(payload: dict) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer rounds and steps, 1 thread (a sanity run)")
-    p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for results.json/.md")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="directory for results.json/.md")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     p.add_argument("--threads", type=int, nargs="+", help="thread counts to measure (default: 1 and 2)")
     p.add_argument("--render", type=Path, metavar="RESULTS_JSON",

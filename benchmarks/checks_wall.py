@@ -9,7 +9,7 @@ summary line, and the number of network pairs the checks trained (the plugin's
 ``network pairs trained: N`` line) with pairs per minute. Profiles ``fast`` and ``ci`` by default;
 ``--full`` adds ``thorough`` and ``paper`` (long). Takes minutes: run it on a quiet machine.
 
-    python -m bench.checks_wall [--full] [--profiles ci] [--out bench/results] [--workers auto]
+    python benchmarks/checks_wall.py [--full] [--profiles ci] [--out benchmarks/results] [--workers auto]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import log, machine_info, markdown_table, write_json
+from common import log, machine_info, markdown_table, section, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROFILES = ("fast", "ci")
@@ -90,13 +90,13 @@ def _load():
 
 def markdown(payload: dict) -> str:
     m = payload["machine"]
-    return "\n".join([
+    return section(
         "### (e) check-suite wall time per Hypothesis profile",
         f"{m['cpu_model']}, {m['cores']} cores, {m['date']}, torch {m['torch']}; load average at start "
         f"{m['load_average_1_5_15']}. Command: `pytest -n <workers> checks/ -p no:randomly "
-        "--report-dir=<tmp> --hypothesis-profile=<profile>` (workers pin 1 torch thread each).", "",
+        "--report-dir=<tmp> --hypothesis-profile=<profile>` (workers pin 1 torch thread each).",
         markdown_table(payload["rows"], ["profile", "workers", "wall_s", "exit_code", "pytest_summary",
-                                         "pairs_trained", "pairs_per_minute", "load_average_after"]), ""])
+                                         "pairs_trained", "pairs_per_minute", "load_average_after"]))
 
 
 def main(argv=None):
@@ -105,7 +105,7 @@ def main(argv=None):
     p.add_argument("--profiles", nargs="+", help="explicit profiles (overrides --full)")
     p.add_argument("--workers", default="auto", help="pytest-xdist -n value")
     p.add_argument("--timeout", type=float, default=None, help="seconds per profile")
-    p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = p.parse_args(argv)
     profiles = args.profiles or (FULL_PROFILES if args.full else DEFAULT_PROFILES)
     payload = {"machine": machine_info(), "rows": []}

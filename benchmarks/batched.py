@@ -9,10 +9,9 @@ Per problem size and pinned thread count, interleaved in one process (per round:
   which isolates the cost of page-faulting fresh memory for every large per-step tensor;
 - ``batched_chunked``: ``train()`` on consecutive chunks of ``chunk_size(N, m)`` stacked networks,
   sized so one chunk's (chunk, N, m) tensor is about 2 MiB (cache-sized elementwise passes);
-- ``sequential_fused`` / ``batched_fused``: the same with ``bench.train_variants.fused_train``;
 - ``gemm_floor``: only the two GEMMs of each step, per network, into preallocated outputs.
 
-Times are per network-step (seconds / (16 · steps)); the fused and floor cases may run fewer steps
+Times are per network-step (seconds / (16 · steps)); the floor case may run fewer steps
 (``aux_max_steps``), which is fair because a step's cost does not change along a run. Speed-ups are
 medians of per-round ratios. Why batching cannot give 5x at the shifted-gauss-a size on a CPU: a
 batch still runs one GEMM per network (``train`` calls ``mm`` per network on purpose, for bit
@@ -21,7 +20,7 @@ per-op dispatch overhead, and its elementwise passes stream 16x larger tensors (
 glibc's 32 MiB mmap threshold every allocation page-faults). ``gemm_share`` = floor / sequential
 bounds the speed-up: at most 1 / gemm_share even if batching removed every non-GEMM cost.
 
-    python -m bench.batched [--quick] [--threads 1 2]
+    python benchmarks/batched.py [--quick] [--threads 1 2]
 """
 
 from __future__ import annotations
@@ -36,9 +35,8 @@ import torch
 from perturbation_learning.network import stack_networks
 from perturbation_learning.training import train
 
-from .common import heap_allocations, interleaved_timings, log, markdown_table, pinned_threads, thread_counts
-from .throughput import training_problem
-from .train_variants import fused_train
+from common import heap_allocations, interleaved_timings, log, markdown_table, pinned_threads, thread_counts
+from throughput import training_problem
 
 TARGET_SPEEDUP = 5.0
 N_NETS = 16
@@ -133,13 +131,11 @@ def _cases(nets, stacked, Xs, ys, d, N, m, n_nets):
         "batched_heap_malloc": batched_heap,
         "batched_chunked": batched_chunked,
         "batched_shared_x": lambda s: train(stacked, Xs[0], ys[0], steps=s, **gd),
-        "sequential_fused": lambda s: [fused_train(net, Xs[i], ys[i], steps=s, **gd) for i, net in enumerate(nets)],
-        "batched_fused": lambda s: fused_train(stacked, Xs, ys, steps=s, **gd),
         "gemm_floor": floor,
     }
 
 
-AUX = ("sequential_fused", "batched_fused", "gemm_floor")
+AUX = ("gemm_floor",)
 #: Bytes of one (chunk, N, m) float32 activation tensor that ``batched_chunked`` aims for: about
 #: twice a core's L2 here (1 MiB), so the per-step elementwise passes stay in cache.
 CHUNK_BYTES = 2 << 20
@@ -152,8 +148,8 @@ def chunk_size(N: int, m: int, n_nets: int, dtype_bytes: int = 4) -> int:
     (13, 5, 1)
     """
     return max(1, min(n_nets, CHUNK_BYTES // (N * m * dtype_bytes)))
-#: With 2 threads on a loaded 2-core machine every small op can wait on an OpenMP barrier (10–25x
-#: slower), so multi-thread rows run at most this many steps (per-step cost is what is compared).
+#: With 2 threads while another process holds a core every small op can wait on an OpenMP barrier,
+#: so multi-thread rows run at most this many steps (per-step cost is what is compared).
 MAX_STEPS_MULTI_THREAD = 20
 
 
@@ -190,8 +186,6 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
         row["speedup_batched_heap_malloc"] = _paired(per["sequential"], per["batched_heap_malloc"])
         row["chunk"] = chunk_size(N, m, n_nets)
         row["speedup_batched_chunked"] = _paired(per["sequential"], per["batched_chunked"])
-        row["speedup_fused_sequential"] = _paired(per["sequential"], per["sequential_fused"])
-        row["speedup_batched_fused"] = _paired(per["sequential"], per["batched_fused"])
         row["gemm_share"] = _paired(per["gemm_floor"], per["sequential"])
         row["speedup_bound_overhead_free"] = 1.0 / row["gemm_share"]
         flops = 4 * N * m * d
@@ -203,10 +197,9 @@ def run_size(name, *, d, N, m, steps, n_nets=N_NETS, threads=None, repeats=3, au
         rows.append(row)
     with pinned_threads(1):
         ident = batched_vs_sequential_results(nets, stacked, Xs, ys, min(steps, identity_steps))
-        ident_fused = batched_vs_sequential_results(nets, stacked, Xs, ys, min(steps, identity_steps), fused_train)
     return {"size": name, "setting": {"d": d, "N": N, "m": m, "steps": steps, "n_nets": n_nets, "lr": LR,
                                       "momentum": MOMENTUM, "repeats": repeats},
-            "rows": rows, "identity_train": ident, "identity_fused_train": ident_fused}
+            "rows": rows, "identity_train": ident}
 
 
 def explanation(row: dict) -> str:
@@ -233,8 +226,7 @@ def explanation(row: dict) -> str:
             text += (f", and it takes {row['batched_faults_per_net_step']:.0f} minor page faults per network-step "
                      f"(sequential {row['sequential_faults_per_net_step']:.0f}): tensors above glibc's mmap "
                      f"threshold are mmap'd fresh on every allocation")
-        text += (f"; with heap-only malloc the speed-up is {row['speedup_batched_heap_malloc']:.2f}x, with the "
-                 f"fused buffered loop {row['speedup_batched_fused']:.2f}x.")
+        text += f"; with heap-only malloc the speed-up is {row['speedup_batched_heap_malloc']:.2f}x."
     return head + text
 
 
@@ -253,25 +245,23 @@ def run(*, quick=False, threads=None, repeats=None, sizes=None) -> dict:
 def markdown(res: dict) -> str:
     times = ["size", "threads", "steps", "aux_steps", "sequential_us_per_net_step", "batched_us_per_net_step",
              "batched_shared_x_us_per_net_step", "batched_heap_malloc_us_per_net_step", "chunk",
-             "batched_chunked_us_per_net_step", "sequential_fused_us_per_net_step", "batched_fused_us_per_net_step",
-             "gemm_floor_us_per_net_step", "sequential_faults_per_net_step", "batched_faults_per_net_step",
-             "batched_fused_faults_per_net_step"]
+             "batched_chunked_us_per_net_step", "gemm_floor_us_per_net_step", "sequential_faults_per_net_step",
+             "batched_faults_per_net_step"]
     ratios = ["size", "threads", "speedup_batched", "speedup_batched_shared_x", "speedup_batched_heap_malloc",
-              "speedup_batched_chunked", "speedup_fused_sequential", "speedup_batched_fused", "gemm_share",
+              "speedup_batched_chunked", "gemm_share",
               "speedup_bound_overhead_free", "sequential_gflops", "gemm_floor_gflops", "regime", "meets_target"]
     rows = [r for s in res["sizes"] for r in s["rows"]]
     sizes = "; ".join(f"{s['size']}: d={s['setting']['d']}, N={s['setting']['N']}, m={s['setting']['m']}, "
                       f"{s['setting']['steps']} steps" for s in res["sizes"])
-    ident = [{"size": s["size"], "trainer": tr, **s[key]} for s in res["sizes"]
-             for tr, key in (("train", "identity_train"), ("fused_train", "identity_fused_train"))]
+    ident = [{"size": s["size"], "trainer": "train", **s["identity_train"]} for s in res["sizes"]]
     return "\n".join([
         f"### (c) batched vs sequential ({res['sizes'][0]['setting']['n_nets']} networks)",
         f"{sizes}; lr {LR}, momentum {MOMENTUM}; times in µs per network-step, medians of interleaved rounds; "
         f"speed-ups are sequential / other (median of per-round ratios); target {res['target']}. "
-        f"Rows with 2 threads run at most {MAX_STEPS_MULTI_THREAD} steps; fused and floor cases at most 200 "
+        f"Rows with 2 threads run at most {MAX_STEPS_MULTI_THREAD} steps; the floor case at most 200 "
         "(per-step cost is stationary). `batched_heap_malloc` = batched with glibc told never to mmap "
         "(isolates allocator page faults); `batched_chunked` = train() on chunks of `chunk` networks "
-        f"(⌊{CHUNK_BYTES >> 20} MiB / (4·N·m)⌋); `*_fused` = bench.train_variants.fused_train.",
+        f"(⌊{CHUNK_BYTES >> 20} MiB / (4·N·m)⌋).",
         "", markdown_table(rows, times), "", markdown_table(rows, ratios), "", "Why:", ""] + [f"- {e}" for e in res["explanations"]] + [
         "", "Batched train() vs 16 sequential train() calls on the same networks and data (1 thread):", "",
         markdown_table(ident), ""])

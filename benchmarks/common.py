@@ -1,6 +1,6 @@
 """Shared helpers of the benchmarks: thread pinning, interleaved timing, FLOP counts, reports.
 
-Timing on a shared 2-core machine is noisy, so every comparison runs its sides interleaved in the
+Timing on a shared machine is noisy, so every comparison runs its sides interleaved in the
 same process (round r: A, B, …; then round r + 1), and reports each side's median together with the
 median of the per-round ratios (adjacent measurements see the same background load). Thread counts
 are pinned explicitly: with 2 torch threads while another process holds a core, OpenMP barrier waits
@@ -27,6 +27,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from perturbation_learning.files import atomic_write_text, json_clean
 
 try:
     from threadpoolctl import threadpool_limits
@@ -210,22 +212,15 @@ def machine_info() -> dict:
 
 
 def write_json(path: Path, payload: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n")
-    os.replace(tmp, path)
-    return path
+    """``payload`` as indented JSON, written atomically (``perturbation_learning.files``)."""
+    text = json.dumps(json_clean(payload), indent=2, sort_keys=False, default=lambda t: json_clean(t.to_dict()))
+    atomic_write_text(Path(path), text + "\n")
+    return Path(path)
 
 
-def _jsonable(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Timing):
-        return x.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+def section(title: str, caption: str, *blocks: str) -> str:
+    """A Markdown section of the report: its heading, one caption line, then each block (a table)."""
+    return "\n".join([title, caption, *(part for block in blocks for part in ("", block)), ""])
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:

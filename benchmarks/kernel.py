@@ -6,7 +6,7 @@ process, at each pinned thread count; the target is closed form / Monte Carlo �
 variant against ``phi_quadrature`` on ``n_pairs`` entries (most random, a few near-parallel x ≈ z,
 where float32 cancels in ab − c²).
 
-    python -m bench.kernel [--quick] [--threads 1 2]
+    python benchmarks/kernel.py [--quick] [--threads 1 2]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from theory import formulas
 from theory.kernel import phi_closed_form, phi_monte_carlo, phi_quadrature
 from theory.tolerances import MC_DELTA, MC_OFFICIAL_NEURONS
 
-from .common import interleaved_timings, log, paired_ratio, pinned_threads, thread_counts
+from common import interleaved_timings, log, paired_ratio, pinned_threads, thread_counts
 
 TARGET_RATIO = 1.0
 
@@ -95,7 +95,7 @@ def run(*, n1: int = 2000, n2: int = 2000, d: int = 1000, n_neurons: int = MC_OF
 
 
 def markdown(res: dict) -> str:
-    from .common import markdown_table
+    from common import markdown_table
     s = res["setting"]
     out = [f"### (a) kernel matrix: closed form vs {s['n_neurons']}-neuron Monte Carlo",
            f"N1 = {s['n1']}, N2 = {s['n2']}, d = {s['d']}, γ = {s['gamma']}; median of {s['repeats']} "

@@ -5,7 +5,6 @@ At d = 1000, N = 2000, m = 1000, ``training.train`` does 4·N·m·d flops per st
 
 - ``sgemm``: a 2048³ float32 ``torch.mm`` into a preallocated output (the machine's peak);
 - ``train``: ``training.train`` for ``steps`` steps (momentum 0.9);
-- ``train_fused``: ``bench.train_variants.fused_train``, the same trajectory with fewer passes;
 - ``step_gemms``: the two GEMMs of a step alone (X Wᵀ and Cᵀ X into preallocated outputs), ``steps``
   times: the GEMM floor at these shapes.
 
@@ -13,7 +12,7 @@ Reports GFLOP/s of each and the fraction of the sgemm peak (median of per-round 
 ≥ 50% for ``train``). ``train`` also does steps + 1 forward GEMMs and two more for the pattern-flip
 fraction; ``gflops_actual`` counts those too.
 
-    python -m bench.throughput [--quick] [--threads 1 2]
+    python benchmarks/throughput.py [--quick] [--threads 1 2]
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ import torch
 from perturbation_learning.network import init_network
 from perturbation_learning.training import train
 
-from .common import (gflops, interleaved_timings, log, markdown_table, matmul_flops, pinned_threads,
+from common import (gflops, interleaved_timings, log, markdown_table, matmul_flops, pinned_threads,
                      thread_counts, train_flops, train_gemm_flops_actual)
-from .train_variants import fused_train
 
 TARGET_FRACTION = 0.5
 
@@ -62,11 +60,10 @@ def run(*, N: int = 2000, m: int = 1000, d: int = 1000, steps: int = 10, peak_si
     cases = {
         "sgemm": lambda: torch.mm(A, B, out=C),
         "train": lambda: train(net, X, y, lr=lr, steps=steps, momentum=0.9),
-        "train_fused": lambda: fused_train(net, X, y, lr=lr, steps=steps, momentum=0.9),
         "step_gemms": step_gemms,
     }
     flops = {"sgemm": matmul_flops(peak_size, peak_size, peak_size),
-             "train": train_flops(N, m, d, steps), "train_fused": train_flops(N, m, d, steps),
+             "train": train_flops(N, m, d, steps),
              "step_gemms": train_flops(N, m, d, steps)}
     rows = []
     for n_threads in thread_counts(threads):
@@ -75,18 +72,15 @@ def run(*, N: int = 2000, m: int = 1000, d: int = 1000, steps: int = 10, peak_si
             t = interleaved_timings(cases, repeats=repeats, warmup=1)
         rate = {k: [gflops(flops[k], s) for s in t[k].samples] for k in cases}
         row = {"threads": n_threads, "sgemm_peak_gflops": statistics.median(rate["sgemm"])}
-        for k in ("train", "train_fused", "step_gemms"):
+        for k in ("train", "step_gemms"):
             row[f"{k}_gflops"] = statistics.median(rate[k])
             row[f"{k}_fraction_of_peak"] = statistics.median(r / p for r, p in zip(rate[k], rate["sgemm"]))
         row["train_gflops_actual"] = statistics.median(
             gflops(train_gemm_flops_actual(N, m, d, steps), s) for s in t["train"].samples)
         row["train_s_per_step"] = t["train"].median / steps
-        row["train_fused_s_per_step"] = t["train_fused"].median / steps
         row["step_gemms_s_per_step"] = t["step_gemms"].median / steps
         row["gemm_share_of_train_step"] = statistics.median(
             g / tr for g, tr in zip(t["step_gemms"].samples, t["train"].samples))
-        row["fused_speedup"] = statistics.median(
-            tr / f for tr, f in zip(t["train"].samples, t["train_fused"].samples))
         row["meets_target"] = row["train_fraction_of_peak"] >= TARGET_FRACTION
         row["samples"] = {k: v.samples for k, v in t.items()}
         rows.append(row)
@@ -98,8 +92,7 @@ def run(*, N: int = 2000, m: int = 1000, d: int = 1000, steps: int = 10, peak_si
 def markdown(res: dict) -> str:
     s = res["setting"]
     cols = ["threads", "sgemm_peak_gflops", "train_gflops", "train_fraction_of_peak", "train_gflops_actual",
-            "train_fused_gflops", "train_fused_fraction_of_peak", "step_gemms_gflops",
-            "step_gemms_fraction_of_peak", "gemm_share_of_train_step", "fused_speedup", "meets_target"]
+            "step_gemms_gflops", "step_gemms_fraction_of_peak", "gemm_share_of_train_step", "meets_target"]
     return "\n".join([
         "### (b) training throughput vs sgemm peak",
         f"d = {s['d']}, N = {s['N']}, m = {s['m']}, {s['steps']} steps per call, momentum {s['momentum']}, "
