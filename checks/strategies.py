@@ -2,15 +2,26 @@
 
 Strategies are plural nouns named for what they generate and take keyword-only ``min_``/``max_``
 options. Every setting carries integer seeds; the procedure turns each into its own
-``torch.Generator``/``numpy.random.Generator`` streams (``perturbation_learning.config.seed_streams``), so Hypothesis
-replays and shrinks a failing example exactly. Sizes are bounded by the active profile
-(``SIZE_LIMITS``), so the ``ci`` profile trains each example in seconds on a 2-core CPU.
+``torch.Generator``/``numpy.random.Generator`` streams (``config.seed_streams``), so Hypothesis
+replays and shrinks a failing example exactly.
+
+Validity. A drawn setting always runs: sizes stay within the active profile's :class:`SizeLimits`
+and within the data family's own limits, which the strategies ask the family for
+(``perturbation_learning.data.family(name)``): real data fix d (``fixed_d``) and bound N by the
+train split of the class pair (``max_train``); ``xor`` needs d ≥ 2 (``min_d``).
+``tests/test_strategies.py`` draws hundreds of settings per strategy and profile and checks each.
+
+Axes. Every check of a trained claim carries explicit examples (:func:`covering_axes`,
+:func:`covering_control_axes`) that between them cover each axis of :data:`AXES` the check leaves
+free (γ = 0 and γ > 0, both losses, both scenarios, random and flipped targets); Hypothesis draws
+its own examples beyond them.
 
 >>> from hypothesis import given
->>> from checks.strategies import lazy_settings
->>> @given(lazy_settings())
+>>> from checks.strategies import covering_axes, lazy_settings
+>>> @given(setting=lazy_settings())
+... @covering_axes()
 ... def test_mine(setting):
-...     results = run_batch(setting.config, setting.seeds).records
+...     result = run_batch(setting.config, setting.seeds)
 
 Shrinking: sizes shrink towards their minimum, seeds towards 0, discrete choices towards the
 first listed option (shifted-gauss, identity loss, Scenario (a), random targets).
@@ -18,29 +29,58 @@ first listed option (shifted-gauss, identity loss, Scenario (a), random targets)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from hypothesis import example
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from perturbation_learning.data import SYNTHETIC_FAMILIES
+from perturbation_learning.attacks import TARGET_MODES
 from perturbation_learning.config import Config
+from perturbation_learning.data import SYNTHETIC_FAMILIES, family
+from perturbation_learning.training import LOSSES
+from theory.model import SCENARIOS
 
-# Upper size limits per profile: (max d, max N, max m, pairs per example).
-SIZE_LIMITS = {
-    "fast": dict(max_d=40, max_n=100, max_m=1000, pairs=8),
-    "ci": dict(max_d=100, max_n=200, max_m=3000, pairs=12),
-    "thorough": dict(max_d=200, max_n=500, max_m=6000, pairs=24),
-    "paper": dict(max_d=784, max_n=1000, max_m=8000, pairs=32),
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """Upper size limits of a profile: input dimension, training samples, width, pairs per example."""
+
+    max_d: int
+    max_n: int
+    max_m: int
+    pairs: int
+
+    def tiny(self) -> "SizeLimits":
+        """The profile's limits cut to a smoke-run size (one example of every check in seconds)."""
+        return SizeLimits(max_d=max(10, self.max_d // 10), max_n=max(30, self.max_n // 10),
+                          max_m=max(60, self.max_m // 20), pairs=min(self.pairs, 4))
+
+
+#: Size limits per Hypothesis profile (profiles themselves: ``checks/conftest.py``).
+PROFILE_LIMITS: dict[str, SizeLimits] = {
+    "fast": SizeLimits(max_d=40, max_n=100, max_m=1000, pairs=8),
+    "ci": SizeLimits(max_d=100, max_n=200, max_m=3000, pairs=12),
+    "thorough": SizeLimits(max_d=200, max_n=500, max_m=6000, pairs=24),
+    "paper": SizeLimits(max_d=784, max_n=1000, max_m=8000, pairs=32),
 }
-# Families sampled by default: every synthetic family plus bundled digits (real, offline).
+#: Profiles whose name ends in this suffix are smoke runs of the profile before it (``conftest``):
+#: the same strategies at :meth:`SizeLimits.tiny` sizes.
+SMOKE_SUFFIX = "-smoke"
+
+#: Class pair of the real data sets in drawn settings (``Config.pair`` syntax).
+CLASS_PAIR = "0,1"
+#: Families sampled by default: every synthetic family plus bundled digits (real, offline).
 DATA_FAMILIES = ("shifted-gauss",) + tuple(f for f in SYNTHETIC_FAMILIES if f != "shifted-gauss") + ("digits",)
 
 
-def limits() -> dict:
-    """Size limits of the active Hypothesis profile (unknown profiles use ``ci``)."""
-    name = getattr(hsettings, "_current_profile", None) or "ci"
-    return SIZE_LIMITS.get(name, SIZE_LIMITS["ci"])
+def limits(profile: str | None = None) -> SizeLimits:
+    """Size limits of ``profile`` (default: the active Hypothesis profile; unknown ones use ``ci``)."""
+    name = profile or getattr(hsettings, "_current_profile", None) or "ci"
+    smoke = name.endswith(SMOKE_SUFFIX)
+    base = PROFILE_LIMITS.get(name[: -len(SMOKE_SUFFIX)] if smoke else name, PROFILE_LIMITS["ci"])
+    return base.tiny() if smoke else base
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -49,15 +89,15 @@ def seeds() -> st.SearchStrategy[int]:
 
 
 def dimensions(*, min_d: int = 2, max_d: int | None = None) -> st.SearchStrategy[int]:
-    return st.integers(min_d, max_d or limits()["max_d"])
+    return st.integers(min_d, max_d or limits().max_d)
 
 
 def sample_sizes(*, min_n: int = 20, max_n: int | None = None) -> st.SearchStrategy[int]:
-    return st.integers(min_n, max_n or limits()["max_n"])
+    return st.integers(min_n, max_n or limits().max_n)
 
 
 def widths(*, min_m: int = 20, max_m: int | None = None) -> st.SearchStrategy[int]:
-    return st.integers(min_m, max_m or limits()["max_m"])
+    return st.integers(min_m, max_m or limits().max_m)
 
 
 def leaky_slopes(*, max_gamma: float = 0.9) -> st.SearchStrategy[float]:
@@ -66,20 +106,15 @@ def leaky_slopes(*, max_gamma: float = 0.9) -> st.SearchStrategy[float]:
 
 
 def losses() -> st.SearchStrategy[str]:
-    return st.sampled_from(["identity", "logistic"])
+    return st.sampled_from(tuple(LOSSES))
 
 
 def scenarios() -> st.SearchStrategy[str]:
-    return st.sampled_from(["a", "b"])
+    return st.sampled_from(SCENARIOS)
 
 
 def target_modes() -> st.SearchStrategy[str]:
-    return st.sampled_from(["random", "flipped"])
-
-
-def data_families(*, real: bool = True) -> st.SearchStrategy[str]:
-    fams = DATA_FAMILIES if real else tuple(f for f in DATA_FAMILIES if f != "digits")
-    return st.sampled_from(fams)
+    return st.sampled_from(TARGET_MODES)
 
 
 def eps_values(*, min_eps: float = 0.0, max_eps: float = 10.0) -> st.SearchStrategy[float]:
@@ -90,6 +125,52 @@ def training_times(*, min_t: float = 0.1, max_t: float = 5.0) -> st.SearchStrate
     """Gradient-flow time t = η·T for plain GD (η chosen by the setting)."""
     return st.floats(min_t, max_t, allow_nan=False).map(lambda t: round(t, 3))
 
+
+# ------------------------------------------------------------------ data families and their limits
+
+@functools.lru_cache(maxsize=None)
+def train_split_size(name: str, pair: str = CLASS_PAIR) -> int | None:
+    """Largest N of family ``name`` for ``pair``: its train split (real data), None (synthetic)."""
+    return family(name).max_train(tuple(int(c) for c in pair.split(",")))
+
+
+def families_within(names, size_limits: SizeLimits) -> tuple[str, ...]:
+    """The families among ``names`` whose fixed d (real data) fits the limits."""
+    kept = tuple(n for n in names if (family(n).fixed_d or 0) <= size_limits.max_d)
+    if not kept:
+        raise ValueError(f"no family of {names} fits max_d == {size_limits.max_d}")
+    return kept
+
+
+def data_families(*, real: bool = True, size_limits: SizeLimits | None = None) -> st.SearchStrategy[str]:
+    fams = DATA_FAMILIES if real else tuple(f for f in DATA_FAMILIES if family(f).synthetic)
+    return st.sampled_from(families_within(fams, size_limits or limits()))
+
+
+def family_dimensions(name: str, *, min_d: int, max_d: int) -> st.SearchStrategy[int]:
+    """d for family ``name``: the data's own d for real data, else [max(min_d, family min), max_d]."""
+    cls = family(name)
+    if cls.fixed_d is not None:
+        return st.just(cls.fixed_d)
+    lo = max(min_d, cls.min_d)
+    if lo > max_d:
+        raise ValueError(f"max_d == {max_d}, but family {name!r} needs d >= {lo}")
+    return st.integers(lo, max_d)
+
+
+def family_sample_sizes(name: str, *, min_n: int, max_n: int, pair: str = CLASS_PAIR) -> st.SearchStrategy[int]:
+    """N for family ``name``: [min_n, max_n], capped by the train split of ``pair`` for real data."""
+    split = train_split_size(name, pair)
+    hi = max_n if split is None else min(max_n, split)
+    return st.integers(min(min_n, hi), hi)
+
+
+def _within(lo: int, hi: int) -> tuple[int, int]:
+    """A strategy's preferred lower bound, lowered where the profile's limit is smaller."""
+    return min(lo, hi), hi
+
+
+# ------------------------------------------------------------------ settings
 
 @dataclass(frozen=True)
 class Setting:
@@ -105,76 +186,191 @@ class Setting:
                     t_f=round(c.lr * c.epochs_f, 4), t_g=round((c.lr_g or c.lr) * c.epochs_g, 4),
                     first_seed=self.seeds[0], pairs=len(self.seeds))
 
+    def with_config(self, **changes) -> "Setting":
+        return Setting(self.config.replace(**changes), self.seeds)
 
-def _pair_seeds(base: int, pairs: int) -> tuple[int, ...]:
+
+def pair_seeds(base: int, pairs: int) -> tuple[int, ...]:
+    """``pairs`` distinct seeds derived from ``base`` (distinct for pairs ≤ 1000)."""
+    if not 1 <= pairs <= 1000:
+        raise ValueError(f"pairs == {pairs}, must be in [1, 1000] so that the pair seeds stay distinct")
     return tuple(base * 1000 + i for i in range(pairs))
 
 
 #: Plain-GD step of the lazy settings. With the identity loss the gradient depends on the patterns
 #: only, so while they stay frozen GD at any step equals gradient flow at the same t = η·T.
 LAZY_LR = 0.1
+#: ε choices of the lazy settings: of order one, so that g stays lazy too (THEORY.md L2).
+LAZY_EPS = (3.0, 1.0)
+
+
+def _choice(draw, fixed, strategy, label):
+    """``fixed`` if given; a tuple/list of choices is sampled; otherwise ``strategy`` is drawn."""
+    if isinstance(fixed, (tuple, list)):
+        return draw(st.sampled_from(tuple(fixed)), label=label)
+    return fixed if fixed is not None else draw(strategy, label=label)
+
+
+def _lazy_ranges(lim: SizeLimits) -> dict:
+    # C1 needs ‖u_n‖ ∝ t·√d above B_ξ ≈ 1 while L2 needs κ ∝ t·d/√m below κ_max: both hold at
+    # d ≈ 100, m ≈ 3000, t ≈ 2 (measured: P1 coverage 0.66 on shifted Gauss); smaller d or m
+    # leave the conditions uncovered, which the checks then record as observations.
+    return dict(d=_within(max(10, lim.max_d // 2), lim.max_d), n=_within(60, lim.max_n),
+                m=_within(max(200, 3 * lim.max_m // 4), lim.max_m))
+
+
+def _lazy_config(*, family_name, d, n, m, t_f, t_g, gamma, loss, eps, scenario, targets) -> Config:
+    return Config(dataset=family_name, d=d, n_train=n, n_test=400, pair=CLASS_PAIR, width=m, gamma=gamma,
+                  loss=loss, lr=LAZY_LR, momentum=0.0, epochs_f=int(round(t_f / LAZY_LR)),
+                  epochs_g=int(round(t_g / LAZY_LR)), eps=eps, eps_mode="absolute", scenario=scenario,
+                  targets=targets)
 
 
 @st.composite
 def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, eps=None, gamma=None,
-                  pairs: int | None = None) -> Setting:
+                  pairs: int | None = None, size_limits: SizeLimits | None = None) -> Setting:
     """Settings meant to lie inside the width assumption L2 for f and for g: wide m, small times,
     plain GD, ε of order one (ε·|v·z| must stay small against √m for g to be lazy, THEORY.md L2).
 
-    Whether a drawn setting is really inside is decided per input by ``theory.lazy.width_assumption``
-    on the run, not assumed here; checks restrict to the inside and record the coverage.
+    Each keyword fixes its axis; ``eps`` may also be a tuple of choices. Whether a drawn setting
+    is really inside is decided per input by ``theory.lazy.width_assumption`` on the run, not
+    assumed here; checks restrict to the inside and record the coverage.
     """
-    lim = limits()
-    fam = family or draw(data_families(), label="family")
-    # C1 needs ‖u_n‖ ∝ t·√d above B_ξ ≈ 1 while L2 needs κ ∝ t·d/√m below κ_max: both hold at
-    # d ≈ 100, m ≈ 3000, t ≈ 2 (measured: P1 coverage 0.66 on shifted Gauss); smaller d or m
-    # leave the conditions uncovered, which the checks then record as observations.
-    d = draw(dimensions(min_d=max(10, lim["max_d"] // 2), max_d=lim["max_d"]), label="d")
-    n = draw(sample_sizes(min_n=60, max_n=lim["max_n"]), label="N")
-    m = draw(widths(min_m=max(200, 3 * lim["max_m"] // 4), max_m=lim["max_m"]), label="m")
+    lim = size_limits or limits()
+    r = _lazy_ranges(lim)
+    fam = family or draw(data_families(size_limits=lim), label="family")
+    d = draw(family_dimensions(fam, min_d=r["d"][0], max_d=r["d"][1]), label="d")
+    n = draw(family_sample_sizes(fam, min_n=r["n"][0], max_n=r["n"][1]), label="N")
+    m = draw(st.integers(*r["m"]), label="m")
     t_f = draw(st.sampled_from([2.0, 1.0, 3.0]), label="t_f")
     t_g = draw(st.sampled_from([2.0, 1.0]), label="t_g")
-    cfg = Config(
-        dataset=fam, d=d, n_train=n, n_test=400, width=m,
-        gamma=gamma if gamma is not None else draw(leaky_slopes(max_gamma=0.5), label="gamma"),
-        loss=loss or draw(losses(), label="loss"), lr=LAZY_LR, momentum=0.0,
-        epochs_f=int(round(t_f / LAZY_LR)), epochs_g=int(round(t_g / LAZY_LR)),
-        eps=eps if eps is not None else draw(st.sampled_from([3.0, 1.0]), label="eps"), eps_mode="absolute",
-        scenario=scenario or draw(scenarios(), label="scenario"),
-        targets=targets or draw(target_modes(), label="targets"),
-    )
-    return Setting(cfg, _pair_seeds(draw(seeds(), label="seed"), pairs or lim["pairs"]))
+    cfg = _lazy_config(
+        family_name=fam, d=d, n=n, m=m, t_f=t_f, t_g=t_g,
+        gamma=_choice(draw, gamma, leaky_slopes(max_gamma=0.5), "gamma"),
+        loss=_choice(draw, loss, losses(), "loss"),
+        eps=_choice(draw, eps, st.sampled_from(LAZY_EPS), "eps"),
+        scenario=_choice(draw, scenario, scenarios(), "scenario"),
+        targets=_choice(draw, targets, target_modes(), "targets"))
+    return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
 
 
 @st.composite
-def paper_like_settings(draw, *, scenario=None, family=None, pairs: int | None = None) -> Setting:
+def paper_like_settings(draw, *, scenario=None, family=None, pairs: int | None = None,
+                        size_limits: SizeLimits | None = None) -> Setting:
     """The paper's training recipe (momentum 0.9, many epochs, tiny ε ∝ √d) at small sizes.
 
     These lie outside L2 (THEORY.md: the paper's own runs flip ~50% of the patterns); checks
     assert only the headline P3 here and record everything else as observations.
     """
-    lim = limits()
-    d = draw(dimensions(min_d=10, max_d=lim["max_d"]), label="d")
-    n = draw(sample_sizes(min_n=100, max_n=lim["max_n"]), label="N")
-    fam = family or draw(st.sampled_from(["shifted-gauss", "aniso-mixture", "student-t", "subspace"]),
-                         label="family")
+    lim = size_limits or limits()
+    fam = family or draw(st.sampled_from(families_within(
+        ("shifted-gauss", "aniso-mixture", "student-t", "subspace"), lim)), label="family")
+    d = draw(family_dimensions(fam, min_d=min(10, lim.max_d), max_d=lim.max_d), label="d")
+    n = draw(family_sample_sizes(fam, min_n=100, max_n=lim.max_n), label="N")
     sc = scenario or draw(scenarios(), label="scenario")
-    cfg = Config(dataset=fam, d=d, n_train=n, n_test=500, width=100, gamma=0.0, loss="identity",
-                 lr=0.1, momentum=0.9, epochs_f=300, epochs_g=300, eps=0.001 if sc == "a" else 0.01,
-                 eps_mode="sqrt-d", scenario=sc, targets="random")
-    return Setting(cfg, _pair_seeds(draw(seeds(), label="seed"), pairs or lim["pairs"]))
+    cfg = Config(dataset=fam, d=d, n_train=n, n_test=500, pair=CLASS_PAIR, width=min(100, lim.max_m),
+                 gamma=0.0, loss="identity", lr=0.1, momentum=0.9, epochs_f=300, epochs_g=300,
+                 eps=0.001 if sc == "a" else 0.01, eps_mode="sqrt-d", scenario=sc, targets="random")
+    return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
+
+
+#: The families of the control settings (small and fast; digits is real data).
+CONTROL_FAMILIES = ("shifted-gauss", "aniso-mixture", "student-t", "subspace", "digits")
+#: Width of the control settings (at most the profile's max_m): wide enough that real
+#: perturbations give agreement ≈ 1 (0.71–0.98 measured), which the controls must remove.
+CONTROL_WIDTH = 400
+
+
+def _control_config(*, family_name, d, n, m, scenario, gamma=0.0, loss="identity") -> Config:
+    return Config(dataset=family_name, d=d, n_train=n, n_test=500, pair=CLASS_PAIR, width=m, gamma=gamma,
+                  loss=loss, lr=0.05, momentum=0.0, epochs_f=60, epochs_g=200, eps=10.0, eps_mode="absolute",
+                  scenario=scenario, targets="random")
 
 
 @st.composite
-def control_settings(draw, *, pairs: int | None = None, **overrides) -> Setting:
+def control_settings(draw, *, pairs: int | None = None, size_limits: SizeLimits | None = None,
+                     **overrides) -> Setting:
     """Small lazy settings where real perturbations give agreement ≈ 1, with one ingredient
     replaced by a control (``overrides``, e.g. ``eps=0.0`` or ``attack="random"``). Random targets."""
-    lim = limits()
-    d = draw(dimensions(min_d=5, max_d=min(30, lim["max_d"])), label="d")
-    n = draw(sample_sizes(min_n=50, max_n=min(150, lim["max_n"])), label="N")
-    fam = draw(st.sampled_from(["shifted-gauss", "aniso-mixture", "student-t", "subspace", "digits"]),
-               label="family")
-    cfg = Config(dataset=fam, d=d, n_train=n, n_test=500, width=400, gamma=0.0, loss="identity", lr=0.05,
-                 momentum=0.0, epochs_f=60, epochs_g=200, eps=10.0, eps_mode="absolute",
-                 scenario=draw(scenarios(), label="scenario"), targets="random")
-    return Setting(cfg.replace(**overrides), _pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim["pairs"]))
+    lim = size_limits or limits()
+    fam = draw(st.sampled_from(families_within(CONTROL_FAMILIES, lim)), label="family")
+    d = draw(family_dimensions(fam, min_d=min(5, lim.max_d), max_d=min(30, lim.max_d)), label="d")
+    n = draw(family_sample_sizes(fam, min_n=50, max_n=min(150, lim.max_n)), label="N")
+    cfg = _control_config(family_name=fam, d=d, n=n, m=min(CONTROL_WIDTH, lim.max_m),
+                          scenario=draw(scenarios(), label="scenario"))
+    return Setting(cfg.replace(**overrides), pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim.pairs))
+
+
+# ------------------------------------------------------------------ axes and explicit examples
+
+#: The axes a claim can range over, with the values every default run covers.
+AXES: dict[str, tuple[str, ...]] = {
+    "gamma": ("0", ">0"),
+    "loss": tuple(LOSSES),
+    "scenario": tuple(SCENARIOS),
+    "targets": tuple(TARGET_MODES),
+}
+#: γ of the explicit γ > 0 examples: inside the lazy settings' range [0, 0.5], far from 0.
+EXAMPLE_GAMMA = 0.3
+#: Two corners that between them cover every axis: each free axis takes both of its values.
+_CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped"),
+            dict(gamma=EXAMPLE_GAMMA, loss="logistic", scenario="b", targets="random"))
+
+
+def axis_values(config: Config) -> dict[str, str]:
+    """The value of each axis of :data:`AXES` that ``config`` takes."""
+    return {"gamma": "0" if config.gamma == 0 else ">0", "loss": config.loss, "scenario": config.scenario,
+            "targets": config.targets}
+
+
+def _corners(fixed: dict) -> list[dict]:
+    return [{k: (fixed[k] if fixed.get(k) is not None else v) for k, v in c.items()} for c in _CORNERS]
+
+
+def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=None, pairs: int | None = None,
+                  size_limits: SizeLimits | None = None) -> list[Setting]:
+    """Two fixed lazy settings that cover every axis the keywords leave free (keywords as for
+    :func:`lazy_settings`; a tuple ``eps`` uses its first choice). Shifted Gauss at the profile's
+    largest d and m, N ≤ 150, t = t' = 2: the calibrated size where the conditions cover inputs."""
+    lim = size_limits or limits()
+    r = _lazy_ranges(lim)
+    eps = eps[0] if isinstance(eps, (tuple, list)) else (eps if eps is not None else LAZY_EPS[0])
+    out = []
+    for i, corner in enumerate(_corners(dict(scenario=scenario, targets=targets, loss=loss, gamma=gamma))):
+        cfg = _lazy_config(family_name="shifted-gauss", d=r["d"][1], n=min(150, r["n"][1]), m=r["m"][1],
+                           t_f=2.0, t_g=2.0, eps=eps, **corner)
+        out.append(Setting(cfg, pair_seeds(i + 1, pairs or lim.pairs)))
+    return out
+
+
+def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits | None = None) -> list[Setting]:
+    """Two fixed control settings (before the control's override) covering γ, loss and scenario;
+    targets stay random (with flipped targets, g at ε = 0 in Scenario (b) learns −y: not chance)."""
+    lim = size_limits or limits()
+    out = []
+    for i, corner in enumerate(_corners({})):
+        cfg = _control_config(family_name="shifted-gauss", d=min(20, lim.max_d), n=min(100, lim.max_n),
+                              m=min(CONTROL_WIDTH, lim.max_m), scenario=corner["scenario"],
+                              gamma=corner["gamma"], loss=corner["loss"])
+        out.append(Setting(cfg, pair_seeds(i + 1, pairs or 2 * lim.pairs)))
+    return out
+
+
+def _with_examples(settings_list: list[Setting], argname: str):
+    def decorate(fn):
+        for s in reversed(settings_list):
+            fn = example(**{argname: s})(fn)
+        fn.axis_examples = list(settings_list)
+        return fn
+    return decorate
+
+
+def covering_axes(argname: str = "setting", **fixed):
+    """Decorator (below ``@given``): the :func:`axis_examples` for ``fixed`` as explicit examples."""
+    return _with_examples(axis_examples(**fixed), argname)
+
+
+def covering_control_axes(argname: str = "setting", **fixed):
+    """Decorator (below ``@given``): the :func:`control_axis_examples` as explicit examples."""
+    return _with_examples(control_axis_examples(**fixed), argname)
+
