@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, core, settings
 
-pytest_plugins = ["checks.plugin"]
+pytest_plugins = ["reporting.plugin"]
 
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -39,7 +39,8 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    from .assertions import ALPHA, RUN_BUDGET
+    from theory.tolerances import ALPHA, RUN_BUDGET
 
-    return [f"hypothesis profile: {settings._current_profile}, run seed {core.global_force_seed}; false-failure budget {RUN_BUDGET:g}/run, "
+    return [f"hypothesis profile: {settings._current_profile}, run seed {core.global_force_seed}; "
+            f"false-failure budget {RUN_BUDGET:g}/run, "
             f"α={ALPHA:.1e}/assertion; torch {torch.__version__} threads={torch.get_num_threads()}"]

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from perturbation_learning.experiment import Config, RunData, run_batch
-from theory import conditions, direction, lazy
+from perturbation_learning.config import Config
+from perturbation_learning.run import RunResult, run_batch
+from reporting.records import claim_scope, count_pairs, current_claims
+from theory import conditions, direction, formulas, lazy
 from theory.tolerances import DEFAULT_DELTA
 
 from . import assertions
@@ -94,6 +96,11 @@ class Pair:
         """L2 for f and for g (THEORY.md P1)."""
         return bool(self.width_f) and bool(self.width_g)
 
+    @property
+    def xi_ratio_max(self) -> float:
+        """Largest ‖ξ_n‖ in units of its scale √E‖∇f_0‖² (the Õ(1) constant of D1)."""
+        return float(np.linalg.norm(self.xi, axis=1).max() / np.sqrt(formulas.grad0_sq_mean(self.gamma)))
+
     @functools.cached_property
     def xi_bound(self) -> float:
         """B_ξ at δ for this width, including the finite-width term at its largest over n."""
@@ -117,41 +124,44 @@ class Pair:
         nz = len(self.Z)
         return self.width_f.inside[-nz:] & self.width_g.inside[-nz:]
 
-    def describe(self) -> dict:
-        return {"seed": self.seed, "flip_f": round(self.flip_f, 4), "flip_g": round(self.flip_g, 4),
-                "kappa_f_max": float(self.kappa_f.max()), "kappa_g_max": float(self.kappa_g.max())}
+    @property
+    def kappa_f_max(self) -> float:
+        """Largest laziness index of f over the training and test inputs."""
+        return float(self.kappa_f.max())
 
 
-def run_results(setting: Setting, check: str, claims: tuple[str, ...]) -> list[dict]:
+def run_results(setting: Setting, claims=None) -> list[dict]:
     """Result dicts of the setting's valid pairs (no theory quantities); diverged pairs are
-    recorded as invalid and left out."""
-    results = run_batch(setting.config, list(setting.seeds))
-    assertions.count_pairs(len(setting.seeds))
-    return [res for res in results if _valid(res, setting, check, claims)]
+    recorded as invalid for each of ``claims`` (default: the running check's) and left out."""
+    results = run_batch(setting.config, list(setting.seeds)).records
+    count_pairs(len(setting.seeds))
+    return [res for res in results if _valid(res, setting, claims)]
 
 
-def _valid(res: dict, setting: Setting, check: str, claims) -> bool:
+def _valid(res: dict, setting: Setting, claims) -> bool:
     if res["status"] == "ok":
         return True
-    for claim in claims:
-        assertions.record_invalid(claim, check, reason=res["status"], setting=setting.describe(),
-                                  seeds=[res["config"]["seed"]])
+    for claim in current_claims() if claims is None else claims:
+        with claim_scope(claim):
+            assertions.record_invalid(reason=res["status"], setting=setting.describe(),
+                                      seeds=[res["config"]["seed"]])
     return False
 
 
-def run_pairs(setting: Setting, check: str, claims: tuple[str, ...]) -> list[Pair]:
+def run_pairs(setting: Setting, claims=None) -> list[Pair]:
     """Train the setting's pairs (one batched call). Diverged pairs are recorded as invalid runs
-    for each claim and left out of every statistic."""
-    results, data = run_batch(setting.config, list(setting.seeds), keep=True)
-    assertions.count_pairs(len(setting.seeds))
+    for each of ``claims`` (default: the running check's) and left out of every statistic."""
+    data = run_batch(setting.config, list(setting.seeds))
+    results = data.records
+    count_pairs(len(setting.seeds))
     pairs = []
     for i, (seed, res) in enumerate(zip(setting.seeds, results)):
-        if _valid(res, setting, check, claims):
+        if _valid(res, setting, claims):
             pairs.append(_pair(setting.config, seed, data, i))
     return pairs
 
 
-def _pair(config: Config, seed: int, data: RunData, i: int) -> Pair:
+def _pair(config: Config, seed: int, data: RunResult, i: int) -> Pair:
     return Pair(config=config.replace(seed=seed), seed=seed, X=_np(data.X[i]), y=_np(data.y[i]),
                 Z=_np(data.Z[i]), yz=_np(data.yz[i]), y_adv=_np(data.y_adv[i]), r=_np(data.r[i]),
                 X_adv=_np(data.X_adv[i]), u=_np(data.u[i]), lam_f=_np(data.f.lam[i]), lam_g=_np(data.g.lam[i]),

@@ -1,5 +1,5 @@
 """Tests of tools/flake.py: its pure parts, and end to end against a fake check directory whose
-conftest writes a results.json in the format of checks/plugin.py (the real suite is too slow to
+conftest writes a results.json in the format of reporting/plugin.py (the real suite is too slow to
 run K times here)."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_format_run_reports_wall_times_and_failures():
 # ------------------------------------------------------------------------------------------------
 
 FAKE_CONFTEST = textwrap.dedent('''
-    """Writes <report-dir>/latest/results.json like checks/plugin.py, with verdicts set by the seed:
+    """Writes <report-dir>/latest/results.json like reporting/plugin.py, with verdicts set by the seed:
     B2 fails for odd seeds, test_crash (claim D4) fails for multiples of 3, seed 5 writes nothing."""
     import json, os
     from pathlib import Path

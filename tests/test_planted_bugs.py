@@ -10,18 +10,20 @@ ID in its message.
 | perturbation sign flipped | D3 (and D2), C2, P1 |
 | random-direction perturbations | D2, P3 |
 | g trained on the natural inputs | P3 |
-| B_0 without its √(2 log(2/δ)) factor | C3, C2 |
+| B_0 with the readout variance 1/m counted twice | C3 |
 | Φ evaluated with the wrong γ | K1 |
 | real perturbations given to a control | CTRL-random |
 """
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 import perturbation_learning.attacks as attacks
-import perturbation_learning.experiment as experiment
+import perturbation_learning.run as run
 import theory.conditions as conditions
 import theory.kernel as kernel
 from checks.harness import run_pairs, run_results
@@ -30,7 +32,7 @@ from checks.properties import kernel as kernel_props
 from checks.properties.controls import agreement_at_chance
 from checks.properties.direction import check_direction
 from checks.strategies import Setting
-from perturbation_learning.experiment import Config
+from perturbation_learning.config import Config
 from reporting import records
 
 # Inside L2 with non-trivial C2 ∧ C3 coverage (measured 0.66 on shifted Gauss, THEORY.md §5).
@@ -94,19 +96,14 @@ def test_broken_perturbation_is_caught(monkeypatch, attack, run_check, match):
         run_check()
 
 
-@pytest.mark.parametrize("prop, match", [
-    pytest.param(scenario.clean_output_within_b0, "C3", id="C3"),
-    pytest.param(scenario.noise_within_b0_plus_be, "C2", id="C2"),
-])
-def test_b0_without_its_tail_factor_is_caught(monkeypatch, prop, match):
-    """B_0 = σ(z) instead of √(2 log(2/δ))·σ(z): |f_0| and |g_0| exceed it on ≈ 32% of the inputs,
-    far above the δ (C3) and 2δ (C2) the bounds allow."""
+def test_b0_with_the_readout_variance_counted_twice_is_caught_by_C3(monkeypatch):
+    """B_0 with the readout variance 1/m applied a second time (B_0/√m): |f − f̂| (f_0 plus the lazy
+    error) exceeds it on nearly every input, far above the share δ that C3's bound allows."""
     original = conditions.bound_B0
-    tail = float(original(torch.zeros(1, 1).double().numpy(), 0.0, 0.05)[0]) / float(
-        original(torch.zeros(1, 1).double().numpy(), 0.0, 0.3173)[0])
-    monkeypatch.setattr(conditions, "bound_B0", lambda Z, gamma, delta: original(Z, gamma, delta) / tail)
-    with pytest.raises(AssertionError, match=match):
-        _scenario_property(prop)()
+    monkeypatch.setattr(conditions, "bound_B0",
+                        lambda Z, gamma, delta: original(Z, gamma, delta) / math.sqrt(LAZY.width))
+    with pytest.raises(AssertionError, match="C3"):
+        _scenario_property(scenario.clean_output_within_b0)()
 
 
 def test_random_directions_are_caught_by_P3(monkeypatch):

@@ -1,5 +1,5 @@
 """The check-run report: results.json and summary.md agree, the empirical sections link figures
-that exist, and an interrupted write never leaves half a results.json (issue 5, reports)."""
+that exist, and an interrupted write never leaves half a results.json."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from checks import empirical, report
+from perturbation_learning.files import atomic_write_text
+from reporting import figures, records, writer
+from reporting.analysis import analyse
+from reporting.records import Record
 from theory.claims import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = ("pass", "fail", "observed", "invalid")
 
 
-def _record(claim, verdict, *, value=0.01, bound=0.05, statistic="share", extra=None, **setting):
-    return {"claim": claim, "check": f"test_{claim}_synthetic", "setting": dict(setting), "seeds": [1, 2],
-            "statistic": statistic, "value": value, "bound": bound, "verdict": verdict,
-            "inside": verdict != "observed", "coverage": 0.5, "ci": [0.0, 0.1], "alpha": 5e-7, "n_pairs": 2,
-            "extra": dict(extra or {})}
+def _record(claim, verdict, *, value=0.01, bound=0.05, statistic="share", measured=None, **setting):
+    return Record(claim=claim, check=f"test_{claim}_synthetic", setting=dict(setting), seeds=[1, 2],
+                  statistic=statistic, value=value, bound=bound, verdict=verdict, inside=verdict != "observed",
+                  coverage=0.5, ci=(0.0, 0.1), alpha=5e-7, n_pairs=2, **(measured or {})).to_jsonable()
 
 
 def synthetic_records() -> list[dict]:
@@ -34,15 +36,15 @@ def synthetic_records() -> list[dict]:
             for _ in range(3)]
     recs.append(_record("K1", "fail", value=2e-9, bound=1e-9, statistic="max |closed form − quadrature|"))
     for d, v in ((50, 0.72), (200, 0.81)):
-        recs.append(_record("D1", "pass", extra={"xi_norm_ratio_max": v}, d=d, m=2000, gamma=0.0))
-    recs.append(_record("D1", "observed", extra={"xi_norm_ratio_max": 2.4}, d=100, m=100, gamma=0.0))
-    recs.append(_record("D1", "invalid", value=None, bound=None, statistic="invalid run", extra={"reason": "x"}))
+        recs.append(_record("D1", "pass", measured={"xi_ratio_max": v}, d=d, m=2000, gamma=0.0))
+    recs.append(_record("D1", "observed", measured={"xi_ratio_max": 2.4}, d=100, m=100, gamma=0.0))
+    recs.append(_record("D1", "invalid", value=None, bound=None, statistic="invalid run", measured={"reason": "x"}))
     recs.append(_record("L1", "pass", value=0.02, bound=0.25, statistic="‖f_t − lin‖/‖f_t − f_0‖ inside L2",
-                        extra={"kappa": [0.05, 0.08]}))
+                        measured={"kappa": [0.05, 0.08]}))
     recs.append(_record("D4", "pass", value=-0.6, bound=0.0, statistic="log-log slope",
-                        extra={"loglog_slope": -0.6, "slope_ci": [-0.8, -0.4], "axis": "d"}, family="gauss"))
+                        measured={"slope": -0.6, "slope_ci": (-0.8, -0.4), "axis": "d"}, family="gauss"))
     recs.append(_record("C1", "observed", value=0.9, bound=None,
-                        extra={"c2_margin": [0.5, 2.0], "agreement": [0.97, 1.0], "kappa": [0.1, 0.2]}))
+                        measured={"c2_margin": [0.5, 2.0], "agreement": [0.97, 1.0], "kappa": [0.1, 0.2]}))
     return recs
 
 
@@ -79,7 +81,7 @@ def _summary_counts(summary: str) -> dict:
 def written(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
     records = synthetic_records()
-    run_dir = report.write_run_report(root, records, _outcomes(), _meta())
+    run_dir = writer.write_run_report(root, records, _outcomes(), _meta())
     return root, Path(run_dir), records
 
 
@@ -110,7 +112,6 @@ def test_empirical_sections_link_existing_figures(written):
     _, run_dir, _ = written
     results = json.loads((run_dir / "results.json").read_text())
     emp = results["empirical"]
-    assert emp["errors"] == []
     assert emp["residual_D1"]["inside"]["C_xi"] == pytest.approx(0.81)
     assert emp["residual_D1"]["outside"]["C_xi"] == pytest.approx(2.4)  # the "observed" record
     assert emp["slopes"][0]["slope"] == pytest.approx(-0.6)
@@ -122,25 +123,36 @@ def test_empirical_sections_link_existing_figures(written):
         assert (run_dir / link).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_empirical_analysis_survives_missing_and_odd_keys(tmp_path):
-    odd = [{"claim": "K1"}, {"claim": "D1", "extra": None, "value": "n/a", "bound": float("nan")},
-           {"claim": "C1", "extra": {"agreement": [0.9], "kappa": "high", "c2_margin": [None]}}, "not a dict"]
-    js, sections = empirical.analyse(odd, tmp_path / "figures")
-    assert js["errors"] == [] and js["n_records"] == 3
-    assert all(isinstance(s, str) for s in sections)
-    assert empirical.analyse([], tmp_path / "none")[0]["figures"] == []
+def test_empirical_analysis_of_records_without_measurements(tmp_path):
+    """Records that measure nothing (every typed field None) give an analysis with no constants,
+    slopes or agreement, and no figure but value-against-bound; no records, no figure at all."""
+    bare = [_record("K1", "pass"), _record("D1", "invalid", value=None, bound=None, measured={"reason": "x"})]
+    a = analyse(bare)
+    assert a.n_records == 2 and a.residual_D1 is None and a.lazy_error is None and a.slopes == []
+    assert a.agreement_by_L2 is None and list(a.value_vs_bound) == ["K1"]
+    json.dumps(a.to_json())
+    assert figures.draw(analyse([]), tmp_path / "none") == {}
+    assert not (tmp_path / "none").exists()
+
+
+def test_record_fields_are_typed_and_json_clean():
+    rec = Record(claim="D4", check="c", setting={}, seeds=[0], statistic="s", value=float("nan"), bound=0.0,
+                 verdict="pass", inside=True, slope_ci=(-1.0, float("inf")))
+    js = rec.to_jsonable()
+    assert js["value"] is None and js["slope_ci"] == [-1.0, None] and js["detects"] is None
+    assert "extra" not in js
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "results.json"
-    report.atomic_write_text(target, json.dumps({"run": 1}))
+    atomic_write_text(target, json.dumps({"run": 1}))
 
     def crash(fd):  # the new text is already (partly) in the temporary file
         raise KeyboardInterrupt("killed mid-write")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(KeyboardInterrupt):
-        report.atomic_write_text(target, json.dumps({"run": 2, "big": "x" * 100_000}))
+        atomic_write_text(target, json.dumps({"run": 2, "big": "x" * 100_000}))
     assert json.loads(target.read_text()) == {"run": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left either
 
@@ -149,16 +161,16 @@ def test_interrupted_report_leaves_no_results_json(tmp_path, monkeypatch):
     """json.dumps raising half-way (after the figures were drawn): no results.json in the run
     directory, and latest/ still holds the previous complete report."""
     root = tmp_path / "reports"
-    first = report.write_run_report(root, synthetic_records(), _outcomes(), _meta())
+    first = writer.write_run_report(root, synthetic_records(), _outcomes(), _meta())
     before = (root / "latest" / "results.json").read_text()
     time.sleep(1.1)  # a new run id (timestamp + pid)
 
     def dumps(*args, **kwargs):
         raise RuntimeError("interrupted while serialising")
 
-    monkeypatch.setattr(report.json, "dumps", dumps)
+    monkeypatch.setattr(writer.json, "dumps", dumps)
     with pytest.raises(RuntimeError):
-        report.write_run_report(root, synthetic_records(), _outcomes(), _meta())
+        writer.write_run_report(root, synthetic_records(), _outcomes(), _meta())
     runs = [p for p in root.iterdir() if p.is_dir() and p.name not in ("latest", Path(first).name)]
     assert len(runs) <= 1
     for run in runs:
@@ -171,17 +183,17 @@ def test_killed_writer_never_leaves_half_a_json(tmp_path):
     """A writer process killed (SIGKILL) between writing the temporary file and the rename leaves
     the previous complete results.json in place, at worst plus a hidden temporary file."""
     target = tmp_path / "results.json"
-    report.atomic_write_text(target, json.dumps({"run": 1}))
+    atomic_write_text(target, json.dumps({"run": 1}))
     script = textwrap.dedent(f"""
         import json, os, sys, time
-        from checks import report
+        from perturbation_learning.files import atomic_write_text
         real_fsync = os.fsync
         def slow_fsync(fd):
             real_fsync(fd)
             print("written", flush=True)
             time.sleep(60)
         os.fsync = slow_fsync
-        report.atomic_write_text({str(target)!r}, json.dumps({{"run": 2, "big": "x" * 1_000_000}}))
+        atomic_write_text({str(target)!r}, json.dumps({{"run": 2, "big": "x" * 1_000_000}}))
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -198,3 +210,24 @@ def test_killed_writer_never_leaves_half_a_json(tmp_path):
     assert json.loads(target.read_text()) == {"run": 1}
     assert all(p.name.startswith(".results.json.") and p.name.endswith(".tmp")
                for p in tmp_path.iterdir() if p.name != "results.json")
+
+
+def test_check_context_supplies_check_and_claim():
+    """Inside a check the assertions take the check name and claim from the context: the only
+    claim marker, or the property's scope; a scope outside the markers and an ambiguous claim fail."""
+    from checks import assertions
+
+    with records.checking("test_single", ("K1",)):
+        rec = assertions.assert_exact(True, value=0.0, bound=1.0, statistic="s", setting={})
+    assert (rec.claim, rec.check) == ("K1", "test_single")
+    with records.checking("test_multi", ("P1", "P2")):
+        with pytest.raises(ValueError, match="no claim scope"):
+            assertions.observe(value=1.0, statistic="s", setting={}, seeds=[])
+        with pytest.raises(ValueError, match="not among"):
+            with records.claim_scope("D1"):
+                pass
+        rec = assertions.tests_claim("P2")(
+            lambda: assertions.observe(value=1.0, statistic="s", setting={}, seeds=[]))()
+    assert (rec.claim, rec.check) == ("P2", "test_multi")
+    assert records.current_check() == records.DIRECT_CALL
+    records.discard()

@@ -1,8 +1,10 @@
 """pytest plugin: claim markers, per-example records, and the run report (reports/<run-id>/).
 
 Flow (after Hypothesis' and pytest-xdist's plugins):
-- ``assertions.record`` appends each example's record to a per-process buffer;
-- a ``pytest_runtest_makereport`` hookwrapper drains it into ``report.user_properties`` as JSON
+- around each test call, ``pytest_runtest_call`` enters ``records.checking`` with the test's name
+  and its ``claim`` markers, so assertions know their check and claim without being told;
+- assertions append records to the per-process buffer (``reporting.records``); a
+  ``pytest_runtest_makereport`` hookwrapper drains it into ``report.user_properties`` as JSON
   strings, which xdist carries from the workers to the controller;
 - the controller gathers them in ``pytest_runtest_logreport`` and writes the report once, in
   ``pytest_sessionfinish``; workers write nothing. Pair counts travel via ``config.workeroutput``.
@@ -14,13 +16,17 @@ import json
 import os
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from . import assertions
+from theory.tolerances import ALPHA, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
+
+from . import records
 
 RECORD_KEY = "claim_record"
+CLAIMS_KEY = "claims"
 OPTION_REPORT_DIR = "--report-dir"
 OPTION_NO_REPORT = "--no-report"
 _STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None}
@@ -41,6 +47,11 @@ def claim_ids_of(item) -> list[str]:
     return [i for m in item.iter_markers("claim") for i in m.args]
 
 
+def check_name_of(item) -> str:
+    """The check's name: the test function's name (without parameters)."""
+    return getattr(item, "originalname", None) or item.name
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Every registered claim needs a check; fail collection otherwise."""
     from theory.claims import CLAIMS
@@ -58,14 +69,24 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    claims = claim_ids_of(item)
+    if not claims:
+        yield
+        return
+    with records.checking(check_name_of(item), claims):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.when == "call" or (call.when == "teardown" and assertions._BUFFER):
-        for rec in assertions.drain():
+    if call.when == "call" or (call.when == "teardown" and records.pending()):
+        for rec in records.drain():
             report.user_properties.append((RECORD_KEY, rec))
     if call.when == "call":
-        report.user_properties.append(("claims", ",".join(claim_ids_of(item))))
+        report.user_properties.append((CLAIMS_KEY, ",".join(claim_ids_of(item))))
 
 
 def pytest_runtest_logreport(report):
@@ -76,7 +97,7 @@ def pytest_runtest_logreport(report):
                 rec["nodeid"] = report.nodeid
                 _STATE["records"].append(rec)
     if report.when == "call":
-        claims = dict(report.user_properties).get("claims", "")
+        claims = dict(report.user_properties).get(CLAIMS_KEY, "")
         _STATE["outcomes"][report.nodeid] = {
             "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
             "duration": report.duration,
@@ -87,12 +108,12 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if hasattr(config, "workerinput"):  # xdist worker: hand the pair count to the controller
-        config.workeroutput["pairs_trained"] = assertions._PAIRS_TRAINED[0]
+        config.workeroutput["pairs_trained"] = records.pairs_trained()
         return
-    _STATE["pairs"] += assertions._PAIRS_TRAINED[0]
+    _STATE["pairs"] += records.pairs_trained()
     if config.getoption(OPTION_NO_REPORT) or not (_STATE["records"] or _STATE["outcomes"]):
         return
-    from .report import write_run_report
+    from .writer import write_run_report
 
     meta = run_metadata(config)
     meta["exitstatus"] = int(exitstatus)
@@ -100,6 +121,7 @@ def pytest_sessionfinish(session, exitstatus):
     session.config._claims_report_path = path
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
 def pytest_testnodedown(node, error):
     _STATE["pairs"] += int(getattr(node, "workeroutput", {}).get("pairs_trained", 0))
 
@@ -109,16 +131,12 @@ def run_metadata(config) -> dict:
     import numpy
     import torch
 
-    from .assertions import ALPHA, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
-
-    profile = hypothesis.settings._current_profile
     return {
         "started": _STATE["started"], "finished": time.time(),
         "wall_seconds": time.time() - (_STATE["started"] or time.time()),
-        "profile": profile, "hypothesis_seed": config.getoption("hypothesis_seed", None),
+        "profile": hypothesis.settings._current_profile, "hypothesis_seed": config.getoption("hypothesis_seed", None),
         "pairs_trained": _STATE["pairs"], "workers": str(getattr(config.option, "numprocesses", None) or 1),
-        "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA,
-                                 "max_assertions": MAX_ASSERTIONS_PER_RUN},
+        "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA, "max_assertions": MAX_ASSERTIONS_PER_RUN},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "numpy": numpy.__version__, "hypothesis": hypothesis.__version__},
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
@@ -130,8 +148,6 @@ def run_metadata(config) -> dict:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
-    from collections import Counter
-
     per_claim = Counter(r["claim"] for r in _STATE["records"])
     verdicts = Counter((r["claim"], r["verdict"]) for r in _STATE["records"])
     if not per_claim:
@@ -139,8 +155,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("claims exercised")
     for claim in sorted(per_claim):
-        detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in ("pass", "fail", "observed", "invalid")
-                           if verdicts[(claim, v)])
+        detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in records.VERDICTS if verdicts[(claim, v)])
         tr.write_line(f"{claim:16s} {per_claim[claim]:4d} records  ({detail})")
     tr.write_line(f"network pairs trained: {_STATE['pairs']}")
     path = getattr(config, "_claims_report_path", None)

@@ -1,0 +1,219 @@
+"""Theorem 3.3 (THEORY.md §4): r_n ∥ y^adv_n (u_n + ξ_n), u_n = Σ_k Λ_k y_k Φ(x_k, x_n) x_k.
+
+Per pair, shares over the training points are taken where L2 holds for f (κ_f(x_n) ≤ κ_max) and,
+for D2/D3, where C1 holds (‖u_n‖ > B_ξ); each per-point bound fails with probability ≤ δ over the
+initialisation, so every share has expectation ≤ δ and is tested over pairs (``assertions``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from perturbation_learning.attacks import one_step_l2
+from perturbation_learning.network import init_network
+from perturbation_learning.training import train
+from reporting.records import count_pairs
+from theory import direction
+from theory.model import sign_pm1
+from theory.tolerances import ALPHA, MIN_PAIRS
+
+from .. import assertions
+from ..assertions import tests_claim
+from ..harness import DELTA, Pair, run_pairs
+from ..strategies import Setting
+
+_TOO_FEW = "too few pairs inside L2 ∧ C1"
+
+
+def f_only(setting: Setting) -> Setting:
+    """Theorem 3.3 is about f: train g for one step only."""
+    return Setting(setting.config.replace(epochs_g=1), setting.seeds)
+
+
+def _inside_train(p: Pair) -> np.ndarray:
+    return p.width_f.inside[: len(p.X)]
+
+
+def _share(mask: np.ndarray, wrong: np.ndarray) -> float | None:
+    return float(wrong[mask].mean()) if mask.any() else None
+
+
+@dataclass(frozen=True)
+class DirectionPair:
+    """One pair's D1–D3 shares over its training points (None: no point to count)."""
+
+    seed: int
+    xi_ratio_max: float
+    residual_share: float | None      # ‖ξ_n‖ > B_ξ, where L2
+    angle_share: float | None         # cos below the D2 bound, where L2 ∧ C1
+    sign_share: float | None          # cos ≤ 0, where L2 ∧ C1
+    cos_shortfall: float | None       # worst cos − bound where L2 ∧ C1 (steering)
+    c1_coverage: float                # share of n with L2 ∧ C1
+
+
+def measure_direction(pairs: list[Pair]) -> list[DirectionPair]:
+    out = []
+    for p in pairs:
+        inside = _inside_train(p)
+        xi = np.linalg.norm(p.xi, axis=1)
+        u_norm = np.linalg.norm(p.u, axis=1)
+        c1 = inside & (u_norm > p.xi_bound)
+        cos = direction.signed_cosine(p.r, p.y_adv, p.u)
+        bound = direction.angle_bound(p.xi_bound, u_norm)
+        out.append(DirectionPair(
+            seed=p.seed, xi_ratio_max=p.xi_ratio_max, residual_share=_share(inside, xi > p.xi_bound),
+            angle_share=_share(c1, cos < bound.cos), sign_share=_share(c1, cos <= 0),
+            cos_shortfall=float(-np.min(cos[c1] - bound.cos[c1])) if c1.any() else None,
+            c1_coverage=float(c1.mean())))
+    shortfalls = [o.cos_shortfall for o in out if o.cos_shortfall is not None]
+    if shortfalls:
+        assertions.steer(max(shortfalls), "D2 worst cos shortfall")
+    assertions.explain(f"D1 max ‖ξ‖/σ per pair {[round(o.xi_ratio_max, 3) for o in out]}; "
+                       f"C1 coverage {[round(o.c1_coverage, 3) for o in out]}")
+    return out
+
+
+def _coverage(obs: list[DirectionPair]) -> float | None:
+    return float(np.mean([o.c1_coverage for o in obs])) if obs else None
+
+
+def _assert(obs, setting: Setting, field: str, statistic: str, **fields):
+    __tracebackhide__ = True
+    shares = [getattr(o, field) for o in obs if getattr(o, field) is not None]
+    return assertions.assert_share_of_pairs(shares, 1, DELTA, setting=setting.describe(),
+                                            seeds=[o.seed for o in obs], statistic=statistic,
+                                            min_pairs=MIN_PAIRS, too_few=_TOO_FEW, coverage=_coverage(obs),
+                                            **fields)
+
+
+@tests_claim("D1")
+def residual_within_bound(obs: list[DirectionPair], setting: Setting):
+    """D1: ‖ξ_n‖ ≤ B_ξ except on a share ≤ δ of the points inside L2."""
+    __tracebackhide__ = True
+    return _assert(obs, setting, "residual_share", "share of n with ‖ξ_n‖ > B_ξ",
+                   xi_ratio_max=max((o.xi_ratio_max for o in obs), default=None))
+
+
+@tests_claim("D2")
+def cosine_above_bound(obs: list[DirectionPair], setting: Setting):
+    """D2: cos(r_n, y^adv_n u_n) ≥ √(1 − B_ξ²/‖u_n‖²) where C1 holds, except on a share ≤ δ."""
+    __tracebackhide__ = True
+    return _assert(obs, setting, "angle_share", "share of n with cos below the D2 bound")
+
+
+@tests_claim("D3")
+def aligned_with_plus_u(obs: list[DirectionPair], setting: Setting):
+    """D3: the alignment is with +y^adv_n u_n (cos > 0) where C1 holds, except on a share ≤ δ."""
+    __tracebackhide__ = True
+    return _assert(obs, setting, "sign_share", "share of n with cos(r_n, y^adv u_n) ≤ 0")
+
+
+@tests_claim("C1")
+def informative_perturbation_coverage(obs: list[DirectionPair], setting: Setting):
+    """C1 on the training points: the share with L2 ∧ ‖u_n‖ > B_ξ (recorded)."""
+    cov = _coverage(obs)
+    return assertions.observe(value=cov, statistic="share of n with L2 ∧ ‖u_n‖ > B_ξ",
+                              setting=setting.describe(), seeds=[o.seed for o in obs], coverage=cov,
+                              n_pairs=len(obs))
+
+
+def check_direction(setting: Setting) -> list[DirectionPair]:
+    """D1, D2, D3 and C1 on one setting's pairs (f trained, g one step)."""
+    __tracebackhide__ = True
+    setting = f_only(setting)
+    obs = measure_direction(run_pairs(setting))
+    residual_within_bound(obs, setting)
+    cosine_above_bound(obs, setting)
+    aligned_with_plus_u(obs, setting)
+    informative_perturbation_coverage(obs, setting)
+    return obs
+
+
+def d4_base_config(family: str):
+    from perturbation_learning.config import Config
+
+    return Config(dataset=family, d=50, n_train=100, n_test=100, width=2000, gamma=0.0, loss="identity", lr=0.1,
+                  momentum=0.0, epochs_f=10, epochs_g=1, eps=1.0, eps_mode="absolute", scenario="a")
+
+
+#: Six values × six pairs give the slope's t-interval 34 degrees of freedom, narrow enough at level
+#: 1 − α to tell a falling 1 − cos (measured slope ≈ −0.5 in t) from a flat one.
+D4_AXES = (("t", (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)), ("d", (20, 30, 45, 65, 90, 130)))
+D4_PAIRS = 6
+
+
+@tests_claim("D4")
+def one_minus_cos_falls(seed: int, family: str) -> None:
+    """D4: while f stays lazy, 1 − cos(r_n, y^adv_n u_n) falls with t: the log-log slope's interval
+    (level 1 − α) lies below 0. The slope in d is fitted and reported."""
+    __tracebackhide__ = True
+    base = d4_base_config(family)
+    seeds_ = tuple(seed * 1000 + i for i in range(D4_PAIRS))
+    for axis, values in D4_AXES:
+        xs, ys = [], []
+        for v in values:
+            cfg = base.replace(epochs_f=int(round(v / base.lr))) if axis == "t" else base.replace(d=v)
+            for p in run_pairs(Setting(cfg, seeds_)):
+                cos = direction.signed_cosine(p.r, p.y_adv, p.u)
+                xs.append(float(v))
+                ys.append(float(np.nanmean(1 - cos)))
+        if len(set(xs)) < 2:
+            continue
+        fit = direction.loglog_slope(np.array(xs), np.maximum(np.array(ys), 1e-12), confidence=1 - ALPHA)
+        assertions.explain(f"D4 slope in {axis}: {fit}")
+        desc = {"family": family, "axis": axis, "values": list(values)}
+        fitted = dict(slope=fit.slope, slope_ci=tuple(fit.ci), axis=axis)
+        statistic = f"log-log slope of 1 − cos in {axis}"
+        if axis == "t":
+            assertions.assert_exact(fit.ci_high < 0, value=fit.slope, bound=0.0,
+                                    statistic=statistic + " (CI upper < 0)", setting=desc, seeds=list(seeds_),
+                                    **fitted)
+        else:
+            # The d-slope is weak at these sizes (measured −0.17 to −0.5 with wide intervals; THEORY.md's
+            # prototype −0.6 at larger d): reported with its interval, as D4 asks, not asserted.
+            assertions.observe(value=fit.slope, bound=0.0, statistic=statistic, setting=desc, seeds=list(seeds_),
+                               n_pairs=len(xs), **fitted)
+
+
+@tests_claim("D5")
+def perturbations_transfer(setting: Setting) -> None:
+    """D5: a network f' trained on the same data from an independent initialisation gives
+    perturbations within the D5 angle bound of f's, except on a share ≤ 2δ of the points (each
+    network's B_ξ fails with probability ≤ δ); f's perturbations fool f' more often than random
+    directions do (recorded)."""
+    __tracebackhide__ = True
+    setting = f_only(setting)
+    cfg = setting.config
+    shares, fool_own, fool_random, seeds_ = [], [], [], []
+    for p in run_pairs(setting):
+        gen = torch.Generator().manual_seed(p.seed + 7919)
+        other = init_network(p.X.shape[1], cfg.width, cfg.gamma, generator=gen, dtype="float64")
+        X, y = torch.as_tensor(p.X), torch.as_tensor(p.y)
+        f2 = train(other, X, y, loss=cfg.loss, lr=cfg.lr, steps=cfg.epochs_f, momentum=cfg.momentum)
+        if f2.diverged.any():
+            continue
+        count_pairs(1)
+        r2 = one_step_l2(f2.net, X, torch.as_tensor(p.y_adv), p.eps).numpy()
+        bound = direction.transfer_angle_bound(p.xi_bound, np.linalg.norm(p.u, axis=1))
+        inside = _inside_train(p) & bound.valid
+        cos = direction.signed_cosine(p.r, np.ones(len(p.r)), r2)
+        if inside.any():
+            shares.append(float((cos[inside] < bound.cos[inside]).mean()))
+        fooled = sign_pm1(f2.net(X + torch.as_tensor(p.r)).numpy()) == p.y_adv
+        rnd = torch.randn(X.shape, generator=gen, dtype=torch.float64)
+        rnd = p.eps * rnd / rnd.norm(dim=1, keepdim=True)
+        fooled_rnd = sign_pm1(f2.net(X + rnd).numpy()) == p.y_adv
+        fool_own.append(float(fooled.mean()))
+        fool_random.append(float(fooled_rnd.mean()))
+        seeds_.append(p.seed)
+    measured = dict(fooling_own=fool_own, fooling_random=fool_random)
+    assertions.assert_share_of_pairs(shares, 2, DELTA, setting=setting.describe(), seeds=seeds_,
+                                     statistic="share of n with cos(r_n, r'_n) below the D5 bound",
+                                     min_pairs=MIN_PAIRS, too_few=_TOO_FEW, **measured)
+    if fool_own:
+        assertions.observe(value=float(np.mean(fool_own)), bound=float(np.mean(fool_random)),
+                           statistic="fooling rate on f' by f's perturbations (bound: by random directions)",
+                           setting=setting.describe(), seeds=seeds_, n_pairs=len(fool_own))

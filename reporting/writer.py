@@ -1,0 +1,76 @@
+"""Write a run's report: reports/<run-id>/{results.json, summary.md, figures/} and reports/latest/.
+
+Only the controller writes (``reporting.plugin``). Every file is written atomically (temporary file
+in the same directory, then ``os.replace``), so an interrupted run or a parallel writer never
+leaves half a JSON behind; latest/ is swapped in with one rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from perturbation_learning.files import atomic_write_text, json_clean
+
+from . import figures
+from .analysis import analyse
+from .markdown import empirical_sections, summary_markdown
+from .records import VERDICTS
+
+
+def claim_table(records: list[dict]) -> dict:
+    """Per claim: counts by verdict, the checks that recorded it, mean coverage, overall verdict."""
+    out: dict = defaultdict(lambda: {"records": 0, **{v: 0 for v in VERDICTS}, "coverage": [], "checks": set()})
+    for r in records:
+        row = out[r["claim"]]
+        row["records"] += 1
+        row[r["verdict"]] += 1
+        row["checks"].add(r["check"])
+        if r["coverage"] is not None:
+            row["coverage"].append(r["coverage"])
+    for row in out.values():
+        row["checks"] = sorted(row["checks"])
+        cov = row.pop("coverage")
+        row["mean_coverage"] = sum(cov) / len(cov) if cov else None
+        row["verdict"] = ("FAIL" if row["fail"] else "verified inside the assumption" if row["pass"]
+                          else "observed outside the assumption only" if row["observed"] else "invalid runs only")
+    return dict(out)
+
+
+def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict) -> Path:
+    """Write reports/<run-id>/ and refresh reports/latest/; returns the run directory."""
+    root = Path(root)
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    meta = dict(meta, run_id=run_id)
+    run_dir = root / run_id
+    table = claim_table(records)
+    analysis = analyse(records)
+    drawn = figures.draw(analysis, run_dir / "figures")
+    sections = empirical_sections(analysis, drawn)
+    empirical = dict(analysis.to_json(), figures=list(drawn))
+    results = {"meta": meta, "claims": table, "outcomes": outcomes, "records": records, "empirical": empirical}
+    atomic_write_text(run_dir / "results.json", json.dumps(json_clean(results), indent=1, sort_keys=True))
+    atomic_write_text(run_dir / "summary.md", summary_markdown(records, outcomes, meta, table, sections))
+    _refresh_latest(root, run_dir)
+    return run_dir
+
+
+def _refresh_latest(root: Path, run_dir: Path) -> None:
+    """Copy the run into a temporary sibling, then swap it in with one rename."""
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".latest."))
+    shutil.rmtree(tmp)
+    shutil.copytree(run_dir, tmp)
+    latest = root / "latest"
+    old = None
+    if latest.exists():
+        old = Path(tempfile.mkdtemp(dir=root, prefix=".old."))
+        shutil.rmtree(old)
+        os.replace(latest, old)
+    os.replace(tmp, latest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
