@@ -211,8 +211,7 @@ SMALL_PROBLEM_MACS = 5e7
 
 def set_threads(threads: int, config: Config) -> None:
     """torch's intra-op threads for ``config``: ``threads``, or (0) 1 for small problems."""
-    if threads < 0:
-        raise ValueError(f"threads == {threads}, must be >= 0 (0 = auto)")
+    check_scalar(threads, "threads", int, min_val=0, note="0 = auto")
     if threads == 0:
         threads = 1 if config.n_train * config.width * config.d <= SMALL_PROBLEM_MACS else torch.get_num_threads()
     torch.set_num_threads(threads)

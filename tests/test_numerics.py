@@ -36,8 +36,6 @@ SMALL = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=100, width=50, 
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed: int = 0) -> torch.Generator:
