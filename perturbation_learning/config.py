@@ -17,7 +17,8 @@ import torch
 
 from theory.model import SCENARIOS
 from .attacks import ATTACKS, TARGET_MODES
-from .data import FAMILIES, REAL_FAMILIES
+from .data import REAL_FAMILIES, registry
+from .data.user import NPZ_FAMILY, npz_facts
 from .training import LOSSES
 from .validation import (DTYPES, check_choice, check_eps, check_gamma, check_lr, check_momentum,
                          check_positive_int, check_scalar, parse_class_pair)
@@ -40,6 +41,8 @@ class Config:
     n_test: int = _f("fresh test samples for accuracy and agreement", default=1000)
     pair: str = _f("two classes of a real data set, 'A,B'", default="0,1")
     data_dir: str = _f("directory with MNIST/Fashion-MNIST IDX files", default="")
+    data: str = _f("your own data: an .npz file with arrays X, y (optional Z, yz; labels ±1 or 0/1, 0 → −1); "
+                   "dataset and d then come from the file", default="")
     width: int = _f("hidden width m", default=100)
     gamma: float = _f("leaky-ReLU slope γ in [0, 1)", default=0.0)
     loss: str = _f("loss ℓ: identity or logistic", default="identity")
@@ -59,10 +62,22 @@ class Config:
     device: str = _f("cpu, cuda or auto", default="cpu")
 
     def __post_init__(self):
-        check_choice(self.dataset, "dataset", FAMILIES)
+        if not isinstance(self.data, str):
+            raise TypeError(f"data must be a str (path to an .npz file), got {type(self.data).__name__}")
+        if self.data:  # the file fixes the data set and its dimension, whatever the preset says
+            facts = npz_facts(self.data)
+            object.__setattr__(self, "dataset", NPZ_FAMILY)
+            object.__setattr__(self, "d", facts["d"])
+        elif self.dataset == NPZ_FAMILY:
+            raise ValueError(f"dataset == {NPZ_FAMILY!r} needs data == the path of an .npz file")
+        else:
+            check_choice(self.dataset, "dataset", registry.FAMILY_CLASSES)
         check_positive_int(self.d, "d")
         check_scalar(self.n_train, "n_train", int, min_val=0)
-        if self.n_train == 0 and self.dataset not in REAL_FAMILIES:
+        if self.data and self.n_train > facts["n_train"]:
+            raise ValueError(f"n_train == {self.n_train}, must be <= {facts['n_train']} (training rows of "
+                             f"{self.data}; 0 = all of them)")
+        if self.n_train == 0 and not self.real:
             raise ValueError(f"n_train == 0 (the whole split) is only for real data, must be >= 1 for "
                              f"the synthetic dataset {self.dataset!r}")
         check_positive_int(self.n_test, "n_test")
@@ -94,7 +109,7 @@ class Config:
     @property
     def real(self) -> bool:
         """True for a real data set (the test split is held out; n_train 0 takes the whole split)."""
-        return self.dataset in REAL_FAMILIES
+        return self.dataset in REAL_FAMILIES or bool(self.data)
 
     def effective_eps(self, d: int) -> float:
         return self.eps * math.sqrt(d) if self.eps_mode == "sqrt-d" else self.eps
@@ -194,6 +209,8 @@ def config_flags(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
+    if overrides.get("data") and "n_train" not in overrides:
+        overrides["n_train"] = 0  # a file's training rows, all of them, unless --n-train says otherwise
     return get_preset(args.preset).replace(**overrides)
 
 

@@ -28,7 +28,7 @@ import torch
 from theory.model import scenario_inputs, sign_pm1
 from . import attacks
 from .config import Config, seed_streams
-from .data import make_distribution
+from .data import NpzDistribution, make_distribution
 from .files import json_clean
 from .network import TwoLayerNet, draw_network, stack_networks
 from .procedure import Procedure, ProcedureOutput, Sample, procedure_name
@@ -107,10 +107,13 @@ class RunResult:
 
 def draw_data(config: Config, streams: dict):
     """Draw D and the fresh test samples for one seed, as float64 numpy arrays."""
-    dist = make_distribution(config.dataset, d=None if config.real else config.d, rng=streams["structure"],
-                             data_dir=config.data_dir or None, pair=config.class_pair())
+    if config.data:
+        dist = NpzDistribution(config.data)
+    else:
+        dist = make_distribution(config.dataset, d=None if config.real else config.d, rng=streams["structure"],
+                                 data_dir=config.data_dir or None, pair=config.class_pair())
     X, y = dist.sample(config.n_train or None, streams["train"], split="train")
-    # Real data: the whole held-out split (n_test is ignored); synthetic: n_test fresh draws.
+    # Real data and files: the whole held-out split (n_test is ignored); synthetic: n_test fresh draws.
     Z, yz = dist.sample(None if config.real else config.n_test, streams["test"], split="test")
     return X, y, Z, yz
 

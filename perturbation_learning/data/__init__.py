@@ -37,6 +37,9 @@ Randomness: ``rng`` of ``make_distribution`` draws the family's fixed random str
 random state. Same seeds give identical arrays. sgn(0) = −1 wherever a label is a sign
 (``theory.model.sign_pm1``).
 
+Your own data: an ``.npz`` file (``Config.data``, ``--data``) or a sampler registered with
+``register_family`` (module ``user``).
+
 Modules: ``base`` (the Distribution interface and the family limits as class attributes),
 ``synthetic``, ``images`` (digits, MNIST, Fashion-MNIST), ``idx`` (the IDX reader), ``registry``.
 """
@@ -46,7 +49,11 @@ from .idx import read_idx
 from .images import CENTERINGS, OFFICIAL_PAIRS, ImageDistribution, digits_split_indices
 from .registry import (FAMILIES, FAMILY_CLASSES, REAL_FAMILIES, SYNTHETIC_FAMILIES, family,
                        make_distribution)
+from .user import (MIN_CLASS_SAMPLES, NPZ_FAMILY, NPZ_TEST_SHARE, NpzDistribution, load_npz, register_family,
+                   registered_families, unregister_family)
 
 __all__ = ["SPLITS", "Distribution", "balanced_labels", "read_idx", "CENTERINGS", "OFFICIAL_PAIRS",
            "ImageDistribution", "digits_split_indices", "FAMILIES", "FAMILY_CLASSES", "REAL_FAMILIES",
-           "SYNTHETIC_FAMILIES", "family", "make_distribution"]
+           "SYNTHETIC_FAMILIES", "family", "make_distribution", "MIN_CLASS_SAMPLES", "NPZ_FAMILY",
+           "NPZ_TEST_SHARE", "NpzDistribution", "load_npz", "register_family", "registered_families",
+           "unregister_family"]

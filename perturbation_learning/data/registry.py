@@ -20,7 +20,25 @@ FAMILIES: tuple[str, ...] = SYNTHETIC_FAMILIES + REAL_FAMILIES
 
 def family(name: str) -> type[Distribution]:
     """The class of family ``name``, for its limits (``min_d``, ``fixed_d``, ``max_train``, …)."""
-    return FAMILY_CLASSES[check_choice(name, "name", FAMILIES)]
+    return FAMILY_CLASSES[check_choice(name, "name", FAMILY_CLASSES)]
+
+
+def add_family(cls: type[Distribution]) -> None:
+    """Add a synthetic family class (``user.register_family`` builds one from a sampler); the
+    module's FAMILIES and SYNTHETIC_FAMILIES tuples are rebuilt, FAMILY_CLASSES updated in place."""
+    global SYNTHETIC_FAMILIES, FAMILIES
+    FAMILY_CLASSES[cls.name] = cls
+    if cls.name not in SYNTHETIC_FAMILIES:
+        SYNTHETIC_FAMILIES = SYNTHETIC_FAMILIES + (cls.name,)
+        FAMILIES = SYNTHETIC_FAMILIES + REAL_FAMILIES
+
+
+def remove_family(name: str) -> None:
+    """Undo ``add_family`` for ``name``."""
+    global SYNTHETIC_FAMILIES, FAMILIES
+    FAMILY_CLASSES.pop(name, None)
+    SYNTHETIC_FAMILIES = tuple(n for n in SYNTHETIC_FAMILIES if n != name)
+    FAMILIES = SYNTHETIC_FAMILIES + REAL_FAMILIES
 
 
 def make_distribution(name: str, *, d: int | None = None, rng: np.random.Generator | None = None,
