@@ -13,17 +13,24 @@ trainer records what the theory needs:
 
 Divergence (a non-finite loss or weights beyond ``max_weight``) marks the network invalid; it is
 never silently counted as a result.
+
+Same seed, same bits (CPU): one network gets the same numbers alone and in a batch, and from run to
+run. Its BLAS calls run one network at a time on operands that start on 64-byte boundaries (see
+``network.matmul_per_network`` for why MKL needs both), every batch-wide operation is elementwise,
+and ℓ, ℓ' run row by row (``_per_network``). Where MKL splits a reduction across threads (a gradient
+GEMM with N ≫ m·d, e.g. N = 1000, m = d = 100), the bits depend on the torch thread count.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .network import TwoLayerNet, matmul_per_network, stack_networks
+from .network import TwoLayerNet, stack_networks
 from .validation import check_lr, check_momentum, check_scalar, check_steps, check_training_set
 
 
@@ -116,60 +123,117 @@ def train(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss="identity"
                                                           include_boundaries="neither")))
 
 
+def _aligned_batch(batch: int, shape: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An uninitialised (batch, *shape) tensor whose per-network slices start on 64-byte boundaries
+    (each slice padded to a multiple of 64 bytes; fresh storage is 64-byte aligned)."""
+    per = math.prod(shape)
+    align = max(1, 64 // dtype.itemsize)
+    stride = -(-per // align) * align
+    base = torch.empty(batch * stride, dtype=dtype, device=device)
+    inner = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    return base.as_strided((batch,) + tuple(shape), (stride,) + tuple(inner))
+
+
 def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss: Loss, lr: float, steps: int,
                      momentum: float, max_weight: float = MAX_WEIGHT) -> TrainResult:
-    """``train`` on checked arguments (the procedure's inner step)."""
-    loss_fn, beta = loss, momentum
-    W, b, a = net.W.clone(), net.b.clone(), net.a
-    dtype, device = W.dtype, W.device
+    """``train`` on checked arguments (the procedure's inner step).
+
+    Per step and network: three BLAS calls, and four elementwise passes over the (N, m) activations
+    besides the two GEMMs (φ in place, ⊙ a, the readout's row sums, the pattern in place):
+
+    - the bias rides in the GEMMs: X̃ = [X, 1], W̃ = [W, b], H = X̃ W̃ᵀ, and one gradient GEMM gives
+      ∂L/∂w_k and ∂L/∂b_k together. W̃ is stored transposed, (d+1, m): both GEMMs then run faster
+      (benchmarks/train_pairs.py);
+    - the scalings stay out of the (N, m) tensor: −∂L/∂w̃_k = a_k Σ_n s_k(x_n) c_n x̃_n with
+      c_n = ℓ'(−y_n f(x_n)) y_n / N, so the gradient GEMM multiplies Y = c ⊙ X̃ (N × (d+1); constant
+      for the identity loss) with the 0/1 pattern P = 1[h > 0]; s = γ + (1 − γ)P adds γ Σ_n Y_n,
+      and η a_k scales the (d+1, m) result. As a is constant, the heavy-ball velocity is a ⊙ V with
+      V ← βV + SᵀY;
+    - the readout is an elementwise product and a row sum, not a matrix-vector product: MKL's gemv
+      splits its sums by thread count (measured), the row sums do not;
+    - every per-step tensor lives in a buffer allocated once (``_aligned_batch``), written in place.
+    """
+    beta = momentum
+    gamma = float(net.gamma)  # the loop's φ and φ'; the networks returned keep net.gamma
+    dtype, device = net.W.dtype, net.W.device
     X = X.to(dtype=dtype, device=device)
     y = y.to(dtype=dtype, device=device)
-    N = X.shape[-2]
     batch_shape = net.batch_shape
-    net0 = TwoLayerNet(W.clone(), b.clone(), a, net.gamma)
-    out_shape = torch.broadcast_shapes(batch_shape + (N,), y.shape)
-    lam = torch.zeros(out_shape, dtype=torch.float64, device=device)
+    B = batch_shape[0] if batch_shape else 1
+    N, d, m = X.shape[-2], net.dim, net.width
+
+    def buf(*shape):
+        return _aligned_batch(B, shape, dtype, device)
+
+    WT, a = buf(d + 1, m), buf(m)                                 # W̃ᵀ = [W, b]ᵀ
+    WT[:, :d] = net.W.reshape(B, m, d).transpose(-1, -2)
+    WT[:, d] = net.b.reshape(B, m)
+    a.copy_(net.a.reshape(B, m))
+    sign_a = a.sign()
+    shared_x = X.ndim == 2
+    Xt = _aligned_batch(1 if shared_x else B, (N, d + 1), dtype, device)   # X̃ = [X, 1]
+    Xt[..., :d] = X.reshape(-1, N, d)
+    Xt[..., d] = 1.0
+    yb = y.reshape(-1, N).expand(B, N)
+    H, Y, G, V, f = buf(N, m), buf(N, d + 1), buf(d + 1, m), buf(d + 1, m), buf(N)
+    V.zero_()
+    step_scale = (lr * a).unsqueeze(-2)                           # η a_k, (B, 1, m)
+    constant_lprime = loss is LOSSES["identity"]
+    if constant_lprime:
+        lprime = torch.ones(B, N, dtype=dtype, device=device)
+        torch.mul(Xt, (yb / N).unsqueeze(-1), out=Y)
+    # Per-network views, made once: the BLAS calls and the large elementwise passes run one network
+    # at a time (its (N, m) slice stays in cache between them).
+    views = [(Xt[0 if shared_x else i], WT[i], H[i], a[i], sign_a[i], f[i], Y[i].T, G[i]) for i in range(B)]
+    net0 = TwoLayerNet(net.W.clone(), net.b.clone(), net.a, net.gamma)
+    lam = torch.zeros(B, N, dtype=torch.float64, device=device)
     lam_velocity = torch.zeros_like(lam)
-    vW, vb = torch.zeros_like(W), torch.zeros_like(b)
-    curve = torch.empty(out_shape[:-1] + (steps + 1,), dtype=torch.float64, device=device)
-    diverged = torch.zeros(out_shape[:-1], dtype=torch.bool, device=device)
+    curve = torch.empty(B, steps + 1, dtype=torch.float64, device=device)
+    diverged = torch.zeros(B, dtype=torch.bool, device=device)
     t, t_velocity = 0.0, 0.0
-    cur = TwoLayerNet(W, b, a, net.gamma)
     step = 0
     for step in range(steps + 1):
-        H = matmul_per_network(X, W.transpose(-1, -2)).add_(b.unsqueeze(-2))  # in place: one N×m pass less
-        S = cur.slopes(H)
-        f = H.mul_(S).mul_(a.unsqueeze(-2)).sum(-1)  # theory.model.readout(leaky_relu(H)), in place
-        margin = -y * f
-        curve[..., step] = _per_network(loss_fn.value, margin, loss_fn).mean(-1).to(torch.float64)
+        for Xi, WTi, Hi, ai, _, fi, _, _ in views:
+            torch.mm(Xi, WTi, out=Hi)                             # H = X̃ W̃ᵀ = X Wᵀ + b
+            Hi.clamp_(min=0) if gamma == 0 else torch.nn.functional.leaky_relu_(Hi, gamma)
+            torch.sum(Hi.mul_(ai), -1, out=fi)                    # f = φ(H) a; H now holds a ⊙ φ(H)
+        margin = -yb * f
+        curve[:, step] = _per_network(loss.value, margin, loss).mean(-1).to(torch.float64)
         if step == steps:
             break
-        # c_n = ℓ'(−y_n f(x_n)) y_n / N; ∂L/∂w_k = −a_k Σ_n c_n s_k(x_n) x_n.
-        lprime = _per_network(loss_fn.derivative, margin, loss_fn)
-        coef = S.mul_((lprime * y / N).unsqueeze(-1)).mul_(a.unsqueeze(-2))  # (…, N, m), reuses S
-        gW = -matmul_per_network(coef.transpose(-1, -2), X)                 # (…, m, d)
-        gb = -coef.sum(-2)
+        if not constant_lprime:
+            lprime = _per_network(loss.derivative, margin, loss)
+            torch.mul(Xt, (lprime * yb / N).unsqueeze(-1), out=Y)   # Y = c ⊙ X̃
+        for _, _, Hi, _, sign_ai, _, YTi, Gi in views:
+            # P = 1[h > 0] in place: a_k φ(h) ≠ 0 for γ = 0, sign(a_k) a_k φ(h) > 0 for γ > 0. A
+            # neuron with a_k = 0 gets P = 0; its step η a_k V_k is 0 either way.
+            P = Hi.ne_(0) if gamma == 0 else Hi.mul_(sign_ai).gt_(0)
+            torch.mm(YTi, P, out=Gi)                              # G = (PᵀY)ᵀ, (d+1, m)
+        if gamma:
+            G.mul_(1.0 - gamma).add_(Y.sum(-2).unsqueeze(-1), alpha=gamma)   # SᵀY = (1 − γ)PᵀY + γ 1ᵀY
         if beta:
-            vW.mul_(beta).add_(gW)
-            vb.mul_(beta).add_(gb)
-            gW, gb = vW, vb
-        W.sub_(lr * gW)
-        b.sub_(lr * gb)
+            torch.add(G, V, alpha=beta, out=V)                    # V ← βV + SᵀY
+        WT.addcmul_(V if beta else G, step_scale)                 # W̃_k ← W̃_k + η a_k V_k
         # Accumulate t and Λ with the weights each gradient receives in the displacement.
         t_velocity = beta * t_velocity + 1.0
         t += lr * t_velocity
         lam_velocity.mul_(beta).add_(lprime.to(torch.float64) / N)
         lam.add_(lr * lam_velocity)
         if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
-            bad = ~torch.isfinite(curve[..., step]) | (W.abs().amax((-1, -2)) > max_weight) \
+            W = WT[:, :d]
+            bad = ~torch.isfinite(curve[:, step]) | (W.abs().amax((-1, -2)) > max_weight) \
                 | ~torch.isfinite(W).all(-1).all(-1)
             diverged |= bad
             if bool(diverged.all()):
-                curve[..., step + 1:] = float("nan")
+                curve[:, step + 1:] = float("nan")
                 break
-    diverged |= ~torch.isfinite(curve[..., min(step, steps)])
+    diverged |= ~torch.isfinite(curve[:, min(step, steps)])
+    cur = TwoLayerNet(WT[:, :d].transpose(-1, -2).reshape(batch_shape + (m, d)).contiguous(),
+                      WT[:, d].reshape(batch_shape + (m,)).contiguous(), net.a, net.gamma)
     flips = (net0.preactivations(X) > 0) != (cur.preactivations(X) > 0)
     flip_fraction = flips.to(torch.float64).mean((-1, -2))
+    if not batch_shape:
+        lam, curve, diverged = lam[0], curve[0], diverged[0]
     return TrainResult(net=cur, net0=net0, t=t, lam=lam, loss_curve=curve.cpu().numpy(),
                        flip_fraction=flip_fraction.cpu().numpy(), diverged=diverged.cpu().numpy(),
                        steps_run=step)
