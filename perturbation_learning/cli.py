@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decision_map, sweep
+from . import calibrate, decision_map, sweep
 from .config import PRESETS, config_flags, config_from_args, set_threads, threads_flag
 from .run import run_experiment, to_json
 
@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 def _run(args) -> int:
     config = config_from_args(args)
     set_threads(args.threads, config)
-    result = run_experiment(config)
+    result = run_experiment(config, predict=not args.no_predict)
     print(to_json(result, timings=not args.no_timings))
     return 0 if result["status"] == "ok" else 1
 
@@ -36,7 +36,11 @@ def register_run(parser) -> None:
     config_flags(parser)
     threads_flag(parser)
     parser.add_argument("--no-timings", action="store_true",
-                        help="print seconds_f/seconds_g as null, so equal seeds give byte-identical JSON")
+                        help="print seconds_f/seconds_g/seconds_predict as null, so equal seeds give "
+                             "byte-identical JSON")
+    parser.add_argument("--no-predict", action="store_true",
+                        help="skip the prediction of the outcome from the data, f and the targets (THEORY.md "
+                             "P5; it needs O(N²) memory in the training samples N); prints prediction: null")
     parser.set_defaults(func=_run)
 
 
@@ -53,7 +57,7 @@ def register_presets(parser) -> None:
 
 #: Sub-command name → function(parser) that adds its arguments and sets ``func``.
 COMMANDS = {"run": register_run, "presets": register_presets, "sweep": sweep.register,
-            "map": decision_map.register}
+            "map": decision_map.register, "calibrate": calibrate.register}
 
 
 def build_parser() -> argparse.ArgumentParser:

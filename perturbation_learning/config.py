@@ -170,11 +170,13 @@ def get_preset(name: str) -> Config:
 
 def seed_streams(seed: int) -> dict:
     """Independent generators per role, split from one seed (as neural-tangents splits keys)."""
-    roles = ("structure", "train", "test", "f_init", "targets", "g_init", "control")
+    # "predict" (the Monte Carlo of the predicted C2 coverage) comes last: spawned children depend
+    # only on their index, so the other streams do not depend on it.
+    roles = ("structure", "train", "test", "f_init", "targets", "g_init", "control", "predict")
     children = np.random.SeedSequence(seed).spawn(len(roles))
     out = {}
     for role, child in zip(roles, children):
-        if role in ("structure", "train", "test"):
+        if role in ("structure", "train", "test", "predict"):
             out[role] = np.random.default_rng(child)
         else:
             out[role] = torch.Generator().manual_seed(int(child.generate_state(1, np.uint64)[0]))

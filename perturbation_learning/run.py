@@ -31,12 +31,15 @@ from .config import Config, seed_streams
 from .data import NpzDistribution, make_distribution
 from .files import json_clean
 from .network import TwoLayerNet, draw_network, stack_networks
+from .predict import predict_outcomes
 from .procedure import Procedure, ProcedureOutput, Sample, procedure_name
 from .training import LOSSES, TrainResult, train_in_chunks
 from .validation import DTYPES, check_seeds, resolve_device
 
 #: Per-seed metrics that an invalid (diverged) run reports as null.
 METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement", "cos_signed", "cos_abs")
+#: Wall-clock fields of a result dict: the only ones that differ between two runs of one seed.
+TIMING_FIELDS = ("seconds_f", "seconds_g", "seconds_predict")
 
 
 @dataclass
@@ -63,6 +66,8 @@ class RunResult:
     out: ProcedureOutput
     measures: Measures
     procedure: str = "perturbation_learning.run:perturbation_learning"  # 'module:object' that produced out
+    predictions: list | None = None      # theory.prediction.Prediction per seed (None: not predicted)
+    seconds_predict: float | None = None
 
     X = property(lambda self: self.sample.X)
     y = property(lambda self: self.sample.y)
@@ -97,6 +102,9 @@ class RunResult:
             "final_loss_g": float(g.loss_curve[i, -1]),
             "seconds_f": self.out.seconds_f / n,
             "seconds_g": self.out.seconds_g / n,
+            "prediction": None if self.predictions is None or self.predictions[i] is None
+            else self.predictions[i].to_dict(),
+            "seconds_predict": None if self.seconds_predict is None else self.seconds_predict / n,
         }
         if invalid:  # an invalid run reports no metrics at all, so it cannot be read as a pass
             res.update(dict.fromkeys(METRICS))
@@ -198,8 +206,13 @@ def measure(config: Config, sample: Sample, out: ProcedureOutput) -> Measures:
 
 # ---------------------------------------------------------------- entry points
 
-def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = perturbation_learning) -> RunResult:
-    """Run ``config`` for every seed as one batched program: load, the procedure, measure."""
+def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = perturbation_learning,
+              predict: bool = True) -> RunResult:
+    """Run ``config`` for every seed as one batched program: load, the procedure, predict, measure.
+
+    ``predict``: each seed's outcome predicted from the data, f, y^adv and ε, without g
+    (``predict.predict_outcomes``, THEORY.md P5); False skips it (records then carry null).
+    """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a Config, got {type(config).__name__}")
     seeds = check_seeds(seeds)
@@ -208,13 +221,16 @@ def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = pertur
     streams = [seed_streams(s) for s in seeds]
     sample = load(config, streams)
     out = procedure(config, sample, streams)
-    return RunResult(config=config, seeds=seeds, sample=sample, out=out, measures=measure(config, sample, out),
-                     procedure=procedure_name(procedure))
+    measures = measure(config, sample, out)
+    predictions, seconds_predict = (predict_outcomes(config, sample, out.f, out.y_adv, out.eps, streams,
+                                                     u=measures.u) if predict else (None, None))
+    return RunResult(config=config, seeds=seeds, sample=sample, out=out, measures=measures,
+                     procedure=procedure_name(procedure), predictions=predictions, seconds_predict=seconds_predict)
 
 
-def run_experiment(config: Config) -> dict:
+def run_experiment(config: Config, *, predict: bool = True) -> dict:
     """Run one seed (``config.seed``) and return its result dict."""
-    return run_batch(config, [config.seed]).record(0)
+    return run_batch(config, [config.seed], predict=predict).record(0)
 
 
 def to_json(result: dict, *, timings: bool = True) -> str:
@@ -222,5 +238,5 @@ def to_json(result: dict, *, timings: bool = True) -> str:
     fields, so two runs of one seed serialise byte-identically."""
     out = json_clean(dict(result))
     if not timings:
-        out["seconds_f"] = out["seconds_g"] = None
+        out.update(dict.fromkeys(TIMING_FIELDS))
     return json.dumps(out, sort_keys=True)

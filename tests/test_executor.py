@@ -21,11 +21,11 @@ import pytest
 
 from perturbation_learning.executor import (Task, config_tasks, run_config_task, run_tasks, task_path)
 from perturbation_learning.config import Config
-from perturbation_learning.run import run_batch
+from perturbation_learning.run import TIMING_FIELDS, run_batch
 
 TINY = Config(dataset="shifted-gauss", d=6, n_train=30, n_test=40, width=8, epochs_f=10, epochs_g=10, lr=0.1,
               momentum=0.9, eps=1.0, eps_mode="absolute")
-TIMING = ("seconds_f", "seconds_g")
+TIMING = TIMING_FIELDS
 
 
 def _numbers(records) -> list:

@@ -1,0 +1,136 @@
+"""The run predicts its own outcome without g (THEORY.md P5); ``calibrate`` writes CSV, JSON and PNG."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from perturbation_learning import calibrate as cal_module
+from perturbation_learning.cli import main
+from perturbation_learning.config import Config, get_preset
+from perturbation_learning.run import perturbation_learning, run_batch, run_experiment, to_json
+from theory.prediction import (calibration, integrated_time, predict_outcome, predicted_loss_weights)
+
+TINY = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=50, width=16, epochs_f=20, epochs_g=20, lr=0.1,
+              momentum=0.9, eps=0.5, eps_mode="absolute")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+PREDICTION_KEYS = {"agreement", "acc_g_train", "collapse", "share_signal_dominates", "median_abs_signal",
+                   "median_abs_noise", "mean_y_adv", "reason", "lam_g_rule", "inside"}
+
+
+def test_P5_run_record_carries_the_prediction():
+    res = run_experiment(TINY.replace(seed=3))
+    pred = res["prediction"]
+    assert set(pred) == PREDICTION_KEYS
+    assert 0.0 <= pred["agreement"] <= 1.0 and 0.0 <= pred["acc_g_train"] <= 1.0
+    assert pred["lam_g_rule"].startswith("Λ'_n = t'/N")
+    assert {"l2", "l2_f", "l2_g", "c2_coverage", "kappa_f_max"} <= set(pred["inside"])
+    assert res["seconds_predict"] > 0
+    out = json.loads(to_json(res, timings=False))
+    assert out["seconds_predict"] is None and out["prediction"] == json.loads(json.dumps(pred))
+
+
+def test_P5_prediction_is_theory_prediction_of_the_run_arrays():
+    """The record's prediction is ``theory.prediction.predict_outcome`` of the run's data, f, y^adv, ε and
+    the Λ' that g's training integrates."""
+    run = run_batch(TINY.replace(seed=1), [1])
+    np64 = lambda t: t[0].detach().double().numpy()                      # noqa: E731
+    t_g = integrated_time(TINY.lr, TINY.epochs_g, TINY.momentum)
+    assert t_g == pytest.approx(run.g.t, rel=1e-12)
+    lam_g = predicted_loss_weights("identity", t_g, TINY.n_train)
+    np.testing.assert_allclose(lam_g, run.g.lam[0].numpy(), rtol=1e-12)   # exact for the identity loss
+    direct = predict_outcome("a", np64(run.X), np64(run.y), run.f.lam[0], np64(run.y_adv), lam_g, 0.0, run.eps,
+                             np64(run.Z), run.f.net(run.Z)[0].detach().double(), width=TINY.width,
+                             generator=np.random.default_rng(0), u=np64(run.u))
+    rec = run.record(0)["prediction"]
+    assert rec["agreement"] == direct.agreement and rec["acc_g_train"] == direct.acc_g_train
+
+
+def _with_other_g(config, sample, streams):
+    """The default procedure, then g replaced by f (a different network): the prediction must not move."""
+    out = perturbation_learning(config, sample, streams)
+    return dataclasses.replace(out, g=out.f)
+
+
+def _f_diverged(config, sample, streams):
+    out = perturbation_learning(config, sample, streams)
+    out.f.diverged[:] = True
+    return out
+
+
+def test_P5_prediction_does_not_depend_on_g():
+    seeds = [0, 1]
+    plain, swapped = run_batch(TINY, seeds), run_batch(TINY, seeds, procedure=_with_other_g)
+    assert [r["agreement"] for r in plain.records] != [r["agreement"] for r in swapped.records]
+    assert [r["prediction"] for r in plain.records] == [r["prediction"] for r in swapped.records]
+
+
+def test_P5_no_prediction_where_f_diverged_or_when_skipped():
+    rec = run_batch(TINY, [0], procedure=_f_diverged).record(0)
+    assert rec["status"].startswith("invalid") and rec["prediction"] is None
+    skipped = run_batch(TINY, [0], predict=False).record(0)
+    assert skipped["prediction"] is None and skipped["seconds_predict"] is None
+
+
+def test_P5_cli_no_predict(capsys):
+    flags = ["--preset", "shifted-gauss-a-small", "--d", "8", "--n-train", "30", "--n-test", "20", "--width", "8",
+             "--epochs-f", "5", "--epochs-g", "5", "--no-timings"]
+    assert main(["run", *flags]) == 0
+    with_prediction = json.loads(capsys.readouterr().out)
+    assert main(["run", *flags, "--no-predict"]) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert set(with_prediction["prediction"]) == PREDICTION_KEYS and without["prediction"] is None
+    assert {k: v for k, v in with_prediction.items() if k != "prediction"} == \
+        {k: v for k, v in without.items() if k != "prediction"}
+
+
+# --- calibrate -------------------------------------------------------------------------------
+
+def test_P5_calibrate_writes_csv_json_png(tmp_path, capsys):
+    out = tmp_path / "cal"
+    argv = ["calibrate", "--preset", "shifted-gauss-a-small", "--d", "10", "--n-train", "40", "--n-test", "50",
+            "--width", "16", "--epochs-f", "20", "--epochs-g", "20", "--seeds", "4", "--seed", "2", "--serial",
+            "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    rows = list(csv.DictReader((out / "calibrate.csv").open()))
+    assert [int(r["seed"]) for r in rows] == [2, 3, 4, 5] and list(rows[0]) == list(cal_module.COLUMNS)
+    table = json.loads((out / "calibrate.json").read_text())
+    pred = [r["predicted"] for r in table["rows"]]
+    obs = [r["observed"] for r in table["rows"]]
+    expected = calibration(pred, obs, n_worst=4).to_dict()
+    assert table["calibration"]["mae"] == pytest.approx(expected["mae"]) == printed["mae"]
+    assert table["calibration"]["confusion"] == expected["confusion"]
+    assert table["calibration"]["worst_seeds"] == [2 + i for i in expected["worst"]]
+    for r in table["rows"]:
+        assert r["abs_error"] == pytest.approx(abs(r["predicted"] - r["observed"]))
+        assert r["collapse_predicted"] == (r["predicted"] < 0.65)
+    png = (out / "calibrate.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    # the numbers are those of the runs themselves
+    config = get_preset("shifted-gauss-a-small").replace(d=10, n_train=40, n_test=50, width=16, epochs_f=20,
+                                                         epochs_g=20, seed=2)
+    direct = run_batch(config, [2, 3, 4, 5]).records
+    assert pred == [r["prediction"]["agreement"] for r in direct] and obs == [r["agreement"] for r in direct]
+
+
+def test_P5_calibration_leaves_out_seeds_without_numbers():
+    rows = [{"seed": 0, "observed": 0.9, "predicted": 0.8}, {"seed": 1, "observed": None, "predicted": 0.7},
+            {"seed": 2, "observed": 0.6, "predicted": None}, {"seed": 3, "observed": 0.55, "predicted": 0.5}]
+    cal = cal_module.summarize_calibration(rows)
+    assert cal["n"] == 2 and cal["worst_seeds"] == [0, 3]
+    assert cal_module.summarize_calibration(rows[1:3]) is None
+
+
+@pytest.mark.parametrize("argv,word", [(["--seeds", "0"], "--seeds"), (["--resume"], "--resume"),
+                                       (["--seeds-per-task", "0"], "--seeds-per-task")])
+def test_P5_calibrate_bad_arguments_exit_2(argv, word, capsys):
+    assert main(["calibrate", "--preset", "shifted-gauss-a-small", "--serial", *argv]) == 2
+    err = capsys.readouterr().err
+    assert word in err and err.count("\n") == 1
