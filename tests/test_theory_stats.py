@@ -1,5 +1,6 @@
-"""Unit tests of theory.stats: binomial intervals and tails, Holm, Hoeffding, the Chernoff–KL and betting
-tests of bounded means (validity under the null, STATISTICS.md's numbers) and their power (``detects``)."""
+"""Unit tests of theory.stats, theory.betting and theory.power: binomial intervals and tails, Holm,
+Hoeffding, the Chernoff–KL and betting tests of bounded means (validity under the null, STATISTICS.md's
+numbers) and their power (``detects``)."""
 
 import math
 
@@ -8,11 +9,12 @@ import pytest
 
 from theory import direction
 from theory.claims import get_claim
-from theory import stats
-from theory.stats import (HolmResult, ShareTest, betting_confidence_sequence, betting_detects, betting_test,
-                          beta_draws, binomial_detects, binomial_tail_pvalue, chernoff_detects, chernoff_threshold,
-                          clopper_pearson, hoeffding_half_width, holm, mean_confidence_interval, mean_lower_pvalue,
-                          mean_upper_pvalue, power_spread, sequential_decision, share_at_most, slope_detects,
+from theory import power, stats
+from theory.betting import betting_confidence_sequence, betting_test, sequential_decision
+from theory.power import (beta_draws, betting_detects, binomial_detects, chernoff_detects, chernoff_threshold,
+                          power_spread, slope_detects)
+from theory.stats import (HolmResult, ShareTest, binomial_tail_pvalue, clopper_pearson, hoeffding_half_width, holm,
+                          mean_confidence_interval, mean_lower_pvalue, mean_upper_pvalue, share_at_most,
                           wilson_interval)
 from theory.tolerances import POWER
 
@@ -244,7 +246,8 @@ def test_betting_detects_is_monotone_in_budget_and_beats_chernoff():
     assert betting_detects(4, 0.15, 2e-6, 0.05) == math.inf                 # 4 pairs can never reach 1/α
     # A larger spread costs power; the "at least" side mirrors the "at most" side.
     assert betting_detects(32, 0.15, 2e-6, 0.15) > betting_detects(32, 0.15, 2e-6, 0.05)
-    assert betting_detects(32, 0.85, 2e-6, 0.05, side="at least") == pytest.approx(1 - betting_detects(32, 0.15, 2e-6, 0.05))
+    mirrored = betting_detects(32, 0.85, 2e-6, 0.05, side="at least")
+    assert mirrored == pytest.approx(1 - betting_detects(32, 0.15, 2e-6, 0.05))
 
 
 def test_betting_detects_has_the_stated_power():
@@ -265,7 +268,7 @@ def test_binomial_detects_is_exact():
     p = binomial_detects(n, p0, alpha)
     ks = np.arange(n + 1)
     fails = np.array([clopper_pearson(int(k), n, 1 - 2 * alpha)[1] < p0 for k in ks])
-    assert stats._st.binom.pmf(ks[fails], n, p).sum() == pytest.approx(POWER, abs=1e-9)
+    assert power._st.binom.pmf(ks[fails], n, p).sum() == pytest.approx(POWER, abs=1e-9)
     assert binomial_detects(12, p0, alpha) <= p <= binomial_detects(100, p0, alpha)
     assert binomial_detects(3, 0.9, 2e-6) == -math.inf
     assert binomial_detects(32, 0.1, alpha, side="at most") == pytest.approx(1 - p)
@@ -305,10 +308,10 @@ def test_betting_with_one_bound_per_pair():
     null = np.stack([beta_draws(b, min(0.05, b / 2), rng.random(reps)) for b in bounds], axis=1)
     rate = np.mean([betting_test(r, bounds, alpha).reject for r in null])
     assert rate <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / reps)
-    assert stats.pooled_betting_detects([0.15] * 24, 0.05, 2e-6) == pytest.approx(
+    assert power.pooled_betting_detects([0.15] * 24, 0.05, 2e-6) == pytest.approx(
         betting_detects(24, 0.15, 2e-6, 0.05) - 0.15)
-    k = stats.pooled_betting_detects([0.006] * 24 + [0.05] * 24, [0.003] * 24 + [0.025] * 24, 2e-5, scale="ratio")
-    assert 1 < k < stats.pooled_betting_detects([0.006] * 24, [0.003] * 24, 2e-5, scale="ratio")
+    k = power.pooled_betting_detects([0.006] * 24 + [0.05] * 24, [0.003] * 24 + [0.025] * 24, 2e-5, scale="ratio")
+    assert 1 < k < power.pooled_betting_detects([0.006] * 24, [0.003] * 24, 2e-5, scale="ratio")
     with pytest.raises(ValueError, match="bound has 2 entries, must be a scalar or one per value"):
         betting_test([0.1, 0.2, 0.3], [0.1, 0.2], 0.05)
 
@@ -344,7 +347,7 @@ def test_power_target_reasons_state_measured_costs():
     (Clopper–Pearson, α = 2e-6); a control at chance ± 0.10 needs 100–130 pooled pairs (betting, spread
     0.10–0.15, α = 2e-5), more than the 72 a control has in the default run."""
     assert binomial_detects(400, 0.9, 2e-6) < 0.8 <= binomial_detects(440, 0.9, 2e-6)
-    assert stats.pooled_betting_detects([0.5] * 72, 0.1, 2e-5) > 0.1 >= stats.pooled_betting_detects(
+    assert power.pooled_betting_detects([0.5] * 72, 0.1, 2e-5) > 0.1 >= power.pooled_betting_detects(
         [0.5] * 100, 0.1, 2e-5)
-    assert stats.pooled_betting_detects([0.5] * 120, 0.15, 2e-5) > 0.1 >= stats.pooled_betting_detects(
+    assert power.pooled_betting_detects([0.5] * 120, 0.15, 2e-5) > 0.1 >= power.pooled_betting_detects(
         [0.5] * 130, 0.15, 2e-5)

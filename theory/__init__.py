@@ -1,11 +1,12 @@
 """Pure mathematics of Kumano, Kera & Yamasaki (NeurIPS 2024) as read in THEORY.md: no training, no Hypothesis.
 
 Modules: ``kernel`` (K1–K3), ``lazy`` (L1–L2), ``direction`` (D1–D5), ``conditions`` (C1–C3, P1–P2),
-``stats``, ``claims`` (the registry), ``formulas`` (every closed form once, in sympy), ``tolerances``,
-``validation``. ``perturbation_learning`` may import ``theory``, never the reverse.
+``stats`` (binomial and Chernoff–KL tests), ``betting`` (anytime-valid tests of bounded means),
+``power`` (what each test detects), ``claims`` (the registry), ``formulas`` (every closed form once, in
+sympy), ``tolerances``, ``validation``. ``perturbation_learning`` may import ``theory``, never the reverse.
 
 Importing the package is cheap; submodules load on demand (``from theory.kernel import phi``).
 """
 
-__all__ = ["kernel", "lazy", "direction", "conditions", "stats", "claims", "formulas", "tolerances",
-           "validation"]
+__all__ = ["kernel", "lazy", "direction", "conditions", "stats", "betting", "power", "claims", "formulas",
+           "tolerances", "validation"]
