@@ -33,6 +33,7 @@ from pathlib import Path
 from .config import Config, config_flags, config_from_args, threads_flag
 from .executor import add_executor_flags, config_tasks, executor_from_args, resolve_executor, run_tasks
 from .files import atomic_write_bytes, figure_png_bytes, json_clean
+from .predict import predicted_columns
 from .sweep import _csv_text, task_threads
 from .validation import check_scalar
 
@@ -48,15 +49,15 @@ def calibration_row(record: dict) -> dict:
     """One CSV row from a run's result dict (``run.RunResult.record``)."""
     from theory.prediction import COLLAPSE_AGREEMENT
 
-    pred = record.get("prediction")
+    pred, cols = record.get("prediction"), predicted_columns(record)
     obs = record["agreement"] if record["status"] == "ok" else None
-    p = None if pred is None else pred["agreement"]
+    p = cols["agreement_predicted"]
     return {"seed": record["config"]["seed"], "status": record["status"], "observed": obs, "predicted": p,
             "abs_error": None if obs is None or p is None else abs(obs - p),
             "collapse_observed": None if obs is None else obs < COLLAPSE_AGREEMENT,
             "collapse_predicted": None if p is None else p < COLLAPSE_AGREEMENT,
             "acc_g_train": record["acc_g_train"],
-            "acc_g_train_predicted": None if pred is None else pred["acc_g_train"],
+            "acc_g_train_predicted": cols["acc_g_train_predicted"],
             **{k: None if pred is None else pred[k] for k in ("share_signal_dominates", "median_abs_signal",
                                                               "median_abs_noise", "mean_y_adv", "reason")},
             "l2": None if pred is None else pred["inside"]["l2"],

@@ -50,3 +50,11 @@ def predict_outcomes(config: Config, sample, f: TrainResult, y_adv: torch.Tensor
                                    u=None if u is None else u[i].double(),
                                    generator=st["predict"], lam_g_rule=LOSS_WEIGHT_RULES[config.loss]))
     return out, time.perf_counter() - t0
+
+
+def predicted_columns(record: dict) -> dict:
+    """``agreement_predicted`` and ``acc_g_train_predicted`` of a run's result dict (None where the run
+    has no prediction), for tables that put them next to the observed columns."""
+    pred = record.get("prediction")
+    return {"agreement_predicted": None if pred is None else pred["agreement"],
+            "acc_g_train_predicted": None if pred is None else pred["acc_g_train"]}

@@ -51,10 +51,13 @@ import numpy as np
 from .config import Config, config_flags, config_from_args, field_type, set_threads, threads_flag
 from .executor import add_executor_flags, config_tasks, executor_from_args, resolve_executor, run_tasks
 from .files import atomic_write_bytes, figure_png_bytes, json_clean
+from .predict import predicted_columns
 from .validation import check_scalar
 
-#: Metrics summarised per grid point (mean, std, 95% CI over seeds).
-METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement", "cos_signed")
+#: Metrics summarised per grid point (mean, std, 95% CI over seeds); each ``*_predicted`` column is
+#: the run's prediction of the observed one before it, made without g (THEORY.md P5).
+METRICS = ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_train_predicted", "acc_g_test", "agreement",
+           "agreement_predicted", "cos_signed")
 #: Per-seed columns of runs.csv, after the varied value and the seed.
 RUN_COLUMNS = ("status", "eps_effective") + METRICS + ("cos_abs", "t_f", "t_g", "flip_fraction_f",
                                                       "flip_fraction_g", "seconds_f", "seconds_g")
@@ -162,6 +165,7 @@ def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progr
         runs = []
         for seed, res in zip(seeds, results):
             row = {"value": value, "seed": seed}
+            res = {**res, **predicted_columns(res)}
             row.update({k: res.get(k) for k in RUN_COLUMNS})
             runs.append(row)
         valid = [r for r in runs if r["status"] == "ok"]
@@ -273,6 +277,8 @@ def sweep_figure(table: dict):
     lowest = [0.4]
     for i, (metric, label, color, marker) in enumerate(series):
         lowest.append(plot_metric(ax1, points, metric, label, color, marker, shift=0.06 * (i - 1.5)))
+    lowest.append(plot_metric(ax1, points, "agreement_predicted", "agreement predicted before g (P5)", "C3", "x",
+                              shift=0.12, ls="--"))
     ax1.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     ax1.set_ylabel("accuracy / agreement")
     ax1.set_ylim(max(0.0, min(lowest) - 0.05), 1.02)

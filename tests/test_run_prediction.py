@@ -134,3 +134,22 @@ def test_P5_calibrate_bad_arguments_exit_2(argv, word, capsys):
     assert main(["calibrate", "--preset", "shifted-gauss-a-small", "--serial", *argv]) == 2
     err = capsys.readouterr().err
     assert word in err and err.count("\n") == 1
+
+
+def test_P5_sweep_writes_predicted_columns_next_to_observed(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--preset", "shifted-gauss-a-small", "--n-train", "30", "--n-test", "30", "--width", "8",
+                 "--epochs-f", "5", "--epochs-g", "5", "--vary", "d=4,9", "--seeds", "2", "--serial", "--no-progress",
+                 "--out", str(out)]) == 0
+    runs = list(csv.DictReader((out / "runs.csv").open()))
+    header = list(runs[0])
+    assert header.index("agreement_predicted") == header.index("agreement") + 1
+    assert header.index("acc_g_train_predicted") == header.index("acc_g_train") + 1
+    config = get_preset("shifted-gauss-a-small").replace(n_train=30, n_test=30, width=8, epochs_f=5, epochs_g=5,
+                                                         d=9, seed=1)
+    direct = run_experiment(config)["prediction"]
+    row = next(r for r in runs if r["d"] == "9" and r["seed"] == "1")
+    assert float(row["agreement_predicted"]) == direct["agreement"]
+    summary = list(csv.DictReader((out / "sweep.csv").open()))
+    mine = [float(r["agreement_predicted"]) for r in runs if r["d"] == "4"]
+    assert float(summary[0]["agreement_predicted_mean"]) == pytest.approx(np.mean(mine))
