@@ -47,6 +47,7 @@ import numpy as np
 from theory.model import sign_pm1
 from .config import Config, config_flags, config_from_args, set_threads, threads_flag
 from .files import atomic_write_bytes, figure_png_bytes, json_clean
+from .predict import predicted_columns
 from .run import run_batch
 from .validation import check_scalar
 
@@ -129,6 +130,7 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
     grids = {k: v.reshape(resolution, resolution) for k, v in out.items()}
     sgn = {k: sign_pm1(v) for k, v in grids.items()}
     grids["agreement"] = (sgn["f"] == sgn["g"]).astype(float)
+    grids["g_hat_differs"] = (sgn["g_hat"] != sgn["g"]).astype(float)   # hatched on the g and agreement panels
 
     def share(a, b):
         return float((sgn[a] == sgn[b]).mean())
@@ -137,6 +139,7 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
               "f_hat_vs_g_hat": share("f_hat", "g_hat"), "g_hat_vs_f": share("g_hat", "f")}
     metrics = {k: result[k] for k in ("acc_f_train", "acc_f_test", "acc_g_train", "acc_g_test", "agreement",
                                       "cos_signed", "flip_fraction_f", "flip_fraction_g", "eps_effective")}
+    metrics.update(predicted_columns(result))
     return {"config": config.to_dict(), "seed": seed, "resolution": resolution, "limit": limit,
             "plane": {"e1": "normalised mean(x | y=+1) − mean(x | y=−1)",
                       "e2": "mean(x | y=+1) + mean(x | y=−1), orthogonalised to e1 and normalised",
@@ -148,6 +151,11 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
 
 _PANELS = (("f_hat", r"$\hat{f}$ (kernel predictor, L1)"), ("g_hat", r"$\hat{g}$ = S + N (theory, §5)"),
            ("f", "f (trained)"), ("g", "g (trained on D^adv)"), ("agreement", "sgn f = sgn g"))
+
+
+def _predicted_note(run: dict) -> str:
+    p = run.get("agreement_predicted")
+    return "" if p is None else f" (predicted {p:.3f})"
 
 
 def map_figure(m: dict):
@@ -167,7 +175,8 @@ def map_figure(m: dict):
     fhat, ghat = r"$\hat{f}$", r"$\hat{g}$"
     notes = {"f_hat": "", "g_hat": f"sgn = sgn {fhat} on {sh['f_hat_vs_g_hat']:.0%}",
              "f": f"sgn = sgn {fhat} on {sh['f_vs_f_hat']:.0%}", "g": f"sgn = sgn {ghat} on {sh['g_vs_g_hat']:.0%}",
-             "agreement": f"{sh['f_vs_g']:.0%} of grid; test {m['run']['agreement']:.3f}"}
+             "agreement": f"{sh['f_vs_g']:.0%} of grid; test {m['run']['agreement']:.3f}"
+                          + _predicted_note(m['run'])}
     # 16 discrete colour levels: readable, and the PNG stays small (smooth gradients compress badly)
     bounds = np.linspace(-1, 1, 17)
     levels = ListedColormap(matplotlib.colormaps["RdBu_r"](np.linspace(0.03, 0.97, 16)))
@@ -182,6 +191,12 @@ def map_figure(m: dict):
             im = ax.imshow(G / scale, extent=extent, cmap=levels, norm=norm, interpolation="nearest")
             ax.contour(m["alpha"], m["beta"], G, levels=[0.0], colors="k", linewidths=1.0)
             title += f"\nmax |·| = {scale:.3g}"
+        if key in ("g", "agreement") and m["grids"]["g_hat_differs"].any():
+            # where sgn ĝ ≠ sgn g: the prediction of g is wrong there
+            ax.contourf(m["alpha"], m["beta"], m["grids"]["g_hat_differs"], levels=[0.5, 1.5], colors="none",
+                        hatches=["////"])
+            ax.contour(m["alpha"], m["beta"], m["grids"]["g_hat_differs"], levels=[0.5], colors="#444444",
+                       linewidths=0.6, linestyles="--")
         ax.scatter(P[show, 0], P[show, 1], c=np.where(y[show] > 0, "#67000d", "#08306b"), s=2, alpha=0.7,
                    linewidths=0)
         ax.set_title(title + (f"\n{notes[key]}" if notes[key] else ""), fontsize=9)
@@ -198,7 +213,8 @@ def map_figure(m: dict):
                  f"ε={run['eps_effective']:.3g}, seed {m['seed']}: acc on D of f {run['acc_f_train']:.3f}, of g "
                  f"{run['acc_g_train']:.3f}; agreement on fresh samples {run['agreement']:.3f}\n"
                  f"colour: value / max |value| on the grid (red > 0, blue < 0), black line: zero level; "
-                 f"dots: 200 training points projected (dark red y = +1, dark blue y = −1)", fontsize=10)
+                 f"dots: 200 training points projected (dark red y = +1, dark blue y = −1); "
+                 f"hatched: sgn ĝ ≠ sgn g", fontsize=10)
     return fig
 
 

@@ -153,3 +153,18 @@ def test_P5_sweep_writes_predicted_columns_next_to_observed(tmp_path):
     summary = list(csv.DictReader((out / "sweep.csv").open()))
     mine = [float(r["agreement_predicted"]) for r in runs if r["d"] == "4"]
     assert float(summary[0]["agreement_predicted_mean"]) == pytest.approx(np.mean(mine))
+
+
+def test_P5_map_marks_where_g_hat_and_g_differ(tmp_path):
+    from perturbation_learning.decision_map import decision_map, write_map
+    from theory.model import sign_pm1
+
+    config = get_preset("shifted-gauss-a-small").replace(n_train=40, n_test=30, width=8, epochs_f=10, epochs_g=10,
+                                                         d=6, seed=2)
+    m = decision_map(config, resolution=12)
+    differs = sign_pm1(m["grids"]["g_hat"]) != sign_pm1(m["grids"]["g"])
+    np.testing.assert_array_equal(m["grids"]["g_hat_differs"], differs.astype(float))
+    assert m["grid_sign_agreement"]["g_vs_g_hat"] == pytest.approx(1 - differs.mean())
+    assert m["run"]["agreement_predicted"] == run_experiment(config)["prediction"]["agreement"]
+    paths = write_map(m, tmp_path)
+    assert json.loads(open(paths["json"]).read())["run"]["agreement_predicted"] == m["run"]["agreement_predicted"]
