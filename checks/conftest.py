@@ -1,4 +1,4 @@
-"""Configure the check run: Hypothesis profiles, the claim plugin, one torch thread per worker."""
+"""Configure the check run: Hypothesis profiles, the procedure under check, one torch thread per worker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, core, settings
 
-pytest_plugins = ["reporting.plugin"]
+# The claim plugin (reporting.plugin) comes through the pytest11 entry point of the installed package.
 
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -36,6 +36,10 @@ def pytest_configure(config):
     if core.global_force_seed is None:
         core.global_force_seed = DEFAULT_RUN_SEED
         config.option.hypothesis_seed = DEFAULT_RUN_SEED
+    # The procedure under check: --procedure module:object (the plugin's option), else the project's.
+    from .harness import use_procedure
+
+    use_procedure(config.getoption("procedure"))
 
 
 def pytest_report_header(config):

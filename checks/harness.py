@@ -3,6 +3,10 @@
 ``run_pairs(setting)`` trains every pair of the setting in one batched program, drops pairs whose
 training diverged (recording them as invalid), and returns one :class:`Pair` per valid pair.
 Theory quantities are computed on demand from ``theory/``; nothing here re-derives the math.
+
+The pairs come from the checked procedure (``perturbation_learning.procedure``): the project's
+batched trainer by default, another implementation with ``pytest checks/ --procedure module:object``
+(``use_procedure``). f and g are then that implementation's own functions, ∇f its autograd.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from perturbation_learning.config import Config
+from perturbation_learning.config import Config, seed_streams
+from perturbation_learning.procedure import Sample, as_dtype, load_procedure, procedure_name
 from perturbation_learning.run import RunResult, run_batch
+from perturbation_learning.validation import DTYPES
 from reporting.records import claim_scope, count_pairs, current_claims
 from theory import conditions, direction, formulas, lazy
 from theory.tolerances import DEFAULT_DELTA
@@ -24,6 +30,23 @@ from .strategies import Setting
 
 #: δ of every per-point bound in the checks (B_0, B_E, B_ξ). P1 then allows a share 3δ.
 DELTA = DEFAULT_DELTA
+
+_CHECKED = {"procedure": load_procedure(None)}
+
+
+def use_procedure(procedure) -> None:
+    """Check ``procedure`` (a callable or a 'module:object' string) from now on."""
+    _CHECKED["procedure"] = load_procedure(procedure) if isinstance(procedure, str) or procedure is None \
+        else procedure
+
+
+def checked_procedure():
+    """The procedure the checks run."""
+    return _CHECKED["procedure"]
+
+
+def checked_procedure_name() -> str:
+    return procedure_name(_CHECKED["procedure"])
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -133,7 +156,7 @@ class Pair:
 def run_results(setting: Setting, claims=None) -> list[dict]:
     """Result dicts of the setting's valid pairs (no theory quantities); diverged pairs are
     recorded as invalid for each of ``claims`` (default: the running check's) and left out."""
-    results = run_batch(setting.config, list(setting.seeds)).records
+    results = run_batch(setting.config, list(setting.seeds), procedure=checked_procedure()).records
     count_pairs(len(setting.seeds))
     return [res for res in results if _valid(res, setting, claims)]
 
@@ -151,7 +174,7 @@ def _valid(res: dict, setting: Setting, claims) -> bool:
 def run_pairs(setting: Setting, claims=None) -> list[Pair]:
     """Train the setting's pairs (one batched call). Diverged pairs are recorded as invalid runs
     for each of ``claims`` (default: the running check's) and left out of every statistic."""
-    data = run_batch(setting.config, list(setting.seeds))
+    data = run_batch(setting.config, list(setting.seeds), procedure=checked_procedure())
     results = data.records
     count_pairs(len(setting.seeds))
     pairs = []
@@ -171,6 +194,29 @@ def _pair(config: Config, seed: int, data: RunResult, i: int) -> Pair:
 
 
 def _double(net):
-    from perturbation_learning.network import TwoLayerNet
+    """Parameters in float64; an implementation's own f stays its own (``procedure.FunctionNet``)."""
+    return as_dtype(net, torch.float64)
 
-    return TwoLayerNet(net.W.double(), net.b.double(), net.a.double(), net.gamma)
+
+@dataclass
+class RetrainedF:
+    """f' of a pair: the checked procedure's f from another initialisation, on the same data."""
+
+    net: object
+    r: np.ndarray       # its perturbations toward the pair's y^adv
+    diverged: bool
+
+
+def retrain_f(p: Pair, init: torch.Generator) -> RetrainedF:
+    """Run the checked procedure on ``p``'s data with the seed streams of ``p`` except f's
+    initialisation, which is drawn from ``init``; g is trained for one step only."""
+    cfg = p.config.replace(epochs_g=1)
+    dtype = DTYPES[cfg.dtype]
+    sample = Sample(*(torch.as_tensor(a, dtype=dtype).unsqueeze(0) for a in (p.X, p.y, p.Z, p.yz)))
+    streams = seed_streams(p.seed)
+    streams["f_init"] = init
+    out = checked_procedure()(cfg, sample, [streams])
+    if not np.array_equal(_np(out.y_adv[0]), p.y_adv):
+        raise ValueError(f"procedure {checked_procedure_name()} drew other targets y_adv from the same 'targets' "
+                         "stream; a procedure must be deterministic in its seed streams")
+    return RetrainedF(net=_double(out.f.net[0]), r=_np(out.r[0]), diverged=bool(out.f.diverged[0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from perturbation_learning.procedure import DEFAULT_PROCEDURE
 from theory.claims import CLAIMS
 from theory.lazy import KAPPA_MAX
 
@@ -34,12 +35,15 @@ def _value(v) -> str:
 def rerun_command(nodeid: str, meta: dict) -> str:
     seed = meta.get("hypothesis_seed")
     seed_part = f" --hypothesis-seed={seed}" if seed is not None else ""
-    return f"pytest '{nodeid}' --hypothesis-profile={meta.get('profile')}{seed_part}"
+    procedure = meta.get("procedure")
+    proc_part = f" --procedure={procedure}" if procedure and procedure != DEFAULT_PROCEDURE else ""
+    return f"pytest '{nodeid}' --hypothesis-profile={meta.get('profile')}{seed_part}{proc_part}"
 
 
 def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, sections: list[str]) -> str:
     budget = meta["false_failure_budget"]
     lines = [f"# Claim report — run {meta['run_id']}", "",
+             f"- procedure checked: `{meta.get('procedure') or DEFAULT_PROCEDURE}`",
              f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
              f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",
              f"- network pairs trained: **{meta['pairs_trained']}**; records: {len(records)}",

@@ -29,6 +29,7 @@ RECORD_KEY = "claim_record"
 CLAIMS_KEY = "claims"
 OPTION_REPORT_DIR = "--report-dir"
 OPTION_NO_REPORT = "--no-report"
+OPTION_PROCEDURE = "--procedure"
 _STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None}
 
 
@@ -36,11 +37,29 @@ def pytest_addoption(parser):
     group = parser.getgroup("claims", "perturbation-learning claim reports")
     group.addoption(OPTION_REPORT_DIR, default="reports", help="where reports/<run-id>/ and latest/ go")
     group.addoption(OPTION_NO_REPORT, action="store_true", help="write no report files")
+    group.addoption(OPTION_PROCEDURE, default=None, metavar="MODULE:OBJECT",
+                    help="the procedure to check (perturbation_learning.procedure.Procedure); default: the "
+                         "project's batched trainer, perturbation_learning.run:perturbation_learning")
+
+
+def checked_procedure(config) -> str:
+    """'module:object' of the procedure under check; a UsageError if it cannot be loaded."""
+    from perturbation_learning.procedure import load_procedure, procedure_name
+
+    try:
+        return procedure_name(load_procedure(config.getoption(OPTION_PROCEDURE)))
+    except (ValueError, TypeError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "claim(*ids): the THEORY.md claim IDs a check tests")
     _STATE["started"] = time.time()
+    _STATE["procedure"] = checked_procedure(config)
+
+
+def pytest_report_header(config):
+    return [f"procedure checked: {_STATE['procedure']}"]
 
 
 def claim_ids_of(item) -> list[str]:
@@ -64,7 +83,7 @@ def pytest_collection_modifyitems(session, config, items):
         all("::" not in a for a in config.args) and any(Path(a).name == "checks" or a.rstrip("/").endswith("checks")
                                                        for a in config.args)
     missing = set(CLAIMS) - named
-    if selected_all and missing:
+    if selected_all and named and missing:  # a directory with no claim markers is no check suite
         raise pytest.UsageError(f"claims without a check: {sorted(missing)}")
 
 
@@ -96,8 +115,10 @@ def pytest_runtest_logreport(report):
                 rec = json.loads(value)
                 rec["nodeid"] = report.nodeid
                 _STATE["records"].append(rec)
-    if report.when == "call":
-        claims = dict(report.user_properties).get(CLAIMS_KEY, "")
+    claims = dict(report.user_properties).get(CLAIMS_KEY, "")
+    # Only checks (tests with claim markers) make a run a check run: the plugin is installed for
+    # every pytest session (entry point), and a unit-test run writes no report.
+    if report.when == "call" and claims:
         _STATE["outcomes"][report.nodeid] = {
             "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
             "duration": report.duration,
@@ -111,7 +132,7 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["pairs_trained"] = records.pairs_trained()
         return
     _STATE["pairs"] += records.pairs_trained()
-    if config.getoption(OPTION_NO_REPORT) or not (_STATE["records"] or _STATE["outcomes"]):
+    if config.getoption(OPTION_NO_REPORT) or not _STATE["outcomes"]:
         return
     from .writer import write_run_report
 
@@ -142,6 +163,7 @@ def run_metadata(config) -> dict:
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "device": "cpu",
         "args": list(config.invocation_params.args),
+        "procedure": _STATE["procedure"],
     }
 
 
@@ -158,6 +180,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in records.VERDICTS if verdicts[(claim, v)])
         tr.write_line(f"{claim:16s} {per_claim[claim]:4d} records  ({detail})")
     tr.write_line(f"network pairs trained: {_STATE['pairs']}")
+    tr.write_line(f"procedure checked: {_STATE['procedure']}")
     path = getattr(config, "_claims_report_path", None)
     if path:
         tr.write_line(f"report: {path}/summary.md")

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from perturbation_learning.attacks import one_step_l2
-from perturbation_learning.network import init_network
-from perturbation_learning.training import train
 from reporting.records import count_pairs
 from theory import direction
 from theory.model import sign_pm1
@@ -22,7 +19,7 @@ from theory.tolerances import ALPHA, MIN_PAIRS
 
 from .. import assertions
 from ..assertions import tests_claim
-from ..harness import DELTA, Pair, run_pairs
+from ..harness import DELTA, Pair, retrain_f, run_pairs
 from ..strategies import Setting
 
 _TOO_FEW = "too few pairs inside L2 ∧ C1"
@@ -186,17 +183,15 @@ def perturbations_transfer(setting: Setting) -> None:
     directions do (recorded)."""
     __tracebackhide__ = True
     setting = f_only(setting)
-    cfg = setting.config
     shares, fool_own, fool_random, seeds_ = [], [], [], []
     for p in run_pairs(setting):
         gen = torch.Generator().manual_seed(p.seed + 7919)
-        other = init_network(p.X.shape[1], cfg.width, cfg.gamma, generator=gen, dtype="float64")
-        X, y = torch.as_tensor(p.X), torch.as_tensor(p.y)
-        f2 = train(other, X, y, loss=cfg.loss, lr=cfg.lr, steps=cfg.epochs_f, momentum=cfg.momentum)
-        if f2.diverged.any():
+        X = torch.as_tensor(p.X)
+        f2 = retrain_f(p, gen)  # the checked procedure, f's initialisation from gen
+        if f2.diverged:
             continue
         count_pairs(1)
-        r2 = one_step_l2(f2.net, X, torch.as_tensor(p.y_adv), p.eps).numpy()
+        r2 = f2.r
         bound = direction.transfer_angle_bound(p.xi_bound, np.linalg.norm(p.u, axis=1))
         inside = _inside_train(p) & bound.valid
         cos = direction.signed_cosine(p.r, np.ones(len(p.r)), r2)
