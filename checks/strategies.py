@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from perturbation_learning.attacks import TARGET_MODES
 from perturbation_learning.config import Config
-from perturbation_learning.data import SYNTHETIC_FAMILIES, family
+from perturbation_learning.data import SYNTHETIC_FAMILIES, family, registered_families
 from perturbation_learning.training import LOSSES
 from theory.model import SCENARIOS
 
@@ -143,7 +143,9 @@ def families_within(names, size_limits: SizeLimits) -> tuple[str, ...]:
 
 
 def data_families(*, real: bool = True, size_limits: SizeLimits | None = None) -> st.SearchStrategy[str]:
-    fams = DATA_FAMILIES if real else tuple(f for f in DATA_FAMILIES if family(f).synthetic)
+    """DATA_FAMILIES and every family registered with ``perturbation_learning.data.register_family``."""
+    fams = DATA_FAMILIES + registered_families()
+    fams = fams if real else tuple(f for f in fams if family(f).synthetic)
     return st.sampled_from(families_within(fams, size_limits or limits()))
 
 

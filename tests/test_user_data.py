@@ -234,3 +234,11 @@ def test_register_family_errors(blobs):
     finally:
         unregister_family("test-bad")
     assert "test-bad" not in registered_families()
+
+
+def test_check_suite_strategies_draw_a_registered_family(blobs):
+    from hypothesis import find
+
+    from checks.strategies import data_families
+
+    assert find(data_families(), lambda name: name == blobs) == blobs
