@@ -6,22 +6,17 @@ import os
 
 import pytest
 import torch
-from hypothesis import HealthCheck, core, settings
+from hypothesis import core, settings
+
+from .profiles import register_profiles
 
 # The claim plugin (reporting.plugin) comes through the pytest11 entry point of the installed package.
 
-_COMMON = dict(deadline=None, print_blob=True,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                      HealthCheck.filter_too_much])
-# ci: bounded time, seeded (derandomize) so a CI run is reproducible; `fast` for the flake tool;
-# thorough: more and larger examples; paper: the paper's sizes, meant for a GPU machine.
-settings.register_profile("ci", max_examples=3, database=None, **_COMMON)
-settings.register_profile("fast", max_examples=2, derandomize=False, database=None, **_COMMON)
-settings.register_profile("thorough", max_examples=12, **_COMMON)
-settings.register_profile("paper", max_examples=6, **_COMMON)
+# Profiles and what each is for: checks/profiles.py; their size limits: checks/strategies.py.
+register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# Two xdist workers on two cores: one intra-op thread each avoids oversubscription.
+# One intra-op thread per xdist worker: `-n auto` starts a worker per core, more threads would oversubscribe.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
