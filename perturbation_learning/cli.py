@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import calibrate, decision_map, sweep
+from . import calibrate, decision_map, reproduce, sweep
 from .config import PRESETS, config_flags, config_from_args, set_threads, threads_flag
 from .run import run_experiment, to_json
 
@@ -57,7 +57,7 @@ def register_presets(parser) -> None:
 
 #: Sub-command name → function(parser) that adds its arguments and sets ``func``.
 COMMANDS = {"run": register_run, "presets": register_presets, "sweep": sweep.register,
-            "map": decision_map.register, "calibrate": calibrate.register}
+            "map": decision_map.register, "reproduce": reproduce.register, "calibrate": calibrate.register}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -139,14 +139,19 @@ def sweep_configs(base: Config, field: str, values: list) -> list[Config]:
 
 def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progress: bool = True,
               preset: str | None = None, executor: str | None = "serial", out_dir=None, resume: bool = False,
-              n_workers: int | None = None, threads: int = 1, seeds_per_task: int = 1) -> dict:
+              n_workers: int | None = None, threads: int = 1, seeds_per_task: int = 1,
+              configs: list[Config] | None = None) -> dict:
     """Run every grid point × chunk of ``seeds_per_task`` seeds as one task of
     ``executor.run_tasks`` (``executor``: "serial", "local", a scheduler address, or None for
     $DASK_SCHEDULER_ADDRESS else local); return the sweep table. Each task's numbers are those of
     ``run_batch(config, chunk)``, identical seed for seed to one batch of all seeds. Finished tasks are
     written to ``out_dir/tasks/`` (a temporary directory when ``out_dir`` is None); ``resume`` reads
-    back the ones written there before."""
-    configs = sweep_configs(base, field, values)
+    back the ones written there before. ``configs`` (one per value) replaces the default
+    ``base`` with ``field = value``, for grids that change other fields along with ``field``."""
+    if configs is None:
+        configs = sweep_configs(base, field, values)
+    elif len(configs) != len(values) or any(getattr(c, field) != v for c, v in zip(configs, values)):
+        raise ValueError(f"configs must hold one Config per value, with {field} == that value")
     seeds = list(seeds)
     tasks = config_tasks(configs, seeds, seeds_per_task=seeds_per_task)
     t_start = time.perf_counter()

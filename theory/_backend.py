@@ -43,6 +43,16 @@ def common_backend(*named):
     return [a.astype(dt, copy=False) for a in arrs]
 
 
+def on_accelerator(x) -> bool:
+    """A torch tensor on a device other than the CPU (the GPU path keeps such tensors there)."""
+    return is_tensor(x) and x.device.type != "cpu"
+
+
+def as_tensor_like(x, ref):
+    """``x`` (numpy or torch) as a tensor with the dtype and device of the tensor ``ref``."""
+    return torch.as_tensor(x).to(device=ref.device, dtype=ref.dtype)
+
+
 def to_numpy64(x) -> np.ndarray:
     """float64 numpy copy/view of an array or tensor."""
     if is_tensor(x):

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from . import formulas
-from ._backend import neuron_chunks, to_numpy64
+from ._backend import as_tensor_like, neuron_chunks, on_accelerator, to_numpy64
 from .kernel import phi_closed_form
 from .lazy import _training_set
 from .model import leaky_derivative
@@ -33,7 +33,8 @@ def predicted_direction(X, y, lam, gamma, Xq=None):
 
     Symbols: (x_k, y_k) training set, Λ_k loss weights, Φ the kernel (K1); evaluated at the training
     inputs (default) or at query points Xq. Depends on the data and Λ, not on the initialization.
-    Numerics: Φ(Xq, X) @ (Λ y ⊙ X); float64.
+    Numerics: Φ(Xq, X) @ (Λ y ⊙ X); float64, except that torch tensors on an accelerator stay there in
+    X's dtype (``--device cuda``: float32 on the GPU).
 
     Parameters
     ----------
@@ -43,11 +44,15 @@ def predicted_direction(X, y, lam, gamma, Xq=None):
 
     Returns
     -------
-    (N, d) or (n, d) float64 array.
+    (N, d) or (n, d) float64 array; a tensor on X's device and of X's dtype for X on an accelerator.
     """
     gamma = check_gamma(gamma)
-    X, y, lam = _training_set(X, y, lam)
-    Xq = X if Xq is None else to_numpy64(check_rows(Xq, "Xq", X.shape[1]))
+    X, y, lam = _training_set(X, y, lam, keep_device=True)
+    if Xq is not None:
+        Xq = check_rows(Xq, "Xq", X.shape[1])
+        Xq = as_tensor_like(Xq, X) if on_accelerator(X) else to_numpy64(Xq)
+    else:
+        Xq = X
     return phi_closed_form(Xq, X, gamma) @ ((lam * y)[:, None] * X)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import formulas
-from ._backend import to_numpy64
+from ._backend import as_tensor_like, on_accelerator, to_numpy64
 from .kernel import phi_closed_form
 from .model import leaky_derivative, leaky_relu, readout
 from .validation import (check_array, check_consistent_length, check_gamma, check_labels_pm1,
@@ -38,11 +38,15 @@ FLIP_FRACTION_MAX = 0.10
 KAPPA_MAX = float(formulas.kappa_of_flip(FLIP_FRACTION_MAX))
 
 
-def _training_set(X, y, lam):
+def _training_set(X, y, lam, *, keep_device: bool = False):
+    """Checked (X, y, Λ) as float64 numpy arrays; with ``keep_device``, torch tensors on an
+    accelerator stay there, in X's dtype (the GPU path)."""
     X = check_rows(X, "X")
     y = check_labels_pm1(y, "y")
     lam = check_nonnegative_array(lam, "lam", ndim=1)
     check_consistent_length(("X", X), ("y", y), ("lam", lam))
+    if keep_device and on_accelerator(X):
+        return X, as_tensor_like(y, X), as_tensor_like(lam, X)
     return to_numpy64(X), to_numpy64(y), to_numpy64(lam)
 
 
