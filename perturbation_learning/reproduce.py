@@ -37,7 +37,7 @@ from .validation import check_choice, check_scalar, resolve_device
 
 SCALES = ("cpu", "paper")
 #: The sweep metric holding each run's predicted agreement, when the runs carry a prediction.
-PREDICTED_AGREEMENT = "agreement_pred"
+PREDICTED_AGREEMENT = "agreement_predicted"
 
 
 @dataclass(frozen=True)
