@@ -1,5 +1,6 @@
 """The GPU path: one small config on the CPU and on CUDA, both in float32, agree within stated
-tolerances. Skipped where no CUDA device is present (``pytest -m gpu`` selects it).
+tolerances, skipped where no CUDA device is present (``pytest -m gpu`` selects it); and the checks'
+``paper`` profile, and no other, trains on CUDA when a GPU is present.
 
 Tolerances, and why. The two devices sum in different orders, so every float32 step differs by
 rounding (≈ 1e-7 relative); 300 + 300 steps of momentum GD keep that small, but an input whose output
@@ -20,14 +21,15 @@ import torch
 from perturbation_learning.config import get_preset
 from perturbation_learning.run import run_batch
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 CONFIG = get_preset("shifted-gauss-a").replace(d=50, n_train=200, n_test=500, width=100, epochs_f=300,
                                                epochs_g=300, dtype="float32")
 SEEDS = [0, 1]
 
 
+@pytest.mark.gpu
+@needs_cuda
 def test_cpu_and_gpu_agree_on_one_small_config():
     cpu = run_batch(CONFIG, SEEDS)
     gpu = run_batch(CONFIG.replace(device="cuda"), SEEDS)
@@ -44,3 +46,20 @@ def test_cpu_and_gpu_agree_on_one_small_config():
     u_cpu, u_gpu = cpu.u.double().numpy(), gpu.u.double().cpu().numpy()
     scale = np.linalg.norm(u_cpu, axis=-1).max()
     assert np.abs(u_gpu - u_cpu).max() <= 1e-4 * scale
+
+
+@pytest.mark.parametrize("profile, cuda, device", [
+    ("paper", True, "cuda"), ("paper-smoke", True, "cuda"), ("paper", False, "cpu"),
+    ("ci", True, "cpu"), ("thorough", True, "cpu"),
+])
+def test_only_the_paper_profile_of_the_checks_selects_cuda(monkeypatch, profile, cuda, device):
+    from hypothesis import settings
+
+    from checks import harness
+
+    monkeypatch.setattr(settings, "_current_profile", profile)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert harness.run_device() == device
+    cfg = get_preset("shifted-gauss-a")
+    assert harness._on_run_device(cfg).device == device
+    assert harness._on_run_device(cfg.replace(device="auto")).device == "auto"  # an explicit choice stays
