@@ -1,13 +1,15 @@
-"""Run the benchmarks a–d and write ``results.json`` and ``results.md``.
+"""Run the benchmarks a–e and write ``results.json`` and ``results.md``.
 
-    python benchmarks/run_all.py [--quick] [--out benchmarks/results] [--only kernel throughput batched memory identity]
+    python benchmarks/run_all.py [--quick] [--out benchmarks/results] [--only kernel throughput batched memory identity pairs]
     python benchmarks/run_all.py --render benchmarks/results/results.json   # re-render the Markdown only
 
 a ``kernel``: exact kernel matrix vs the 1000-neuron Monte Carlo estimate (N1 = N2 = 2000, d = 1000);
 b ``throughput``: training GFLOP/s at d = 1000, N = 2000, m = 1000 against the measured sgemm peak;
 c ``batched``: 16 networks batched vs sequential at the shifted-gauss-a size and two ci-profile sizes;
 d ``memory``: peak RSS of the kernel and training cases, one subprocess per case;
-``identity``: run_batch(config, seeds) against run_experiment per seed (bit identity).
+``identity``: run_batch(config, seeds) against run_experiment per seed (bit identity);
+e ``pairs``: training time per network pair at the check-suite sizes, ``training.train`` against a
+baseline loop, and the two loops' agreement.
 
 The check-suite wall time is a separate script (minutes): ``python benchmarks/checks_wall.py``.
 Results are rewritten after every section, so an interrupted run keeps what it measured; with
@@ -23,10 +25,10 @@ import os
 import time
 from pathlib import Path
 
-import batched, kernel, memory, throughput
+import batched, kernel, memory, throughput, train_pairs
 from common import log, machine_info, pinned_threads, section, write_json
 
-SECTIONS = ("kernel", "throughput", "batched", "memory", "identity")
+SECTIONS = ("kernel", "throughput", "batched", "memory", "identity", "pairs")
 IDENTITY_PRESET = "shifted-gauss-a-small"
 IDENTITY_SEEDS = [0, 1, 2]
 
@@ -64,11 +66,13 @@ def run_section(name: str, quick: bool, threads: list[int] | None) -> dict:
         return memory.run(quick=quick)
     if name == "identity":
         return identity_section(quick)
+    if name == "pairs":
+        return train_pairs.run(quick=quick)
     raise ValueError(f"section == {name!r}, must be one of {SECTIONS}")
 
 
 MARKDOWN = {"kernel": kernel.markdown, "throughput": throughput.markdown, "batched": batched.markdown,
-            "memory": memory.markdown, "identity": identity_markdown}
+            "memory": memory.markdown, "identity": identity_markdown, "pairs": train_pairs.markdown}
 
 
 def render(payload: dict) -> str:

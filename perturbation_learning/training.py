@@ -17,8 +17,9 @@ never silently counted as a result.
 Same seed, same bits (CPU): one network gets the same numbers alone and in a batch, and from run to
 run. Its BLAS calls run one network at a time on operands that start on 64-byte boundaries (see
 ``network.matmul_per_network`` for why MKL needs both), every batch-wide operation is elementwise,
-and ℓ, ℓ' run row by row (``_per_network``). Where MKL splits a reduction across threads (a gradient
-GEMM with N ≫ m·d, e.g. N = 1000, m = d = 100), the bits depend on the torch thread count.
+and ℓ, ℓ' run row by row (``_per_network``). Where MKL splits a sum across threads (a gradient
+GEMM whose sum over N is long against its (d+1) × m output, e.g. N = 1000, m = d = 100), the bits
+depend on the torch thread count.
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
     besides the two GEMMs (φ in place, ⊙ a, the readout's row sums, the pattern in place):
 
     - the bias rides in the GEMMs: X̃ = [X, 1], W̃ = [W, b], H = X̃ W̃ᵀ, and one gradient GEMM gives
-      ∂L/∂w_k and ∂L/∂b_k together. W̃ is stored transposed, (d+1, m): both GEMMs then run faster
-      (benchmarks/train_pairs.py);
+      ∂L/∂w_k and ∂L/∂b_k together. W̃ is stored transposed, (d+1, m), so that the gradient GEMM
+      YᵀP reads the (N, m) pattern untransposed;
     - the scalings stay out of the (N, m) tensor: −∂L/∂w̃_k = a_k Σ_n s_k(x_n) c_n x̃_n with
       c_n = ℓ'(−y_n f(x_n)) y_n / N, so the gradient GEMM multiplies Y = c ⊙ X̃ (N × (d+1); constant
       for the identity loss) with the 0/1 pattern P = 1[h > 0]; s = γ + (1 − γ)P adds γ Σ_n Y_n,
@@ -239,11 +240,11 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
                        steps_run=step)
 
 
-#: Largest batch tensor (networks × N × m elements) trained in one program. A batch trains faster
-#: than its networks one by one while its (B, N, m) intermediates stay in the cache, and slower once
-#: they leave it; 2^19 floats (2 MiB) keeps one chunk cache-resident. benchmarks/results/results.md,
-#: section (c), 1 thread: chunks run 1.19x (shifted-gauss-a), 1.48x (d=20, m=400) and 1.0x
-#: (d=100, m=3000) faster than sequential runs; one unchunked batch 0.94x, 1.55x and 0.49x.
+#: Largest batch tensor (networks × N × m elements) trained in one program. A batch shares the
+#: per-step small operations (loss, Λ, the update) across its networks, while its (B, N, m)
+#: activations should stay in cache. benchmarks/results/results.md, section (e), 1 thread, 12 pairs:
+#: chunks of 2^19 floats (2 MiB) run 1.02–1.23x faster than networks one at a time and 0.97–1.24x
+#: faster than one unchunked batch, at the four check-suite sizes there.
 MAX_BATCH_ELEMENTS = 2**19
 
 

@@ -26,15 +26,13 @@ if not os.environ.get("BENCH_TESTS"):
     pytest.skip("benchmark tests are opt-in: BENCH_TESTS=1", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import batched, checks_wall, common, kernel, memory, throughput  # noqa: E402  (scripts in benchmarks/)
+import batched, checks_wall, common, kernel, memory, throughput, train_pairs  # noqa: E402  (scripts in benchmarks/)
 
 TINY = Config(dataset="shifted-gauss", d=8, n_train=24, n_test=40, width=12, epochs_f=15, epochs_g=15,
               lr=0.1, momentum=0.9, eps=1.0, eps_mode="absolute")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-    yield
-    torch.set_num_threads(old)
 
 
 # --- FLOP counting --------------------------------------------------------------------------
@@ -137,6 +135,18 @@ def test_batched_bench_runs_on_tiny_sizes():
     assert row["threads"] == 1 and row["speedup_batched"] > 0
     assert res["explanations"] and "tiny @ 1T" in res["explanations"][0]
     assert res["sizes"][0]["identity_train"]["max_abs_diff_W_b"] <= 1e-6
+
+
+def test_train_pairs_bench_runs_on_tiny_sizes():
+    """Both loops, both settings; they agree to rounding (float64: 1e-12 relative) and ``train``
+    gives the last network the same bits alone and in the batch."""
+    res = train_pairs.run(quick=True, repeats=1, pairs=3, sizes={"tiny": dict(d=5, N=16, m=8, steps=8)})
+    assert len(res["rows"]) == len(train_pairs.SETTINGS)
+    assert all(r["speedup"] > 0 and r["baseline_ms_per_pair"] > 0 for r in res["rows"])
+    for row in res["agreement"]:
+        assert row["alone_equals_batch_bitwise"] and row["float64_same_t"]
+        assert max(row["float64_rel_W"], row["float64_rel_lam"], row["float64_rel_loss_curve"]) <= 1e-12
+    assert "(e) training time per pair" in train_pairs.markdown(res)
 
 
 # --- batched vs sequential: same numbers for the same seeds ---------------------------------
