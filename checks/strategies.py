@@ -11,15 +11,11 @@ and within the data family's own limits, which the strategies ask the family for
 train split of the class pair (``max_train``); ``xor`` needs d ≥ 2 (``min_d``).
 ``tests/test_strategies.py`` draws hundreds of settings per strategy and profile and checks each.
 
-Axes. Every check of a trained claim carries explicit examples (:func:`covering_axes`,
-:func:`covering_control_axes`) that between them cover each axis of :data:`AXES` the check leaves
-free (γ = 0 and γ > 0, both losses, both scenarios, random and flipped targets); Hypothesis draws
-its own examples beyond them.
+Explicit examples that cover every axis of a claim (γ, loss, scenario, targets): ``checks.axes``.
 
 >>> from hypothesis import given
->>> from checks.strategies import covering_axes, lazy_settings
+>>> from checks.strategies import lazy_settings
 >>> @given(setting=lazy_settings())
-... @covering_axes()
 ... def test_mine(setting):
 ...     result = run_batch(setting.config, setting.seeds)
 
@@ -32,7 +28,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from hypothesis import example
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -213,7 +208,7 @@ def _choice(draw, fixed, strategy, label):
     return fixed if fixed is not None else draw(strategy, label=label)
 
 
-def _lazy_ranges(lim: SizeLimits) -> dict:
+def lazy_ranges(lim: SizeLimits) -> dict:
     # C1 needs ‖u_n‖ ∝ t·√d above B_ξ ≈ 1 while L2 needs κ ∝ t·d/√m below κ_max: both hold at
     # d ≈ 100, m ≈ 3000, t ≈ 2 (measured: P1 coverage 0.66 on shifted Gauss); smaller d or m
     # leave the conditions uncovered, which the checks then record as observations.
@@ -221,7 +216,7 @@ def _lazy_ranges(lim: SizeLimits) -> dict:
                 m=_within(max(200, 3 * lim.max_m // 4), lim.max_m))
 
 
-def _lazy_config(*, family_name, d, n, m, t_f, t_g, gamma, loss, eps, scenario, targets) -> Config:
+def lazy_config(*, family_name, d, n, m, t_f, t_g, gamma, loss, eps, scenario, targets) -> Config:
     return Config(dataset=family_name, d=d, n_train=n, n_test=400, pair=CLASS_PAIR, width=m, gamma=gamma,
                   loss=loss, lr=LAZY_LR, momentum=0.0, epochs_f=int(round(t_f / LAZY_LR)),
                   epochs_g=int(round(t_g / LAZY_LR)), eps=eps, eps_mode="absolute", scenario=scenario,
@@ -239,14 +234,14 @@ def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, 
     assumed here; checks restrict to the inside and record the coverage.
     """
     lim = size_limits or limits()
-    r = _lazy_ranges(lim)
+    r = lazy_ranges(lim)
     fam = family or draw(data_families(size_limits=lim), label="family")
     d = draw(family_dimensions(fam, min_d=r["d"][0], max_d=r["d"][1]), label="d")
     n = draw(family_sample_sizes(fam, min_n=r["n"][0], max_n=r["n"][1]), label="N")
     m = draw(st.integers(*r["m"]), label="m")
     t_f = draw(st.sampled_from([2.0, 1.0, 3.0]), label="t_f")
     t_g = draw(st.sampled_from([2.0, 1.0]), label="t_g")
-    cfg = _lazy_config(
+    cfg = lazy_config(
         family_name=fam, d=d, n=n, m=m, t_f=t_f, t_g=t_g,
         gamma=_choice(draw, gamma, leaky_slopes(max_gamma=0.5), "gamma"),
         loss=_choice(draw, loss, losses(), "loss"),
@@ -283,7 +278,7 @@ CONTROL_FAMILIES = ("shifted-gauss", "aniso-mixture", "student-t", "subspace", "
 CONTROL_WIDTH = 400
 
 
-def _control_config(*, family_name, d, n, m, scenario, gamma=0.0, loss="identity") -> Config:
+def control_config(*, family_name, d, n, m, scenario, gamma=0.0, loss="identity") -> Config:
     return Config(dataset=family_name, d=d, n_train=n, n_test=500, pair=CLASS_PAIR, width=m, gamma=gamma,
                   loss=loss, lr=0.05, momentum=0.0, epochs_f=60, epochs_g=200, eps=10.0, eps_mode="absolute",
                   scenario=scenario, targets="random")
@@ -298,81 +293,6 @@ def control_settings(draw, *, pairs: int | None = None, size_limits: SizeLimits 
     fam = draw(st.sampled_from(families_within(CONTROL_FAMILIES, lim)), label="family")
     d = draw(family_dimensions(fam, min_d=min(5, lim.max_d), max_d=min(30, lim.max_d)), label="d")
     n = draw(family_sample_sizes(fam, min_n=50, max_n=min(150, lim.max_n)), label="N")
-    cfg = _control_config(family_name=fam, d=d, n=n, m=min(CONTROL_WIDTH, lim.max_m),
+    cfg = control_config(family_name=fam, d=d, n=n, m=min(CONTROL_WIDTH, lim.max_m),
                           scenario=draw(scenarios(), label="scenario"))
     return Setting(cfg.replace(**overrides), pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim.pairs))
-
-
-# ------------------------------------------------------------------ axes and explicit examples
-
-#: The axes a claim can range over, with the values every default run covers.
-AXES: dict[str, tuple[str, ...]] = {
-    "gamma": ("0", ">0"),
-    "loss": tuple(LOSSES),
-    "scenario": tuple(SCENARIOS),
-    "targets": tuple(TARGET_MODES),
-}
-#: γ of the explicit γ > 0 examples: inside the lazy settings' range [0, 0.5], far from 0.
-EXAMPLE_GAMMA = 0.3
-#: Two corners that between them cover every axis: each free axis takes both of its values.
-_CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped"),
-            dict(gamma=EXAMPLE_GAMMA, loss="logistic", scenario="b", targets="random"))
-
-
-def axis_values(config: Config) -> dict[str, str]:
-    """The value of each axis of :data:`AXES` that ``config`` takes."""
-    return {"gamma": "0" if config.gamma == 0 else ">0", "loss": config.loss, "scenario": config.scenario,
-            "targets": config.targets}
-
-
-def _corners(fixed: dict) -> list[dict]:
-    return [{k: (fixed[k] if fixed.get(k) is not None else v) for k, v in c.items()} for c in _CORNERS]
-
-
-def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=None, pairs: int | None = None,
-                  size_limits: SizeLimits | None = None) -> list[Setting]:
-    """Two fixed lazy settings that cover every axis the keywords leave free (keywords as for
-    :func:`lazy_settings`; a tuple ``eps`` uses its first choice). Shifted Gauss at the profile's
-    largest d and m, N ≤ 150, t = t' = 2: the calibrated size where the conditions cover inputs."""
-    lim = size_limits or limits()
-    r = _lazy_ranges(lim)
-    eps = eps[0] if isinstance(eps, (tuple, list)) else (eps if eps is not None else LAZY_EPS[0])
-    out = []
-    for i, corner in enumerate(_corners(dict(scenario=scenario, targets=targets, loss=loss, gamma=gamma))):
-        cfg = _lazy_config(family_name="shifted-gauss", d=r["d"][1], n=min(150, r["n"][1]), m=r["m"][1],
-                           t_f=2.0, t_g=2.0, eps=eps, **corner)
-        out.append(Setting(cfg, pair_seeds(i + 1, pairs or lim.pairs)))
-    return out
-
-
-def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits | None = None) -> list[Setting]:
-    """Two fixed control settings (before the control's override) covering γ, loss and scenario;
-    targets stay random (with flipped targets, g at ε = 0 in Scenario (b) learns −y: not chance)."""
-    lim = size_limits or limits()
-    out = []
-    for i, corner in enumerate(_corners({})):
-        cfg = _control_config(family_name="shifted-gauss", d=min(20, lim.max_d), n=min(100, lim.max_n),
-                              m=min(CONTROL_WIDTH, lim.max_m), scenario=corner["scenario"],
-                              gamma=corner["gamma"], loss=corner["loss"])
-        out.append(Setting(cfg, pair_seeds(i + 1, pairs or 2 * lim.pairs)))
-    return out
-
-
-def _with_examples(settings_list: list[Setting], argname: str):
-    def decorate(fn):
-        for s in reversed(settings_list):
-            fn = example(**{argname: s})(fn)
-        fn.axis_examples = list(settings_list)
-        return fn
-    return decorate
-
-
-def covering_axes(argname: str = "setting", **fixed):
-    """Decorator (below ``@given``): the :func:`axis_examples` for ``fixed`` as explicit examples."""
-    return _with_examples(axis_examples(**fixed), argname)
-
-
-def covering_control_axes(argname: str = "setting", **fixed):
-    """Decorator (below ``@given``): the :func:`control_axis_examples` as explicit examples."""
-    return _with_examples(control_axis_examples(**fixed), argname)
-

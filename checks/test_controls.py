@@ -5,27 +5,29 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import event, given
-from hypothesis import strategies as st
 
 from .harness import run_results
 from .properties.controls import CONTROLS, accuracy_at_chance, agreement_at_chance
+from .axes import covering_control_axes
 from .strategies import control_settings
 
 
 @pytest.mark.parametrize("claim", [pytest.param(c, marks=pytest.mark.claim(c)) for c in sorted(CONTROLS)])
-@given(data=st.data())
-def test_CTRL_perturbation_controls_put_g_at_chance(claim, data):
+@given(setting=control_settings())
+@covering_control_axes()
+def test_CTRL_perturbation_controls_put_g_at_chance(claim, setting):
     """With ε = 0, random directions, or perturbations shuffled across samples, g agrees with f
     only at chance level."""
-    setting = data.draw(control_settings(**CONTROLS[claim]), label="setting")
+    setting = setting.with_config(**CONTROLS[claim])
     event(f"{claim} scenario={setting.config.scenario}")
     agreement_at_chance(setting, run_results(setting))
 
 
 @pytest.mark.claim("CTRL-untrained")
-@given(data=st.data())
-def test_CTRL_untrained_f_gives_g_no_data(data):
+@given(setting=control_settings())
+@covering_control_axes()
+def test_CTRL_untrained_f_gives_g_no_data(setting):
     """With an untrained f (t = 0, so u_n = 0), the perturbations carry no information about D:
     g classifies D at chance."""
-    setting = data.draw(control_settings(epochs_f=0), label="setting")
+    setting = setting.with_config(epochs_f=0)
     accuracy_at_chance(setting, run_results(setting))

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from .harness import run_pairs
 from .properties import lazy as props
 from .properties.direction import f_only
+from .axes import covering_axes
 from .strategies import lazy_settings
 
 
 @pytest.mark.claim("L1", "P2")
-@given(data=st.data())
-def test_L1_network_tracks_its_linearization(data):
-    setting = data.draw(lazy_settings(), label="setting")
+@given(setting=lazy_settings())
+@covering_axes()
+def test_L1_network_tracks_its_linearization(setting):
     errors = props.measure_lazy_errors(run_pairs(setting))
     props.f_tracks_linearization(errors, setting)
     props.g_tracks_linearization(errors, setting)
 
 
 @pytest.mark.claim("L2")
-@given(data=st.data())
-def test_L2_flip_fraction_is_bounded_by_laziness_index(data):
-    setting = f_only(data.draw(lazy_settings(), label="setting"))  # only f matters here
+@given(setting=lazy_settings())
+@covering_axes()
+def test_L2_flip_fraction_is_bounded_by_laziness_index(setting):
+    setting = f_only(setting)  # only f matters here
     props.flips_bounded_by_laziness(run_pairs(setting), setting)

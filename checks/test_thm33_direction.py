@@ -7,22 +7,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from .properties import direction as props
-from .strategies import lazy_settings, seeds
+from .axes import covering_axes, covering_gamma
+from .strategies import lazy_settings, leaky_slopes, seeds
 
 
 @pytest.mark.claim("D1", "D2", "D3", "C1")
-@given(data=st.data())
-def test_D1_D2_D3_perturbation_follows_predicted_direction(data):
-    props.check_direction(data.draw(lazy_settings(), label="setting"))
+@given(setting=lazy_settings())
+@covering_axes()
+def test_D1_D2_D3_perturbation_follows_predicted_direction(setting):
+    props.check_direction(setting)
 
 
 @pytest.mark.claim("D4")
-@given(seed=seeds(), family=st.sampled_from(["gauss", "shifted-gauss"]))
-def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family):
-    props.one_minus_cos_falls(seed, family)
+@given(seed=seeds(), family=st.sampled_from(["gauss", "shifted-gauss"]), gamma=leaky_slopes(max_gamma=0.5))
+@covering_gamma(seed=1, family="shifted-gauss")
+def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family, gamma):
+    props.one_minus_cos_falls(seed, family, gamma)
 
 
 @pytest.mark.claim("D5")
-@given(data=st.data())
-def test_D5_perturbations_transfer_between_independent_networks(data):
-    props.perturbations_transfer(data.draw(lazy_settings(loss="identity"), label="setting"))
+@given(setting=lazy_settings(loss="identity"))
+@covering_axes(loss="identity")
+def test_D5_perturbations_transfer_between_independent_networks(setting):
+    props.perturbations_transfer(setting)

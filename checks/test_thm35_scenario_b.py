@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from .properties import scenario
+from .axes import covering_axes
 from .strategies import lazy_settings
 from .test_thm34_scenario_a import ALL_SCENARIO_CLAIMS
 
-
-@pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
-@given(data=st.data())
-def test_P1_scenario_b_g_agrees_with_f_where_conditions_hold(data):
-    scenario.check_perturbation_learning(data.draw(lazy_settings(scenario="b"), label="setting"))
+#: P4's sharpest test (THEORY.md §5): Scenario (b), flipped targets, small ε.
+FLIPPED_SMALL_EPS = dict(scenario="b", targets="flipped", eps=(0.3, 0.1))
 
 
 @pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
-@given(data=st.data())
-def test_P4_flipped_targets_small_eps_predict_and_show_disagreement(data):
+@given(setting=lazy_settings(scenario="b"))
+@covering_axes(scenario="b")
+def test_P1_scenario_b_g_agrees_with_f_where_conditions_hold(setting):
+    scenario.check_perturbation_learning(setting)
+
+
+@pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
+@given(setting=lazy_settings(**FLIPPED_SMALL_EPS))
+@covering_axes(**FLIPPED_SMALL_EPS)
+def test_P4_flipped_targets_small_eps_predict_and_show_disagreement(setting):
     """Flipped targets, small ε: N_b ≈ −f̂ dominates, C2 ∧ ¬C3 holds, and g learns the flipped
     labels: sgn g ≠ sgn f there except on a share ≤ 3δ."""
-    eps = data.draw(st.sampled_from([0.3, 0.1]), label="eps")
-    scenario.check_perturbation_learning(data.draw(lazy_settings(scenario="b", targets="flipped", eps=eps),
-                                                   label="setting"))
+    scenario.check_perturbation_learning(setting)

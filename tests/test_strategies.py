@@ -1,4 +1,5 @@
-"""The check strategies draw only valid settings, under every profile's size limits.
+"""The check strategies draw only valid settings, under every profile's size limits, and the
+default run's explicit examples cover every axis of every claim.
 
 A drawn setting is valid when its Config builds, its data can be sampled at the drawn N (real data:
 N within the train split of the class pair, d the data's own), and its pair seeds are distinct.
@@ -8,13 +9,17 @@ profile run in seconds.
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import strategies
-from checks.strategies import (PROFILE_LIMITS, Setting, SizeLimits, axis_examples, control_axis_examples,
-                               control_settings, lazy_settings, paper_like_settings)
+from checks.axes import AXES, AXES_OUTSIDE_CLAIM, axis_examples, axis_values, control_axis_examples
+from checks.strategies import (PROFILE_LIMITS, Setting, SizeLimits, control_settings, lazy_settings,
+                               paper_like_settings)
 from perturbation_learning.config import Config, seed_streams
 from perturbation_learning.data import family
 from perturbation_learning.run import draw_data
@@ -125,3 +130,94 @@ def test_a_planted_dimension_bug_is_caught(monkeypatch):
     lim = PROFILE_LIMITS["ci"]
     with pytest.raises(AssertionError):
         draw_and_validate(STRATEGIES["control_settings"](lim), lim)
+
+
+# ------------------------------------------------------------------ axes covered by explicit examples
+
+CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+
+
+def check_functions():
+    """(name, claim IDs, Hypothesis-wrapped function) of every check in checks/test_*.py."""
+    for path in sorted(CHECKS_DIR.glob("test_*.py")):
+        module = importlib.import_module(f"checks.{path.stem}")
+        for name, fn in vars(module).items():
+            if not (name.startswith("test_") and hasattr(fn, "hypothesis")):
+                continue
+            claims = set()
+            for mark in getattr(fn, "pytestmark", []):
+                if mark.name == "claim":
+                    claims.update(mark.args)
+                if mark.name == "parametrize":
+                    claims.update(c for p in mark.args[1] for m in getattr(p, "marks", ()) if m.name == "claim"
+                                  for c in m.args)
+            yield name, claims, fn
+
+
+def explicit_axis_values(fn) -> list[dict]:
+    """The axis values of each explicit example of a check: from its setting, or from a ``gamma``
+    argument (checks that take γ directly)."""
+    out = []
+    for ex in getattr(fn.hypothesis.inner_test, "hypothesis_explicit_examples", ()):
+        setting = ex.kwargs.get("setting")
+        if setting is not None:
+            out.append(axis_values(setting.config))
+        elif "gamma" in ex.kwargs:
+            out.append({"gamma": "0" if ex.kwargs["gamma"] == 0 else ">0"})
+    return out
+
+
+def covered_axes_per_claim() -> dict[str, dict[str, set]]:
+    covered: dict[str, dict[str, set]] = {}
+    for _, claims, fn in check_functions():
+        for values in explicit_axis_values(fn):
+            for claim in claims:
+                for axis, value in values.items():
+                    covered.setdefault(claim, {}).setdefault(axis, set()).add(value)
+    return covered
+
+
+def missing_axes(covered: dict[str, dict[str, set]], claims) -> dict[str, dict[str, list]]:
+    """Per claim, the axis values that no explicit example covers (axes outside the claim excepted)."""
+    missing = {}
+    for claim in claims:
+        for axis, values in AXES.items():
+            if axis in AXES_OUTSIDE_CLAIM.get(claim, {}):
+                continue
+            lacking = sorted(set(values) - covered.get(claim, {}).get(axis, set()))
+            if lacking:
+                missing.setdefault(claim, {})[axis] = lacking
+    return missing
+
+
+def test_default_run_examples_cover_every_axis_of_every_claim():
+    """In the ci profile (the default), each claim's checks carry explicit examples with γ = 0 and
+    γ > 0, both losses, both scenarios and both target modes, except the axes that
+    ``checks.axes.AXES_OUTSIDE_CLAIM`` excludes with a reason."""
+    assert settings._current_profile in ("default", "ci")  # tests/ run with the default limits (ci)
+    claims = {c for _, cs, _ in check_functions() for c in cs}
+    covered = covered_axes_per_claim()
+    assert not missing_axes(covered, claims), missing_axes(covered, claims)
+    counts = {c: sum(len(v) for v in covered.get(c, {}).values()) for c in claims}
+    assert all(n >= 2 for n in counts.values()), counts  # every claim has γ = 0 and γ > 0 at least
+
+
+def test_axis_count_fails_when_a_check_loses_its_examples():
+    """Dropping the explicit examples of the Scenario (b) checks leaves P1 without Scenario (b)."""
+    covered: dict[str, dict[str, set]] = {}
+    for name, claims, fn in check_functions():
+        if "scenario_b" in name or "flipped_targets" in name:
+            continue
+        for values in explicit_axis_values(fn):
+            for claim in claims:
+                for axis, value in values.items():
+                    covered.setdefault(claim, {}).setdefault(axis, set()).add(value)
+    assert missing_axes(covered, ["P1"]) == {"P1": {"scenario": ["b"]}}
+
+
+def test_axes_outside_a_claim_are_known_claims_and_axes_with_reasons():
+    from theory.claims import CLAIMS
+
+    for claim, axes in AXES_OUTSIDE_CLAIM.items():
+        assert claim in CLAIMS
+        assert set(axes) <= set(AXES) and all(len(reason) > 20 for reason in axes.values())

@@ -1,0 +1,135 @@
+"""Axes a claim ranges over, and explicit examples that cover them in every run.
+
+Every check of a trained claim carries explicit examples (:func:`covering_axes`,
+:func:`covering_control_axes`, :func:`covering_gamma`) that between them give each axis of
+:data:`AXES` both of its values (γ = 0 and γ > 0, both losses, both scenarios, random and flipped
+targets), except where :data:`AXES_OUTSIDE_CLAIM` says, with the reason, that the claim does not
+range over the axis. Hypothesis draws its own examples beyond them. ``tests/test_strategies.py``
+counts the axes the default profile's explicit examples cover, claim by claim.
+
+>>> from hypothesis import given
+>>> from checks.axes import covering_axes
+>>> from checks.strategies import lazy_settings
+>>> @given(setting=lazy_settings(scenario="a"))
+... @covering_axes(scenario="a")
+... def test_mine(setting):
+...     result = run_batch(setting.config, setting.seeds)
+"""
+
+from __future__ import annotations
+
+from hypothesis import example
+
+from perturbation_learning.attacks import TARGET_MODES
+from perturbation_learning.config import Config
+from perturbation_learning.training import LOSSES
+from theory.model import SCENARIOS
+
+from .strategies import (CONTROL_WIDTH, LAZY_EPS, Setting, SizeLimits, control_config, lazy_config, lazy_ranges,
+                         limits, pair_seeds)
+
+#: The axes a claim can range over, with the values every default run covers.
+AXES: dict[str, tuple[str, ...]] = {
+    "gamma": ("0", ">0"),
+    "loss": tuple(LOSSES),
+    "scenario": tuple(SCENARIOS),
+    "targets": tuple(TARGET_MODES),
+}
+#: γ of the explicit γ > 0 examples: inside the lazy settings' range [0, 0.5], far from 0.
+EXAMPLE_GAMMA = 0.3
+#: Two corners that between them cover every axis: each free axis takes both of its values.
+_CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped"),
+            dict(gamma=EXAMPLE_GAMMA, loss="logistic", scenario="b", targets="random"))
+#: Training time t = t' (η·T) of the explicit lazy examples per loss. The logistic loss gives each
+#: sample Λ_n ≤ t/(2N), shrinking as f fits, so its u_n grows more slowly: at ci sizes (d = 100,
+#: N = 150, m = 3000, γ = 0) t = 2 gave median ‖u_n‖ 0.77 < B_ξ 1.01 (C1 coverage 0), t = 16 gave
+#: 1.25 > B_ξ 1.08 (C1 coverage 1), as the identity loss's t = 2 does (2.1 > 1.2).
+EXAMPLE_TIMES = {"identity": 2.0, "logistic": 16.0}
+
+
+def axis_values(config: Config) -> dict[str, str]:
+    """The value of each axis of :data:`AXES` that ``config`` takes."""
+    return {"gamma": "0" if config.gamma == 0 else ">0", "loss": config.loss, "scenario": config.scenario,
+            "targets": config.targets}
+
+
+def _corners(fixed: dict) -> list[dict]:
+    return [{k: (fixed[k] if fixed.get(k) is not None else v) for k, v in c.items()} for c in _CORNERS]
+
+
+def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=None, pairs: int | None = None,
+                  size_limits: SizeLimits | None = None) -> list[Setting]:
+    """Two fixed lazy settings that cover every axis the keywords leave free (keywords as for
+    :func:`lazy_settings`; a tuple ``eps`` uses its first choice). Shifted Gauss at the profile's
+    largest d and m, N ≤ 150, t = t' from EXAMPLE_TIMES: the calibrated size where the conditions cover inputs."""
+    lim = size_limits or limits()
+    r = lazy_ranges(lim)
+    eps = eps[0] if isinstance(eps, (tuple, list)) else (eps if eps is not None else LAZY_EPS[0])
+    out = []
+    for i, corner in enumerate(_corners(dict(scenario=scenario, targets=targets, loss=loss, gamma=gamma))):
+        t = EXAMPLE_TIMES[corner["loss"]]
+        cfg = lazy_config(family_name="shifted-gauss", d=r["d"][1], n=min(150, r["n"][1]), m=r["m"][1],
+                          t_f=t, t_g=t, eps=eps, **corner)
+        out.append(Setting(cfg, pair_seeds(i + 1, pairs or lim.pairs)))
+    return out
+
+
+def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits | None = None) -> list[Setting]:
+    """Two fixed control settings (before the control's override) covering γ, loss and scenario;
+    targets stay random (with flipped targets, g at ε = 0 in Scenario (b) learns −y: not chance)."""
+    lim = size_limits or limits()
+    out = []
+    for i, corner in enumerate(_corners({})):
+        cfg = control_config(family_name="shifted-gauss", d=min(20, lim.max_d), n=min(100, lim.max_n),
+                              m=min(CONTROL_WIDTH, lim.max_m), scenario=corner["scenario"],
+                              gamma=corner["gamma"], loss=corner["loss"])
+        out.append(Setting(cfg, pair_seeds(i + 1, pairs or 2 * lim.pairs)))
+    return out
+
+
+def _with_examples(settings_list: list[Setting], argname: str):
+    def decorate(fn):
+        for s in reversed(settings_list):
+            fn = example(**{argname: s})(fn)
+        return fn
+    return decorate
+
+
+def covering_axes(argname: str = "setting", **fixed):
+    """Decorator (below ``@given``): the :func:`axis_examples` for ``fixed`` as explicit examples."""
+    return _with_examples(axis_examples(**fixed), argname)
+
+
+def covering_gamma(**arguments):
+    """Decorator (below ``@given``): explicit examples at γ = 0 and γ = EXAMPLE_GAMMA, with the
+    check's other ``arguments`` fixed (checks that take γ directly, not a setting)."""
+    def decorate(fn):
+        for gamma in (EXAMPLE_GAMMA, 0.0):
+            fn = example(**arguments, gamma=gamma)(fn)
+        return fn
+    return decorate
+
+
+def covering_control_axes(argname: str = "setting", **fixed):
+    """Decorator (below ``@given``): the :func:`control_axis_examples` as explicit examples."""
+    return _with_examples(control_axis_examples(**fixed), argname)
+
+
+_KERNEL = "a property of the kernel Φ alone: nothing is trained"
+_CONTROL_TARGETS = ("the controls are stated for random targets: with flipped targets, g at ε = 0 in "
+                    "Scenario (b) learns −y, which is not chance")
+#: Axes a claim does not range over, with the reason. Every other axis of :data:`AXES` takes all its
+#: values among the explicit examples of the claim's checks.
+AXES_OUTSIDE_CLAIM: dict[str, dict[str, str]] = {
+    **{k: {"loss": _KERNEL, "scenario": _KERNEL, "targets": _KERNEL} for k in ("K1", "K2", "K3")},
+    "D4": {"loss": "the scaling ‖u_n‖ ≈ C t √(d/N) uses Λ_n = t/N, which holds for the identity loss",
+           "scenario": "a property of f's perturbations: no g is trained",
+           "targets": "1 − cos(r_n, y^adv_n u_n) does not depend on the targets: r_n and y^adv_n u_n "
+                      "both carry the factor y^adv_n"},
+    "D5": {"loss": "the bound compares both networks with one u_n, i.e. the same Λ in both: Λ_n = t/N "
+                   "for every network holds for the identity loss"},
+    "P3": {"targets": "the headline is the paper's, for its random targets; with flipped targets g is "
+                      "meant to disagree with f in Scenario (b) (P4)",
+           "loss": "the paper's headline uses the identity loss; the lazy logistic f is recorded by P1"},
+    **{k: {"targets": _CONTROL_TARGETS} for k in ("CTRL-eps0", "CTRL-random", "CTRL-shuffle", "CTRL-untrained")},
+}

@@ -1,0 +1,40 @@
+"""Hypothesis profiles of the check run (``--hypothesis-profile=NAME``) and their smoke variants.
+
+A profile sets how many examples each check draws; its size limits (d, N, m, pairs per example)
+are ``checks.strategies.PROFILE_LIMITS``. Each profile ``NAME`` also has ``NAME-smoke``: one
+generated example of every check at :meth:`~checks.strategies.SizeLimits.tiny` sizes, with no
+explicit examples and no shrinking, which ``tests/test_profiles.py`` runs so that no profile can
+rot unseen.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+from .strategies import PROFILE_LIMITS, SMOKE_SUFFIX
+
+_COMMON = dict(deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much])
+
+#: name → (what it is for, Hypothesis settings). Examples per check are the generated ones; every
+#: check also runs its explicit examples (``checks.axes``).
+PROFILES: dict[str, tuple[str, dict]] = {
+    "ci": ("the default: bounded time, reproducible (run seed 0, no example database)",
+           dict(max_examples=3, database=None)),
+    "fast": ("repeated flake runs (tools.flake): fewer, smaller examples, fresh seeds",
+             dict(max_examples=2, derandomize=False, database=None)),
+    "thorough": ("more and larger examples before a release", dict(max_examples=12)),
+    "paper": ("sizes up to the paper's (d ≤ 784, m ≤ 8000); meant for a machine with a GPU",
+              dict(max_examples=6)),
+}
+if set(PROFILES) != set(PROFILE_LIMITS):
+    raise RuntimeError(f"profiles {sorted(PROFILES)} and size limits {sorted(PROFILE_LIMITS)} must name the same set")
+
+
+def register_profiles() -> None:
+    """Register every profile and its smoke variant with Hypothesis."""
+    for name, (_, kwargs) in PROFILES.items():
+        settings.register_profile(name, **_COMMON, **kwargs)
+        settings.register_profile(name + SMOKE_SUFFIX, settings.get_profile(name), max_examples=1,
+                                  phases=(Phase.generate,), database=None)
