@@ -1,26 +1,36 @@
-"""Confidence-bound assertions: each records one :class:`reporting.records.Record` and fails only
-when the data *reject* the claim at level α.
+"""Confidence-bound assertions: each records one :class:`reporting.records.Record`, fails only when the
+data *reject* the claim at level α, and states its power.
 
-A false failure (the claim true, the check red) has probability ≤ α per assertion; the run's
-budget and its split are in ``theory.tolerances`` (RUN_BUDGET, ALPHA). The claim and the check
-name come from the running check (``reporting.records``): a check with one claim marker needs
-nothing more; a property of a multi-claim check is decorated with :func:`tests_claim`.
+A false failure (the claim true, the check red) has probability ≤ α per test; the run's budget and its
+split are in ``theory.tolerances`` (RUN_BUDGET, ALPHA). The claim and the check name come from the running
+check (``reporting.records``): a check with one claim marker needs nothing more; a property of a
+multi-claim check is decorated with :func:`tests_claim`.
 
-Independence. Points that share one pair of random networks are not independent trials
-(THEORY.md L2). So statistics are taken over *pairs*: each pair has its own data, initialisation
-and target seeds, and contributes one number in [0, 1] (a share of points, an agreement). The
-Chernoff–Hoeffding tests of ``theory.stats`` then hold whatever the within-pair correlation.
+Power. Every statistical assertion records ``detects``, the smallest true violation its test rejects
+with probability ≥ 0.9 (``theory.power``), and the violation its claim's power target asks for
+(``theory.tolerances.POWER_TARGETS``). A test that is not rejected but cannot reach the target records
+the verdict "underpowered", not "pass"; the claim-level pooled test at the end of the run
+(``reporting.verdicts``) may still verify the claim.
+
+Independence. Points that share one pair of random networks are not independent trials (THEORY.md
+L2). So statistics are taken over *pairs*: each pair has its own data, initialisation and target
+seeds, and contributes one number in [0, 1] (a share of points, an agreement). The betting test of
+``theory.betting`` then holds whatever the within-pair correlation, and stays valid when more pairs are
+trained after looking at the first ones.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from reporting.records import Record, claim_scope, current_check, current_claim, emit
-from theory.stats import clopper_pearson, mean_confidence_interval, mean_lower_pvalue, mean_upper_pvalue
-from theory.tolerances import ALPHA
+from theory.betting import betting_confidence_sequence, betting_test
+from theory.power import betting_detects, binomial_detects, power_spread
+from theory.stats import binomial_tail_pvalue, clopper_pearson
+from theory.tolerances import ALPHA, power_target
 
 
 def tests_claim(claim: str):
@@ -46,37 +56,108 @@ def _fail(rec: Record, message: str):
     raise AssertionError(f"{rec.claim}: {message} [{', '.join(f'{k}={v}' for k, v in rec.setting.items())}]")
 
 
-def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alpha, **fields) -> Record:
+def _finite(x):
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _power_verdict(inside: bool, rejected: bool, key: str, detects, bound, side) -> tuple[str, dict]:
+    """Verdict and power fields of a statistical record: "fail" when rejected, else "pass" only if the
+    test reaches the power target of ``key``, else "underpowered"."""
+    target = power_target(key)
+    goal = target.target(bound, side)
+    fields = dict(detects=_finite(detects), target=_finite(goal), power_target=key, side=side)
+    if not inside:
+        return "observed", fields
+    if rejected:
+        return "fail", fields
+    if target.reached(_finite(detects), bound, side):
+        return "pass", fields
+    shown = "never" if _finite(detects) is None else f"{detects:.3g}"
+    return "underpowered", dict(fields, reason=f"underpowered: detects {shown}, target {goal:.3g}")
+
+
+def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alpha, power_target_key=None,
+                 **fields) -> Record:
     __tracebackhide__ = True
     values = np.asarray(values, dtype=float)
-    p = mean_upper_pvalue(values, bound) if side == "at most" else mean_lower_pvalue(values, bound)
-    verdict = "observed" if not inside else ("pass" if p >= alpha else "fail")
+    key = power_target_key or current_claim()
+    if not 0 < bound < 1:
+        # A mean of [0, 1] values cannot break "≤ 1" or "≥ 0": nothing to test.
+        return observe(value=float(values.mean()), statistic=statistic, setting=setting, seeds=seeds, bound=bound,
+                       reason=f"bound {bound:g} outside (0, 1): the claim cannot be violated", n_pairs=len(values),
+                       **fields)
+    test = betting_test(values, bound, alpha, side)
+    detects = betting_detects(len(values), bound, alpha, power_spread(values, bound), side)
+    verdict, power = _power_verdict(inside, test.reject, key, detects, bound, side)
     rec = emit(_new(statistic, float(values.mean()), bound, verdict, inside, setting, seeds,
-                    ci=mean_confidence_interval(values, alpha), alpha=alpha, n_pairs=len(values), p_value=p,
-                    **fields))
+                    ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values),
+                    p_value=test.pvalue, test="betting", pair_values=values.tolist(), **power, **fields))
     if verdict == "fail":
         relation = "exceeds" if side == "at most" else "is below"
         _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs {relation} {bound:.4f} "
-                   f"(p={p:.2e} < α={alpha:.1e})")
+                   f"(betting p={test.pvalue:.2e} < α={alpha:.1e}, rejected after {test.stopped_at} pairs)")
     return rec
 
 
 def assert_mean_at_most(values, mu_max: float, *, setting: dict, seeds: list, statistic: str,
-                        inside: bool = True, alpha: float = ALPHA, **fields) -> Record:
-    """Claim: E[X] ≤ mu_max over independent pairs, X ∈ [0, 1]. Fails iff the Chernoff p-value < α.
+                        inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
+                        **fields) -> Record:
+    """Claim: E[X] ≤ mu_max over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α.
     Outside the assumption (inside=False) the outcome is recorded as an observation only.
-    ``fields``: further :class:`Record` fields (coverage, kappa, …)."""
+    ``power_target_key``: the power target (default: the claim's); ``fields``: further :class:`Record`
+    fields (coverage, kappa, …)."""
     __tracebackhide__ = True
     return _assert_mean(values, mu_max, "at most", setting=setting, seeds=seeds, statistic=statistic,
-                        inside=inside, alpha=alpha, **fields)
+                        inside=inside, alpha=alpha, power_target_key=power_target_key, **fields)
 
 
 def assert_mean_at_least(values, mu_min: float, *, setting: dict, seeds: list, statistic: str,
-                         inside: bool = True, alpha: float = ALPHA, **fields) -> Record:
-    """Claim: E[X] ≥ mu_min over independent pairs, X ∈ [0, 1]. Fails iff the Chernoff p-value < α."""
+                         inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
+                         **fields) -> Record:
+    """Claim: E[X] ≥ mu_min over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α."""
     __tracebackhide__ = True
     return _assert_mean(values, mu_min, "at least", setting=setting, seeds=seeds, statistic=statistic,
-                        inside=inside, alpha=alpha, **fields)
+                        inside=inside, alpha=alpha, power_target_key=power_target_key, **fields)
+
+
+def assert_coverage_above(values, floor: float, *, setting: dict, seeds: list, statistic: str,
+                          alpha: float = ALPHA, **fields) -> Record:
+    """A coverage floor: the mean coverage over pairs is shown to be *above* ``floor`` (the betting test
+    rejects H0: mean ≤ floor at α). Fails when it is not shown, so a vacuous check (coverage at or below
+    the floor) fails with probability ≥ 1 − α. A true coverage near the floor may fail too: floors are
+    set well below the coverage the settings reach."""
+    __tracebackhide__ = True
+    values = np.asarray(values, dtype=float)
+    test = betting_test(values, floor, alpha, "at most")
+    verdict = "pass" if test.reject else "fail"
+    rec = emit(_new(statistic, float(values.mean()), floor, verdict, True, setting, seeds,
+                    ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values),
+                    p_value=test.pvalue, test="betting (coverage above floor)", side="above", detects=floor,
+                    target=floor, power_target="coverage", pair_values=values.tolist(), **fields))
+    if verdict == "fail":
+        _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs not shown above the floor "
+                   f"{floor:.3f} (betting p={test.pvalue:.2e} ≥ α={alpha:.1e}): the check would be vacuous")
+    return rec
+
+
+def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, statistic: str,
+                          alpha: float = ALPHA, **fields) -> Record:
+    """Claim: E[X] = center (a control at chance). Two one-sided betting tests at α/2 each; fails iff
+    either rejects. ``detects`` is the upper violation detected (the lower one mirrors it)."""
+    __tracebackhide__ = True
+    values = np.asarray(values, dtype=float)
+    up, down = betting_test(values, center, alpha / 2, "at most"), betting_test(values, center, alpha / 2, "at least")
+    p = min(1.0, 2 * min(up.pvalue, down.pvalue))
+    detects = betting_detects(len(values), center, alpha / 2, power_spread(values, center), "at most")
+    verdict, power = _power_verdict(True, up.reject or down.reject, current_claim(), detects, center, "at most")
+    power["side"] = "both"
+    rec = emit(_new(statistic, float(values.mean()), center, verdict, True, setting, seeds,
+                    ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values), p_value=p,
+                    test="betting, two-sided", pair_values=values.tolist(), **power, **fields))
+    if verdict == "fail":
+        _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs is not at {center:g} "
+                   f"(betting p={p:.2e} < α={alpha:.1e})")
+    return rec
 
 
 def assert_share_at_least(successes: int, n: int, p_min: float, *, setting: dict, seeds: list, statistic: str,
@@ -85,43 +166,40 @@ def assert_share_at_least(successes: int, n: int, p_min: float, *, setting: dict
     Clopper–Pearson upper bound (one-sided, level α) of the success share is below p_min."""
     __tracebackhide__ = True
     lo, hi = clopper_pearson(successes, n, 1 - 2 * alpha)
-    verdict = "observed" if not inside else ("pass" if hi >= p_min else "fail")
+    detects = binomial_detects(n, p_min, alpha, "at least")
+    verdict, power = _power_verdict(inside, hi < p_min, current_claim(), detects, p_min, "at least")
     rec = emit(_new(statistic, successes / n if n else None, p_min, verdict, inside, setting, seeds,
-                    ci=(lo, hi), alpha=alpha, n_pairs=n, successes=successes, **fields))
+                    ci=(lo, hi), alpha=alpha, n_pairs=n, successes=successes,
+                    p_value=binomial_tail_pvalue(successes, n, p_min, "less"), test="clopper-pearson",
+                    **power, **fields))
     if verdict == "fail":
         _fail(rec, f"{statistic}: {successes}/{n} pairs, upper bound {hi:.3f} < {p_min:.3f} (α={alpha:.1e})")
     return rec
 
 
-def assert_binomial_consistent(successes: int, n: int, p0: float, *, setting: dict, seeds: list, statistic: str,
-                               alpha: float = ALPHA, **fields) -> Record:
-    """Claim: successes ~ Binomial(n, p0) (e.g. a sign test at p0 = 1/2). Fails iff p0 lies
-    outside the two-sided Clopper–Pearson interval at level 1 − α."""
-    __tracebackhide__ = True
-    lo, hi = clopper_pearson(successes, n, 1 - alpha)
-    verdict = "pass" if lo <= p0 <= hi else "fail"
-    rec = emit(_new(statistic, successes / n if n else None, p0, verdict, True, setting, seeds, ci=(lo, hi),
-                    alpha=alpha, n_pairs=n, successes=successes, **fields))
-    if verdict == "fail":
-        _fail(rec, f"{statistic}: {successes}/{n} pairs, interval [{lo:.3f}, {hi:.3f}] excludes {p0} "
-                   f"(α={alpha:.1e})")
-    return rec
-
-
 def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds: list | None = None,
-                 inside: bool = True, **fields) -> Record:
-    """A deterministic claim (closed forms, identities, numerical tolerances): no statistics."""
+                 inside: bool = True, detects: float | None = None, test: str = "exact", **fields) -> Record:
+    """A deterministic claim (closed forms, identities, numerical tolerances), or a decision already
+    taken by an interval or bound at level α (``test`` names it, ``alpha`` in ``fields``). With
+    ``detects`` (a slope's effect size) the claim's power target applies; without, every value beyond
+    the bound fails: detects = bound."""
     __tracebackhide__ = True
-    verdict = "observed" if not inside else ("pass" if ok else "fail")
-    rec = emit(_new(statistic, value, bound, verdict, inside, setting, seeds, **fields))
+    if detects is None:
+        verdict = "observed" if not inside else ("pass" if ok else "fail")
+        power = dict(detects=_finite(bound) if isinstance(bound, (int, float)) else None, test=test)
+    else:
+        verdict, power = _power_verdict(inside, not ok, current_claim(), detects, bound, "at most")
+        power = dict(power, test=test, side=None)
+    rec = emit(_new(statistic, value, bound, verdict, inside, setting, seeds, **power, **fields))
     if verdict == "fail":
         _fail(rec, f"{statistic}={value} violates bound {bound}")
     return rec
 
 
-def observe(*, value, statistic: str, setting: dict, seeds: list, bound=None, **fields) -> Record:
-    """Record an outcome outside the theorem's assumption: reported, never asserted."""
-    return emit(_new(statistic, value, bound, "observed", False, setting, seeds, **fields))
+def observe(*, value, statistic: str, setting: dict, seeds: list, reason: str, bound=None, **fields) -> Record:
+    """Record an outcome that is reported, never asserted; ``reason`` says why ("observed (outside L2)",
+    "no coverage", "too few pairs", …)."""
+    return emit(_new(statistic, value, bound, "observed", False, setting, seeds, reason=reason, **fields))
 
 
 def record_invalid(*, reason: str, setting: dict, seeds: list) -> Record:
@@ -130,19 +208,18 @@ def record_invalid(*, reason: str, setting: dict, seeds: list) -> Record:
 
 
 def assert_share_of_pairs(values, multiple_of_delta: float, delta: float, *, setting: dict, seeds: list,
-                          statistic: str, min_pairs: int, too_few: str = "too few covered pairs to assert",
-                          **fields) -> Record:
+                          statistic: str, min_pairs: int, **fields) -> Record:
     """A per-point bound that fails with probability ≤ multiple·δ: the mean over pairs of the share
     of points where it fails is at most multiple·δ. With fewer than ``min_pairs`` pairs that have
-    points to count, the share is only recorded (the test would have no power)."""
+    points to count, the share is only recorded, with the reason "no coverage" or "too few pairs"."""
     __tracebackhide__ = True
     bound = multiple_of_delta * delta
     if len(values) >= min_pairs:
         return assert_mean_at_most(values, bound, setting=setting, seeds=seeds, statistic=statistic, **fields)
     fields.setdefault("n_pairs", len(values))
-    return observe(value=float(np.mean(values)) if len(values) else None,
-                   statistic=f"{statistic} ({too_few})", setting=setting, seeds=seeds,
-                   bound=bound, **fields)
+    reason = "no coverage" if not len(values) else f"too few pairs with coverage ({len(values)} < {min_pairs})"
+    return observe(value=float(np.mean(values)) if len(values) else None, statistic=statistic, setting=setting,
+                   seeds=seeds, bound=bound, reason=reason, **fields)
 
 
 # hypothesis.note / target / event inside a test only: nothing when a property runs from a script

@@ -48,32 +48,41 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
              f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",
              f"- network pairs trained: **{meta['pairs_trained']}**; records: {len(records)}",
              f"- false-failure budget: {budget['run']:.0e} per run, α = {budget['per_assertion']:.1e} per "
-             f"assertion (Bonferroni over at most {budget['max_assertions']} assertions)",
+             f"test (Bonferroni over at most {budget['max_assertions']} tests); "
+             f"{budget.get('tests_made', '?')} tests made, {_value(budget.get('spent'))} spent",
              f"- versions: {meta['versions']}; machine: {meta['machine']}", "",
-             "| claim | title | records | pass | fail | observed (outside) | invalid | mean coverage | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9 "
+             "(a mean, or a slope deviation); `target`: what the claim's power target asks it to detect "
+             "(theory.tolerances.POWER_TARGETS). A test that is not rejected but misses the target is "
+             "`underpowered`, not `pass`.", "",
+             "| claim | title | records | pass | underpowered | fail | observed | invalid | mean coverage | "
+             "detects | target | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cid, claim in CLAIMS.items():
         row = table.get(cid)
         if row is None:
-            lines.append(f"| {cid} | {cell(claim.title)} | 0 | | | | | | not exercised |")
+            lines.append(f"| {cid} | {cell(claim.title)} | 0 | | | | | | | | | not exercised |")
             continue
         cov = "" if row["mean_coverage"] is None else f"{row['mean_coverage']:.3f}"
-        lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | {row['fail']} | "
-                     f"{row['observed']} | {row['invalid']} | {cov} | {row['verdict']} |")
+        lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | "
+                     f"{row.get('underpowered', 0)} | {row['fail']} | {row['observed']} | {row['invalid']} | {cov} | "
+                     f"{_value(row.get('best_detects'))} | {_value(row.get('target'))} | {cell(row['verdict'])} |")
     lines += ["", "## Claims", ""]
     for cid, claim in CLAIMS.items():
         if cid not in table:
             continue
         lines += [f"### {cid}: {claim.title}", "", f"$${claim.latex}$$", ""]
         recs = [r for r in records if r["claim"] == cid]
-        lines += ["| check | statistic | observed | bound | CI | coverage | pairs | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["| check | statistic | observed | bound | detects | target | CI | coverage | pairs | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in recs[:MAX_RECORD_ROWS]:
             ci = "" if not r["ci"] else f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
+            verdict = r["verdict"] + (f" ({cell(r['reason'])})" if r.get("reason") and r["verdict"] != "pass" else "")
             lines.append(f"| {r['check']} | {cell(r['statistic'])} | {_value(r['value'])} | {_value(r['bound'])} | "
-                         f"{ci} | {_value(r['coverage'])} | {r['n_pairs']} | {r['verdict']} |")
+                         f"{_value(r.get('detects'))} | {_value(r.get('target'))} | {ci} | {_value(r['coverage'])} | "
+                         f"{r['n_pairs']} | {verdict} |")
         if len(recs) > MAX_RECORD_ROWS:
-            lines.append(f"| … {len(recs) - MAX_RECORD_ROWS} more in results.json | | | | | | | |")
+            lines.append(f"| … {len(recs) - MAX_RECORD_ROWS} more in results.json | | | | | | | | | |")
         lines.append("")
     failed = {k: v for k, v in outcomes.items() if v["outcome"] == "failed"}
     lines += ["## Failures", ""]
@@ -82,9 +91,32 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
     for nodeid, o in failed.items():
         lines += [f"### `{nodeid}` ({', '.join(o['claims'])})", "", "Rerun:", "",
                   f"    {rerun_command(nodeid, meta)}", "", "```", (o["longrepr"] or "")[-2500:], "```", ""]
+    lines += collapses_section(meta.get("collapsed_pairs") or [])
     for section in sections:
         lines += ["", section]
     return "\n".join(lines) + "\n"
+
+
+def collapses_section(collapses: list[dict]) -> list[str]:
+    """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, with the agreement the run
+    predicted before g was trained and the prediction's reason (THEORY.md P5)."""
+    from theory.prediction import COLLAPSE_AGREEMENT
+
+    md = ["", f"## Pairs whose agreement collapsed (< {COLLAPSE_AGREEMENT})", ""]
+    if not collapses:
+        return md + ["None."]
+    md += [f"{len(collapses)} pairs. `predicted`: the agreement predicted from the data, f and the drawn targets "
+           "before g was trained; `reason`: the prediction's explanation where it predicted the collapse.", "",
+           "| check | setting | seed | agreement | predicted | reason | inside L2 |", "|---|---|---|---|---|---|---|"]
+    for c in collapses[:MAX_RECORD_ROWS]:
+        predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
+        reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
+        setting = ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k != "seeds")
+        md.append(f"| {cell(c.get('check', ''))} | {cell(setting)} | {c['seed']} | {c['agreement']:.3f} | "
+                  f"{predicted} | {cell(reason)} | {_value(c.get('inside_l2'))} |")
+    if len(collapses) > MAX_RECORD_ROWS:
+        md.append(f"| … {len(collapses) - MAX_RECORD_ROWS} more in results.json (meta.collapsed_pairs) | | | | | | |")
+    return md
 
 
 def _link(drawn: dict, name: str, alt: str) -> list[str]:

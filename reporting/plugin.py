@@ -132,14 +132,33 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["pairs_trained"] = records.pairs_trained()
         return
     _STATE["pairs"] += records.pairs_trained()
-    if config.getoption(OPTION_NO_REPORT) or not _STATE["outcomes"]:
+    if not _STATE["outcomes"]:
+        return
+    conclusion = conclude_claims()
+    if not conclusion.ok and session.exitstatus == 0:
+        session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+    if config.getoption(OPTION_NO_REPORT):
         return
     from .writer import write_run_report
 
     meta = run_metadata(config)
     meta["exitstatus"] = int(exitstatus)
-    path = write_run_report(Path(config.getoption(OPTION_REPORT_DIR)), _STATE["records"], _STATE["outcomes"], meta)
+    meta["false_failure_budget"].update(tests_made=conclusion.tests_made, spent=conclusion.budget_spent)
+    path = write_run_report(Path(config.getoption(OPTION_REPORT_DIR)), _STATE["records"], _STATE["outcomes"], meta,
+                            conclusion.claims)
     session.config._claims_report_path = path
+
+
+def conclude_claims():
+    """Claim-level verdicts over the claims the run's checks named (``reporting.verdicts``); the pooled
+    records join the run's records. A failed or not-verified claim fails the run."""
+    from .verdicts import conclude
+
+    named = sorted({c for o in _STATE["outcomes"].values() for c in o["claims"]})
+    conclusion = conclude(named, _STATE["records"])
+    _STATE["records"].extend(conclusion.pooled)
+    _STATE["conclusion"] = conclusion
+    return conclusion
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
@@ -179,6 +198,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for claim in sorted(per_claim):
         detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in records.VERDICTS if verdicts[(claim, v)])
         tr.write_line(f"{claim:16s} {per_claim[claim]:4d} records  ({detail})")
+    conclusion = _STATE.get("conclusion")
+    if conclusion is not None:
+        from .verdicts import budget_line
+
+        tr.section("claim verdicts (pooled over examples, at target power)")
+        for claim, v in conclusion.claims.items():
+            power = "" if v.get("best_detects") is None else f"  detects {v['best_detects']:.3g}" + (
+                "" if v.get("target") is None else f" (target {v['target']:.3g})")
+            reason = f" — {v['reason']}" if v.get("reason") else ""
+            tr.write_line(f"{claim:16s} {v['verdict']}{reason}{power}")
+        tr.write_line(budget_line(conclusion))
     tr.write_line(f"network pairs trained: {_STATE['pairs']}")
     tr.write_line(f"procedure checked: {_STATE['procedure']}")
     path = getattr(config, "_claims_report_path", None)

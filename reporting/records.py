@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from perturbation_learning.files import json_clean
 
-VERDICTS = ("pass", "fail", "observed", "invalid")
+VERDICTS = ("pass", "underpowered", "fail", "observed", "invalid")
 
 #: Check name of records made outside a test item (scripts, tests that call a property directly).
 DIRECT_CALL = "direct call"
@@ -28,15 +28,21 @@ DIRECT_CALL = "direct call"
 class Record:
     """One example's outcome for one claim; one row of results.json.
 
-    Bookkeeping: claim, check, setting, seeds, statistic, value, bound, verdict ("pass", "fail",
-    "observed" outside the assumption, "invalid" diverged training), inside (the theorem's
-    assumption held), alpha, p_value, ci, successes, n_pairs, coverage, reason (invalid runs).
+    Bookkeeping: claim, check, setting, seeds, statistic, value, bound, verdict ("pass": not rejected
+    by a test that reaches the claim's power target; "underpowered": not rejected, but the test could
+    not have detected the target violation; "fail": rejected; "observed" outside the assumption, or
+    with too little data, ``reason`` says which; "invalid" diverged training), inside (the theorem's
+    assumption held), alpha, p_value, ci, successes, n_pairs, coverage, reason.
+    Power: test (its name), side ("at most"/"at least"), detects (the smallest true violation it
+    rejects with probability ≥ 0.9: a mean, or a slope deviation), target (the violation the claim's
+    power target asks it to detect), power_target (the key of that target in
+    ``theory.tolerances.POWER_TARGETS``, or "lazy error"/"coverage"), pair_values (the per-pair
+    values, in test order, for the claim-level pooled test).
     Measured quantities, each None where the check does not measure it; lists are per pair:
     kappa (largest laziness index of f), agreement (sgn g = sgn f), c2_margin (median
     |ĝ| − B_0 − B_E over the covered inputs), slope / slope_ci / axis (log-log fits),
     xi_ratio_max (largest ‖ξ_n‖ over its scale, D1), predicted_flip (L2), violations (K2, per
-    property), fooling_own / fooling_random (D5), acc_f / acc_g / flip_f (P3, per pair),
-    detects (the check's power against its planted alternative, when measured).
+    property), fooling_own / fooling_random (D5), acc_f / acc_g / flip_f (P3, per pair).
     """
 
     claim: str
@@ -69,7 +75,12 @@ class Record:
     acc_f: list | None = None
     acc_g: list | None = None
     flip_f: list | None = None
+    test: str | None = None
+    side: str | None = None
     detects: float | None = None
+    target: float | None = None
+    power_target: str | None = None
+    pair_values: list | None = None
 
     def to_jsonable(self) -> dict:
         return json_clean(dataclasses.asdict(self))
@@ -77,7 +88,7 @@ class Record:
 
 #: Fields that carry a measured quantity (the analysis summarises them); the rest is bookkeeping.
 MEASURED_FIELDS = ("kappa", "agreement", "c2_margin", "slope", "slope_ci", "xi_ratio_max", "predicted_flip",
-                   "violations", "fooling_own", "fooling_random", "acc_f", "acc_g", "flip_f", "detects")
+                   "violations", "fooling_own", "fooling_random", "acc_f", "acc_g", "flip_f")
 
 
 @dataclass

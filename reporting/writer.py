@@ -23,8 +23,9 @@ from .markdown import empirical_sections, summary_markdown
 from .records import VERDICTS
 
 
-def claim_table(records: list[dict]) -> dict:
-    """Per claim: counts by verdict, the checks that recorded it, mean coverage, overall verdict."""
+def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
+    """Per claim: counts by verdict, the checks that recorded it, mean coverage, overall verdict (the
+    claim-level verdict of ``reporting.verdicts`` where given, with its best ``detects`` and target)."""
     out: dict = defaultdict(lambda: {"records": 0, **{v: 0 for v in VERDICTS}, "coverage": [], "checks": set()})
     for r in records:
         row = out[r["claim"]]
@@ -33,22 +34,30 @@ def claim_table(records: list[dict]) -> dict:
         row["checks"].add(r["check"])
         if r["coverage"] is not None:
             row["coverage"].append(r["coverage"])
-    for row in out.values():
+    for claim in verdicts or {}:
+        out[claim]                                  # a claim with no record still gets its verdict row
+    for claim, row in out.items():
         row["checks"] = sorted(row["checks"])
         cov = row.pop("coverage")
         row["mean_coverage"] = sum(cov) / len(cov) if cov else None
         row["verdict"] = ("FAIL" if row["fail"] else "verified inside the assumption" if row["pass"]
                           else "observed outside the assumption only" if row["observed"] else "invalid runs only")
+        v = (verdicts or {}).get(claim)
+        if v is not None:
+            row.update(verdict=v["verdict"] + (f" ({v['reason']})" if v.get("reason") else ""),
+                       best_detects=v.get("best_detects"), target=v.get("target"))
     return dict(out)
 
 
-def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict) -> Path:
-    """Write reports/<run-id>/ and refresh reports/latest/; returns the run directory."""
+def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict,
+                     verdicts: dict | None = None) -> Path:
+    """Write reports/<run-id>/ and refresh reports/latest/; returns the run directory. ``verdicts``: the
+    claim-level verdicts (``reporting.verdicts``)."""
     root = Path(root)
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     meta = dict(meta, run_id=run_id)
     run_dir = root / run_id
-    table = claim_table(records)
+    table = claim_table(records, verdicts)
     analysis = analyse(records)
     drawn = figures.draw(analysis, run_dir / "figures")
     sections = empirical_sections(analysis, drawn)

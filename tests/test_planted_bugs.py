@@ -69,7 +69,8 @@ def test_unbroken_procedure_passes_the_same_checks():
                                          inside=True)
     verdicts = {(r["claim"], r["verdict"]) for r in records.pending()}
     for claim in ("D2", "D3", "C2", "C3", "P1", "P2", "P3"):
-        assert (claim, "pass") in verdicts, f"{claim} was not asserted (and passed) on the unbroken procedure"
+        assert {(claim, "pass"), (claim, "underpowered")} & verdicts, \
+            f"{claim} was not asserted (and not rejected) on the unbroken procedure"
 
 
 def _direction_check():

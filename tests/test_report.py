@@ -22,7 +22,7 @@ from reporting.records import Record
 from theory.claims import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
-VERDICTS = ("pass", "fail", "observed", "invalid")
+VERDICTS = ("pass", "underpowered", "fail", "observed", "invalid")
 
 
 def _record(claim, verdict, *, value=0.01, bound=0.05, statistic="share", measured=None, **setting):
@@ -62,13 +62,14 @@ def _outcomes() -> dict:
 
 
 def _summary_counts(summary: str) -> dict:
-    """Per claim (records, pass, fail, observed, invalid) from summary.md's top table."""
+    """Per claim (records, pass, underpowered, fail, observed, invalid) from summary.md's top table."""
     out = {}
     for line in summary.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 9 or cells[0] not in CLAIMS:
+        if len(cells) < 12 or cells[0] not in CLAIMS:
             continue
-        counts = cells[-7:-2]  # from the right: a title may itself contain "|" (e.g. |ĝ(z)|)
+        # From the right (coverage, detects, target, verdict follow): a title may itself contain "|".
+        counts = cells[-10:-4]
         if cells[-1] == "not exercised":  # a claim without records has empty counts
             assert counts[0] == "0"
             continue
@@ -222,12 +223,12 @@ def test_check_context_supplies_check_and_claim():
     assert (rec.claim, rec.check) == ("K1", "test_single")
     with records.checking("test_multi", ("P1", "P2")):
         with pytest.raises(ValueError, match="no claim scope"):
-            assertions.observe(value=1.0, statistic="s", setting={}, seeds=[])
+            assertions.observe(value=1.0, statistic="s", setting={}, seeds=[], reason="r")
         with pytest.raises(ValueError, match="not among"):
             with records.claim_scope("D1"):
                 pass
         rec = assertions.tests_claim("P2")(
-            lambda: assertions.observe(value=1.0, statistic="s", setting={}, seeds=[]))()
+            lambda: assertions.observe(value=1.0, statistic="s", setting={}, seeds=[], reason="r"))()
     assert (rec.claim, rec.check) == ("P2", "test_multi")
     assert records.current_check() == records.DIRECT_CALL
     records.discard()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import numpy as np
 from scipy import optimize as _opt
@@ -24,7 +25,7 @@ from .tolerances import MIN_POWER_SPREAD, POWER, POWER_GRID_STEP, POWER_REPEATS,
 from .validation import check_array, check_choice, check_confidence, check_scalar
 
 __all__ = ["beta_draws", "power_spread", "chernoff_threshold", "chernoff_detects", "betting_detects",
-           "pooled_betting_detects", "binomial_detects", "slope_detects"]
+           "pooled_betting_detects", "binomial_detects", "slope_detects", "slope_effect"]
 
 
 def _spread(spread) -> float:
@@ -255,8 +256,16 @@ def slope_detects(x, resid_sd, confidence, log_x=True) -> float:
     sxx = float(((x - x.mean()) ** 2).sum())
     if sxx <= 0:
         raise ValueError("x has a single distinct value, must have >= 2 for a slope")
-    df = x.size - 2
+    return slope_effect(resid_sd / math.sqrt(sxx), x.size, confidence)
+
+
+def slope_effect(stderr, n, confidence) -> float:
+    """``slope_detects`` from a fit's standard error and number of points (``direction.SlopeFit``)."""
+    stderr = float(check_scalar(stderr, "stderr", min_val=0.0, note="standard error of the slope"))
+    n = int(check_scalar(n, "n", numbers.Integral, min_val=3, note="points of the fit"))
+    confidence = check_confidence(confidence)
+    df = n - 2
     q = _st.t.ppf(0.5 + confidence / 2, df)
     # P(T > q) = POWER for T ~ noncentral t(df, nc); T's lower tail beyond −q is negligible here.
     nc = _opt.brentq(lambda c: _st.nct.sf(q, df, c) - POWER, 0.0, q + 50.0)
-    return float(nc * resid_sd / math.sqrt(sxx))
+    return float(nc * stderr)

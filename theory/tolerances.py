@@ -258,6 +258,18 @@ LAZY_ERROR_POWER_TARGET = POWER_TARGETS["L1"]
 #: by the betting test): a vacuous check (coverage at or below the floor) fails with probability ≥ 1 − α.
 COVERAGE_POWER_TARGET = PowerTarget("exact", 0.0, "coverage shown above its floor: a vacuous check fails")
 
+_OTHER_TARGETS = {"lazy error": LAZY_ERROR_POWER_TARGET, "coverage": COVERAGE_POWER_TARGET}
+
+
+def power_target(key: str) -> PowerTarget:
+    """The power target of a claim ID, or of the statistic kinds "lazy error" and "coverage"."""
+    if key in POWER_TARGETS:
+        return POWER_TARGETS[key]
+    if key in _OTHER_TARGETS:
+        return _OTHER_TARGETS[key]
+    raise ValueError(f"key == {key!r}, must be a claim ID with a power target or one of {sorted(_OTHER_TARGETS)}")
+
+
 #: Claims theory marks observation-only, with the reason; every other claim needs a record that passes
 #: at its power target in the default run, or the run fails ("not verified").
 OBSERVATION_ONLY = {

@@ -21,6 +21,8 @@ def g_learns_from_perturbations(setting: Setting, inside: bool) -> None:
     __tracebackhide__ = True
     results = run_results(setting)
     if not results:
+        assertions.observe(value=None, statistic="pairs with agreement and acc_g on D above the headline",
+                           setting=setting.describe(), seeds=list(setting.seeds), reason="no valid pairs (all diverged)")
         return
     agreement = np.array([r["agreement"] for r in results])
     acc_g = np.array([r["acc_g_train"] for r in results])
