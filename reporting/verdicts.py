@@ -166,7 +166,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
     return out
 
 
-def tests_made(records: list[dict]) -> int:
+def count_tests(records: list[dict]) -> int:
     """Statistical tests at level α among the records (per-example and pooled)."""
     return sum(1 for r in records if _asserted(r) and (r.get("test") in STATISTICAL or
                                                         str(r.get("test", "")).endswith("pooled")))
@@ -176,7 +176,7 @@ def conclude(claims, records: list[dict]) -> Conclusion:
     pooled = pool(records)
     everything = list(records) + pooled
     verdicts = claim_verdicts(claims, everything)
-    made = tests_made(everything)
+    made = count_tests(everything)
     ok = made <= MAX_ASSERTIONS_PER_RUN and all(v["verdict"] not in (FAILED, NOT_VERIFIED) for v in verdicts.values())
     return Conclusion(pooled=pooled, claims=verdicts, tests_made=made, budget_spent=made * ALPHA, ok=ok)
 

@@ -1,0 +1,89 @@
+"""Claim-level verdicts (reporting.verdicts): pooling over examples, power targets, the budget count.
+
+Records are built by the assertion API (checks.assertions) on synthetic per-pair values, so the pooled
+test sees exactly what a check run hands the controller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from checks import assertions
+from reporting import records
+from reporting.verdicts import FAILED, NOT_VERIFIED, POOLED_CHECK, VERIFIED, conclude, count_tests, pool
+from theory.power import beta_draws
+from theory.tolerances import ALPHA, OBSERVATION_ONLY
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    records.discard()
+    yield
+    records.discard()
+
+
+def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int = 0) -> list[dict]:
+    """One P1-like record per mean, each over ``pairs`` pairs with per-pair spread 0.05."""
+    rng = np.random.default_rng(seed)
+    with records.checking("test_synthetic", (claim,)):
+        for i, mean in enumerate(means):
+            values = beta_draws(mean, 0.05, rng.random(pairs))
+            try:
+                assertions.assert_mean_at_most(values, bound, setting={"example": i}, seeds=[1000 * seed + i],
+                                               statistic="share")
+            except AssertionError:
+                pass
+    out = [dict(r, nodeid=f"checks/test_x.py::test_{claim}") for r in records.pending()]
+    records.discard()
+    return out
+
+
+def test_a_small_record_is_underpowered_and_pooling_verifies_the_claim():
+    recs = _share_records("P1", [0.01] * 6, 12)
+    assert {r["verdict"] for r in recs} == {"underpowered"}            # 12 pairs: detects ≈ 0.57 > 0.25
+    assert all(r["detects"] > r["target"] for r in recs)
+    c = conclude(["P1"], recs)
+    (pooled,) = c.pooled
+    assert pooled["check"] == POOLED_CHECK and pooled["n_pairs"] == 72 and pooled["verdict"] == "pass"
+    assert pooled["detects"] <= pooled["target"] == pytest.approx(0.25)
+    assert c.claims["P1"]["verdict"] == VERIFIED and c.ok
+
+
+def test_a_bug_spread_over_examples_is_caught_only_by_the_pooled_test():
+    """True share 0.3 in every example: no 12-pair record rejects, the pooled 72 pairs do."""
+    recs = _share_records("P1", [0.3] * 6, 12, seed=1)
+    assert not any(r["verdict"] == "fail" for r in recs)
+    c = conclude(["P1"], recs)
+    assert c.pooled[0]["verdict"] == "fail" and c.claims["P1"]["verdict"] == FAILED and not c.ok
+
+
+def test_unverified_and_observation_only_claims():
+    recs = _share_records("P1", [0.01], 12)
+    c = conclude(["P1", "C1"], recs)
+    assert c.pooled == []                                                # one record: nothing to pool
+    assert c.claims["P1"]["verdict"] == NOT_VERIFIED and not c.ok
+    assert c.claims["C1"]["verdict"] == f"observation-only: {OBSERVATION_ONLY['C1']}"
+
+
+def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
+    """L2-like records with different bounds pool into one test; the target is a ratio (factor 2)."""
+    rng = np.random.default_rng(3)
+    with records.checking("test_L2_synthetic", ("L2",)):
+        for i, b in enumerate([0.01, 0.02, 0.04, 0.05]):
+            assertions.assert_mean_at_most(beta_draws(b / 3, b / 6, rng.random(24)), b, setting={"i": i},
+                                           seeds=[i], statistic="flip share")
+    recs = [dict(r, nodeid="n") for r in records.pending()]
+    (pooled,) = pool(recs)
+    assert pooled["bound"] is None and pooled["target"] == 2.0 and pooled["detects"] <= 2.0
+    assert pooled["verdict"] == "pass"
+
+
+def test_budget_counts_the_tests_made():
+    recs = _share_records("P1", [0.01] * 3, 12)
+    with records.checking("test_K1_synthetic", ("K1",)):
+        assertions.assert_exact(True, value=0.0, bound=1e-8, statistic="err", setting={})
+    recs += records.pending()
+    c = conclude(["P1", "K1"], recs)
+    assert count_tests(recs) == 3                                         # the exact K1 comparison is no test
+    assert c.tests_made == 4 and c.budget_spent == pytest.approx(4 * ALPHA)
