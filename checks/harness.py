@@ -21,8 +21,9 @@ from perturbation_learning.config import Config, seed_streams
 from perturbation_learning.procedure import Sample, as_dtype, load_procedure, procedure_name
 from perturbation_learning.run import RunResult, run_batch
 from perturbation_learning.validation import DTYPES
-from reporting.records import claim_scope, count_pairs, current_claims
+from reporting.records import claim_scope, count_pairs, current_claims, note_collapse
 from theory import conditions, direction, formulas, lazy
+from theory.prediction import COLLAPSE_AGREEMENT
 from theory.tolerances import DEFAULT_DELTA
 
 from . import assertions
@@ -90,6 +91,7 @@ class Pair:
     flip_f: float
     flip_g: float
     eps: float
+    prediction: dict | None = None    # the run's prediction of this pair before g (THEORY.md P5)
 
     @property
     def gamma(self) -> float:
@@ -172,7 +174,19 @@ def run_results(setting: Setting, claims=None) -> list[dict]:
     recorded as invalid for each of ``claims`` (default: the running check's) and left out."""
     results = run_batch(_on_run_device(setting.config), list(setting.seeds), procedure=checked_procedure()).records
     count_pairs(len(setting.seeds))
+    note_collapses(results, setting)
     return [res for res in results if _valid(res, setting, claims)]
+
+
+def note_collapses(results: list[dict], setting: Setting) -> None:
+    """Every valid pair whose agreement fell below COLLAPSE_AGREEMENT goes to the run report with its
+    prediction (THEORY.md P5): the summary says, for each, what was predicted and why."""
+    for res in results:
+        if res["status"] == "ok" and res["agreement"] < COLLAPSE_AGREEMENT:
+            pred = res.get("prediction") or {}
+            note_collapse({"setting": setting.describe(), "seed": res["config"]["seed"],
+                           "agreement": res["agreement"], "predicted": pred.get("agreement"),
+                           "reason": pred.get("reason"), "inside_l2": (pred.get("inside") or {}).get("l2")})
 
 
 def _valid(res: dict, setting: Setting, claims) -> bool:
@@ -191,6 +205,7 @@ def run_pairs(setting: Setting, claims=None) -> list[Pair]:
     data = run_batch(_on_run_device(setting.config), list(setting.seeds), procedure=checked_procedure())
     results = data.records
     count_pairs(len(setting.seeds))
+    note_collapses(results, setting)
     pairs = []
     for i, (seed, res) in enumerate(zip(setting.seeds, results)):
         if _valid(res, setting, claims):
@@ -204,7 +219,7 @@ def _pair(config: Config, seed: int, data: RunResult, i: int) -> Pair:
                 X_adv=_np(data.X_adv[i]), u=_np(data.u[i]), lam_f=_np(data.f.lam[i]), lam_g=_np(data.g.lam[i]),
                 f_net=_double(data.f.net[i]), g_net=_double(data.g.net[i]), f0_net=_double(data.f.net0[i]),
                 g0_net=_double(data.g.net0[i]), flip_f=float(data.f.flip_fraction[i]),
-                flip_g=float(data.g.flip_fraction[i]), eps=data.eps)
+                flip_g=float(data.g.flip_fraction[i]), eps=data.eps, prediction=data.record(i)["prediction"])
 
 
 def _double(net):

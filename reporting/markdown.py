@@ -97,6 +97,9 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
     return "\n".join(lines) + "\n"
 
 
+_YES_NO = {True: "yes", False: "no"}
+
+
 def collapses_section(collapses: list[dict]) -> list[str]:
     """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, with the agreement the run
     predicted before g was trained and the prediction's reason (THEORY.md P5)."""
@@ -113,7 +116,7 @@ def collapses_section(collapses: list[dict]) -> list[str]:
         reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
         setting = ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k != "seeds")
         md.append(f"| {cell(c.get('check', ''))} | {cell(setting)} | {c['seed']} | {c['agreement']:.3f} | "
-                  f"{predicted} | {cell(reason)} | {_value(c.get('inside_l2'))} |")
+                  f"{predicted} | {cell(reason)} | {_YES_NO.get(c.get('inside_l2'), '—')} |")
     if len(collapses) > MAX_RECORD_ROWS:
         md.append(f"| … {len(collapses) - MAX_RECORD_ROWS} more in results.json (meta.collapsed_pairs) | | | | | | |")
     return md

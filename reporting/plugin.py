@@ -27,10 +27,11 @@ from . import records
 
 RECORD_KEY = "claim_record"
 CLAIMS_KEY = "claims"
+COLLAPSE_KEY = "collapsed_pair"
 OPTION_REPORT_DIR = "--report-dir"
 OPTION_NO_REPORT = "--no-report"
 OPTION_PROCEDURE = "--procedure"
-_STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None}
+_STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None, "collapses": []}
 
 
 def pytest_addoption(parser):
@@ -104,6 +105,8 @@ def pytest_runtest_makereport(item, call):
     if call.when == "call" or (call.when == "teardown" and records.pending()):
         for rec in records.drain():
             report.user_properties.append((RECORD_KEY, rec))
+        for note in records.drain_collapses():
+            report.user_properties.append((COLLAPSE_KEY, note))
     if call.when == "call":
         report.user_properties.append((CLAIMS_KEY, ",".join(claim_ids_of(item))))
 
@@ -115,6 +118,8 @@ def pytest_runtest_logreport(report):
                 rec = json.loads(value)
                 rec["nodeid"] = report.nodeid
                 _STATE["records"].append(rec)
+            elif key == COLLAPSE_KEY:
+                _STATE["collapses"].append(dict(json.loads(value), nodeid=report.nodeid))
     claims = dict(report.user_properties).get(CLAIMS_KEY, "")
     # Only checks (tests with claim markers) make a run a check run: the plugin is installed for
     # every pytest session (entry point), and a unit-test run writes no report.
@@ -143,6 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
 
     meta = run_metadata(config)
     meta["exitstatus"] = int(exitstatus)
+    meta["collapsed_pairs"] = _STATE["collapses"]
     meta["false_failure_budget"].update(tests_made=conclusion.tests_made, spent=conclusion.budget_spent)
     path = write_run_report(Path(config.getoption(OPTION_REPORT_DIR)), _STATE["records"], _STATE["outcomes"], meta,
                             conclusion.claims)

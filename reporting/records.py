@@ -169,6 +169,22 @@ def discard() -> None:
     _BUFFER.clear()
 
 
+# Pairs whose agreement collapsed, with their prediction (THEORY.md P5): the harness notes them, the
+# plugin carries them to the controller like records, the summary lists them.
+_COLLAPSES: list[dict] = []
+
+
+def note_collapse(note: dict) -> None:
+    """Note one collapsed pair (a JSON-able dict); the running check's name is added."""
+    _COLLAPSES.append(json_clean(dict(note, check=_CONTEXT.check)))
+
+
+def drain_collapses() -> list[str]:
+    out = [json.dumps(n, sort_keys=True) for n in _COLLAPSES]
+    _COLLAPSES.clear()
+    return out
+
+
 def count_pairs(n: int) -> None:
     """Count trained (f, g) network pairs for the run's total."""
     _PAIRS_TRAINED[0] += int(n)

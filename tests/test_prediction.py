@@ -121,7 +121,7 @@ def test_P5_imbalanced_targets_at_small_eps_collapse_with_the_label_term_as_reas
     assert pred.agreement == pytest.approx(float((f_hat > 0).mean()))
     assert pred.acc_g_train == pytest.approx(0.5)
     assert pred.collapse and pred.share_signal_dominates == 0.0
-    assert pred.reason == "label term outweighs the signal on 100% of inputs (mean y_adv = +1.000)"
+    assert pred.reason == "label term outweighs the signal on 100% of inputs (mean y_adv = +1.000; y_adv = y on 50% of D)"
 
 
 def test_P5_balanced_targets_with_a_strong_signal_predict_agreement():
@@ -138,9 +138,9 @@ def test_P5_eps_zero_has_no_signal():
 
 
 def test_P5_collapse_reason_names_the_signal_when_it_dominates():
-    assert collapse_reason(0.9, 0.1, 0.05, 0.5) is None
-    assert collapse_reason(COLLAPSE_AGREEMENT, 0.1, 0.05, 0.5) is None
-    text = collapse_reason(0.3, 0.8, 0.0, 0.7)
+    assert collapse_reason(0.9, 0.1, 0.05, 0.5, 0.5) is None
+    assert collapse_reason(COLLAPSE_AGREEMENT, 0.1, 0.05, 0.5, 0.5) is None
+    text = collapse_reason(0.3, 0.8, 0.0, 0.7, 0.5)
     assert "opposite sign to f on 70% of inputs" in text and "80%" in text
 
 

@@ -168,3 +168,21 @@ def test_P5_map_marks_where_g_hat_and_g_differ(tmp_path):
     assert m["run"]["agreement_predicted"] == run_experiment(config)["prediction"]["agreement"]
     paths = write_map(m, tmp_path)
     assert json.loads(open(paths["json"]).read())["run"]["agreement_predicted"] == m["run"]["agreement_predicted"]
+
+
+def test_P5_collapsed_pairs_reach_the_summary():
+    """The harness notes each collapsed pair with its prediction; the plugin carries the notes like
+    records; summary.md lists each with the predicted agreement and the reason."""
+    from reporting import records
+    from reporting.markdown import collapses_section
+
+    note = {"setting": {"dataset": "shifted-gauss", "d": 100}, "seed": 4, "agreement": 0.501, "predicted": 0.499,
+            "reason": "label term outweighs the signal on 100% of inputs", "inside_l2": False}
+    with records.checking("test_x", ("P3",)):
+        records.note_collapse(note)
+    (carried,) = [json.loads(s) for s in records.drain_collapses()]
+    assert carried == dict(note, check="test_x") and records.drain_collapses() == []
+    md = "\n".join(collapses_section([carried, dict(carried, seed=5, predicted=0.8, reason=None)]))
+    assert "| test_x | d=100, dataset=shifted-gauss | 4 | 0.501 | 0.499 | label term outweighs" in md
+    assert "| 5 | 0.501 | 0.800 | not predicted | no |" in md
+    assert collapses_section([])[-1] == "None."

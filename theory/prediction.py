@@ -154,17 +154,19 @@ class Prediction:
                 "inside": self.inside.to_dict()}
 
 
-def collapse_reason(agreement, share_signal_dominates, mean_y_adv, share_signal_disagrees):
+def collapse_reason(agreement, share_signal_dominates, mean_y_adv, share_signal_disagrees, targets_equal_labels):
     """One line saying why a collapse (agreement < COLLAPSE_AGREEMENT) is predicted; None otherwise.
 
-    Where N outweighs S on most inputs, the label term is the cause (THEORY.md P5 mechanism);
-    otherwise S itself points away from f on the disagreeing inputs.
+    Where N outweighs S on most inputs, the label term is the cause: in Scenario (a) a nearly
+    constant offset ∝ Σ Λ'_n y^adv_n (THEORY.md P5 mechanism, hence mean y_adv); in Scenario (b) a
+    kernel regression on the targets (hence the share of targets equal to the labels: 0% for
+    flipped targets, where N ≈ −f̂). Otherwise S itself points away from f on the disagreeing inputs.
     """
     if agreement >= COLLAPSE_AGREEMENT:
         return None
     if share_signal_dominates < 0.5:
         return (f"label term outweighs the signal on {1 - share_signal_dominates:.0%} of inputs "
-                f"(mean y_adv = {mean_y_adv:+.3f})")
+                f"(mean y_adv = {mean_y_adv:+.3f}; y_adv = y on {targets_equal_labels:.0%} of D)")
     return (f"the signal term has the opposite sign to f on {share_signal_disagrees:.0%} of inputs "
             f"(it dominates the label term on {share_signal_dominates:.0%})")
 
@@ -246,7 +248,8 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
     return Prediction(agreement=agreement, acc_g_train=acc_g_train, share_signal_dominates=share_dom,
                       median_abs_signal=float(np.median(np.abs(S))),
                       median_abs_noise=float(np.median(np.abs(N))), mean_y_adv=mean_y_adv,
-                      reason=collapse_reason(agreement, share_dom, mean_y_adv, share_sig_disagrees),
+                      reason=collapse_reason(agreement, share_dom, mean_y_adv, share_sig_disagrees,
+                                             float((y_adv == y).mean())),
                       inside=inside, lam_g_rule=lam_g_rule, g_hat=g_hat[:nz])
 
 
