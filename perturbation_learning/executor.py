@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,8 +184,15 @@ def run_tasks(tasks: Sequence[Task], out_dir, *, executor: str | None = None, re
     else local). ``client``: an already connected ``distributed.Client`` to use instead (the caller
     owns it). ``resume``: read back tasks already written to ``out_dir`` instead of recomputing them.
     ``threads``: torch intra-op threads inside each task. If a task fails for good, the tasks finished
-    so far stay written, the others are cancelled and the error is raised.
+    so far stay written, the others are cancelled and the error is raised. ``out_dir=None`` writes
+    the tasks to a temporary directory, removed on return (nothing to resume from).
     """
+    if out_dir is None:
+        if resume:
+            raise ValueError("resume needs out_dir, the directory of the interrupted run")
+        with tempfile.TemporaryDirectory(prefix="tasks-") as tmp:
+            return run_tasks(tasks, tmp, executor=executor, progress=progress, threads=threads, n_workers=n_workers,
+                             retries=retries, desc=desc, client=client)
     tasks = list(tasks)
     for i, t in enumerate(tasks):
         if not isinstance(t, Task):

@@ -37,12 +37,10 @@ says how many seeds a point's statistics rest on.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-import tempfile
 import time
 from pathlib import Path
 
@@ -155,13 +153,8 @@ def run_sweep(base: Config, field: str, values: list, seeds: list[int], *, progr
     seeds = list(seeds)
     tasks = config_tasks(configs, seeds, seeds_per_task=seeds_per_task)
     t_start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if out_dir is None:
-            if resume:
-                raise ValueError("resume needs out_dir, the directory of the interrupted sweep")
-            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sweep-"))
-        records = run_tasks(tasks, out_dir, executor=executor, resume=resume, progress=progress,
-                            threads=threads, n_workers=n_workers, desc=f"sweep {field}")
+    records = run_tasks(tasks, out_dir, executor=executor, resume=resume, progress=progress, threads=threads,
+                        n_workers=n_workers, desc=f"sweep {field}")
     per_point = len(tasks) // len(configs)
     points = []
     for i, value in enumerate(values):

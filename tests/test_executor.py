@@ -170,3 +170,16 @@ def test_bad_arguments_name_the_parameter(tmp_path):
         run_tasks([t], tmp_path, executor="serial", threads=0)
     with pytest.raises(ValueError, match="executor"):
         run_tasks([t], tmp_path, executor=" ")
+    with pytest.raises(ValueError, match="out_dir"):
+        run_tasks([t], None, executor="serial", resume=True)
+
+
+def test_without_out_dir_nothing_is_left_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    t = _grid_tasks()[0]
+    got = run_tasks([t], None, executor="serial", progress=False)
+    assert got[0].result[0]["status"] == "ok" and not got[0].reused
+    assert list(tmp_path.iterdir()) == []
