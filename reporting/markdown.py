@@ -16,6 +16,8 @@ from .analysis import Analysis, finite
 MAX_RANGE_ROWS = 30
 #: Records listed per claim in summary.md (results.json has all).
 MAX_RECORD_ROWS = 40
+#: Collapsed pairs listed per (check, setting) in summary.md (results.json has all).
+MAX_COLLAPSE_ROWS = 12
 
 
 def cell(value) -> str:
@@ -101,24 +103,30 @@ _YES_NO = {True: "yes", False: "no"}
 
 
 def collapses_section(collapses: list[dict]) -> list[str]:
-    """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, with the agreement the run
-    predicted before g was trained and the prediction's reason (THEORY.md P5)."""
+    """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, grouped by check and setting,
+    with the agreement the run predicted before g was trained and the prediction's reason (THEORY.md P5)."""
     from theory.prediction import COLLAPSE_AGREEMENT
 
     md = ["", f"## Pairs whose agreement collapsed (< {COLLAPSE_AGREEMENT})", ""]
     if not collapses:
         return md + ["None."]
     md += [f"{len(collapses)} pairs. `predicted`: the agreement predicted from the data, f and the drawn targets "
-           "before g was trained; `reason`: the prediction's explanation where it predicted the collapse.", "",
-           "| check | setting | seed | agreement | predicted | reason | inside L2 |", "|---|---|---|---|---|---|---|"]
-    for c in collapses[:MAX_RECORD_ROWS]:
-        predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
-        reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
+           "before g was trained; `reason`: the prediction's explanation where it predicted the collapse. "
+           "All pairs: results.json, `meta.collapsed_pairs`.", ""]
+    groups: dict = {}
+    for c in collapses:
         setting = ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k != "seeds")
-        md.append(f"| {cell(c.get('check', ''))} | {cell(setting)} | {c['seed']} | {c['agreement']:.3f} | "
-                  f"{predicted} | {cell(reason)} | {_YES_NO.get(c.get('inside_l2'), '—')} |")
-    if len(collapses) > MAX_RECORD_ROWS:
-        md.append(f"| … {len(collapses) - MAX_RECORD_ROWS} more in results.json (meta.collapsed_pairs) | | | | | | |")
+        groups.setdefault((c.get("check", ""), setting, c.get("inside_l2")), []).append(c)
+    for (check, setting, inside), rows in groups.items():
+        md += [f"- `{check}`, inside L2: {_YES_NO.get(inside, '—')}; {setting}", "",
+               "  | seed | agreement | predicted | reason |", "  |---|---|---|---|"]
+        for c in rows[:MAX_COLLAPSE_ROWS]:
+            predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
+            reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
+            md.append(f"  | {c['seed']} | {c['agreement']:.3f} | {predicted} | {cell(reason)} |")
+        if len(rows) > MAX_COLLAPSE_ROWS:
+            md.append(f"  | … {len(rows) - MAX_COLLAPSE_ROWS} more | | | |")
+        md.append("")
     return md
 
 

@@ -183,6 +183,7 @@ def test_P5_collapsed_pairs_reach_the_summary():
     (carried,) = [json.loads(s) for s in records.drain_collapses()]
     assert carried == dict(note, check="test_x") and records.drain_collapses() == []
     md = "\n".join(collapses_section([carried, dict(carried, seed=5, predicted=0.8, reason=None)]))
-    assert "| test_x | d=100, dataset=shifted-gauss | 4 | 0.501 | 0.499 | label term outweighs" in md
-    assert "| 5 | 0.501 | 0.800 | not predicted | no |" in md
+    assert "- `test_x`, inside L2: no; d=100, dataset=shifted-gauss" in md
+    assert "  | 4 | 0.501 | 0.499 | label term outweighs the signal on 100% of inputs |" in md
+    assert "  | 5 | 0.501 | 0.800 | not predicted |" in md
     assert collapses_section([])[-1] == "None."
