@@ -221,6 +221,10 @@ def run_tasks(tasks: Sequence[Task], out_dir, *, executor: str | None = None, re
                 bar.update(1)
         elif todo:
             _run_distributed(todo, done, out_dir, mode, client, threads, n_workers, retries, bar)
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(done)} of {len(tasks)} tasks are written to {out_dir / TASKS_DIR}; "
+              "rerun with --resume (same output directory) to continue", file=sys.stderr)
+        raise
     finally:
         bar.close()
     return [done[t.task_id] for t in tasks]
