@@ -30,12 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Config, config_flags, config_from_args, threads_flag
-from .executor import add_executor_flags, config_tasks, executor_from_args, resolve_executor, run_tasks
+from .config import Config, config_flags, config_from_args
+from .executor import config_tasks, resolve_executor, run_tasks
 from .files import atomic_write_bytes, figure_png_bytes, json_clean
 from .predict import predicted_columns
-from .sweep import _csv_text, task_threads
-from .validation import check_scalar
+from .sweep import _csv_text, add_batch_flags, batch_executor, task_threads
 
 #: Columns of calibrate.csv, in order.
 COLUMNS = ("seed", "status", "observed", "predicted", "abs_error", "collapse_observed", "collapse_predicted",
@@ -203,11 +202,7 @@ def default_out_dir(preset: str) -> Path:
 # ---------------------------------------------------------------- command line
 
 def _main(args) -> int:
-    check_scalar(args.seeds, "--seeds", int, min_val=1)
-    check_scalar(args.seeds_per_task, "--seeds-per-task", int, min_val=1)
-    if args.resume and not args.out:
-        raise ValueError("--resume needs --out DIR, the directory of the interrupted calibration")
-    executor = executor_from_args(args)
+    executor = batch_executor(args, "calibration")
     config = config_from_args(args)
     seeds = list(range(config.seed, config.seed + args.seeds))
     out = Path(args.out) if args.out else default_out_dir(args.preset)
@@ -226,13 +221,6 @@ def _main(args) -> int:
 def register(parser) -> None:
     """predicted vs observed agreement over K seeds (THEORY.md P5); writes CSV, JSON, PNG"""
     config_flags(parser)
-    parser.add_argument("--seeds", type=int, default=20, metavar="K",
-                        help="seeds --seed, --seed+1, …, --seed+K−1 (default 20)")
-    parser.add_argument("--seeds-per-task", type=int, default=1, metavar="K",
-                        help="seeds batched into one task (default 1)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="output directory (default reports/calibration/<preset>-<timestamp>/)")
-    threads_flag(parser)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    add_executor_flags(parser)
+    add_batch_flags(parser, seeds=20, seeds_help="seeds --seed, --seed+1, …, --seed+N−1 (default 20)",
+                    out_help="output directory (default reports/calibration/<preset>-<timestamp>/)")
     parser.set_defaults(func=_main)

@@ -322,13 +322,19 @@ def task_threads(args, configs: list[Config]) -> int:
     return 1
 
 
-def _main(args) -> int:
-    field, values = parse_vary(args.vary)
+def batch_executor(args, what: str) -> str | None:
+    """Check --seeds, --seeds-per-task and --resume (which needs --out) of a batch sub-command (``what``
+    names it in the message); return the executor the flags name (``executor_from_args``)."""
     check_scalar(args.seeds, "--seeds", int, min_val=1)
     check_scalar(args.seeds_per_task, "--seeds-per-task", int, min_val=1)
     if args.resume and not args.out:
-        raise ValueError("--resume needs --out DIR, the directory of the interrupted sweep")
-    executor = executor_from_args(args)
+        raise ValueError(f"--resume needs --out DIR, the directory of the interrupted {what}")
+    return executor_from_args(args)
+
+
+def _main(args) -> int:
+    field, values = parse_vary(args.vary)
+    executor = batch_executor(args, "sweep")
     base = config_from_args(args)
     configs = sweep_configs(base, field, values)  # every grid point validated before anything runs
     seeds = list(range(base.seed, base.seed + args.seeds))
@@ -350,14 +356,19 @@ def register(parser) -> None:
                         help="the config field to vary and its values, parsed with the field's type "
                              "(str values containing commas: separate with ';'). With eps_mode sqrt-d, "
                              "ε (varied or not) is multiplied by √d")
-    parser.add_argument("--seeds", type=int, default=3, metavar="N",
-                        help="seeds per grid point: --seed, --seed+1, … (default 3)")
+    add_batch_flags(parser, seeds=3, seeds_help="seeds per grid point: --seed, --seed+1, … (default 3)",
+                    out_help="output directory (default reports/sweeps/<preset>-<field>-<timestamp>/)")
+    parser.set_defaults(func=_main)
+
+
+def add_batch_flags(parser, *, seeds: int, seeds_help: str, out_help: str) -> None:
+    """--seeds, --seeds-per-task, --out, --threads, --no-progress and the executor flags of a batch
+    sub-command (``batch_executor`` checks them)."""
+    parser.add_argument("--seeds", type=int, default=seeds, metavar="N", help=seeds_help)
     parser.add_argument("--seeds-per-task", type=int, default=1, metavar="K",
                         help="seeds batched into one task (default 1; larger batches save per-step "
                              "overhead on small configs, smaller ones spread better over workers)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="output directory (default reports/sweeps/<preset>-<field>-<timestamp>/)")
+    parser.add_argument("--out", default=None, metavar="DIR", help=out_help)
     threads_flag(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_executor_flags(parser)
-    parser.set_defaults(func=_main)

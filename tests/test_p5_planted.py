@@ -12,7 +12,6 @@ size, C2 ∧ L2 coverage ≈ 0.66 in Scenario (a) and ≈ 0.9 in Scenario (b) wi
 from __future__ import annotations
 
 import pytest
-import torch
 
 import theory.prediction as prediction_theory
 from checks.harness import run_pairs
@@ -21,12 +20,12 @@ from checks.test_prediction import lazy_prediction_setting
 from reporting import records
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(autouse=True)
-def _one_thread_and_clean_buffer():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _clean_record_buffer():
     yield
-    torch.set_num_threads(threads)
     records.discard()
 
 
