@@ -183,7 +183,7 @@ def figure(table: dict):
                                       shift=0.05, ls="--"))
         ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
         ax.set_ylim(max(0.0, min(lowest) - 0.05), 1.02)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
         format_sweep_axis(ax, points, spec.field)
         ax.set_xlabel(spec.label)
     fig.suptitle(f"{spec.title} (scale {table['scale']})", fontsize=11)
