@@ -32,7 +32,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from perturbation_learning.attacks import TARGET_MODES
-from perturbation_learning.config import Config
+from perturbation_learning.config import Config, get_preset
 from perturbation_learning.data import SYNTHETIC_FAMILIES, family, registered_families
 from perturbation_learning.training import LOSSES
 from theory.model import SCENARIOS
@@ -73,9 +73,23 @@ DATA_FAMILIES = ("shifted-gauss",) + tuple(f for f in SYNTHETIC_FAMILIES if f !=
 def limits(profile: str | None = None) -> SizeLimits:
     """Size limits of ``profile`` (default: the active Hypothesis profile; unknown ones use ``ci``)."""
     name = profile or getattr(hsettings, "_current_profile", None) or "ci"
-    smoke = name.endswith(SMOKE_SUFFIX)
+    smoke = is_smoke_run(name)
     base = PROFILE_LIMITS.get(name[: -len(SMOKE_SUFFIX)] if smoke else name, PROFILE_LIMITS["ci"])
     return base.tiny() if smoke else base
+
+
+def is_smoke_run(profile: str | None = None) -> bool:
+    return (profile or getattr(hsettings, "_current_profile", None) or "").endswith(SMOKE_SUFFIX)
+
+
+def fixed_sizes(**sizes: int) -> dict[str, int]:
+    """Sizes (keys d, n, m, pairs) of a check calibrated at one size: unchanged in every profile,
+    cut to the profile's tiny limits in a smoke run, where only the code path is exercised."""
+    if not is_smoke_run():
+        return sizes
+    lim = limits()
+    caps = {"d": lim.max_d, "n": lim.max_n, "m": lim.max_m, "pairs": lim.pairs}
+    return {k: min(v, caps[k]) for k, v in sizes.items()}
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -249,6 +263,18 @@ def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, 
         scenario=_choice(draw, scenario, scenarios(), "scenario"),
         targets=_choice(draw, targets, target_modes(), "targets"))
     return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
+
+
+def lazy_preset_setting(seed: int, *, pairs: int = 12, **changes) -> Setting:
+    """THEORY.md's lazy preset (§7) with g made lazy too (ε·t' from 100 to 6: at ε = 10, t' = 10, g
+    flips ~35% of its patterns and L2 covers < 1% of inputs) and N, m cut to ci size, where P1's
+    coverage is 0.66 (measured); ``changes`` as for ``Config.replace``. One fixed size in every
+    profile (:func:`fixed_sizes`)."""
+    size = fixed_sizes(d=100, n=150, m=3000, pairs=pairs)
+    cfg = get_preset("lazy-shifted-gauss-a").replace(
+        **{**dict(d=size["d"], n_train=size["n"], n_test=300, width=size["m"], lr=0.1, epochs_f=20, epochs_g=20,
+                  eps=3.0), **changes})
+    return Setting(cfg, pair_seeds(seed, size["pairs"]))
 
 
 @st.composite

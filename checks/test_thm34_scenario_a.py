@@ -10,14 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perturbation_learning.config import get_preset
-
-from .properties import headline, scenario
 from .axes import covering_axes
-from .strategies import Setting, lazy_settings, paper_like_settings
+from .properties import headline, scenario
+from .strategies import lazy_preset_setting, lazy_settings, paper_like_settings
 
 ALL_SCENARIO_CLAIMS = ("P1", "P2", "P4", "C1", "C2", "C3")
-#: P3 inside the lazy regime: the paper's random targets and identity loss (``strategies.AXES_OUTSIDE_CLAIM``).
+#: P3 inside the lazy regime: the paper's random targets and identity loss (``axes.AXES_OUTSIDE_CLAIM``).
 HEADLINE_LAZY = dict(targets="random", loss="identity", eps=3.0, pairs=32)
 
 
@@ -31,11 +29,7 @@ def test_P1_scenario_a_g_agrees_with_f_where_conditions_hold(setting):
 @pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
 @given(seed=st.integers(0, 2**20))
 def test_P1_lazy_preset_has_nontrivial_coverage(seed):
-    # THEORY.md's lazy preset with g made lazy too (ε·t' from 100 to 6: at ε = 10, t' = 10, g flips
-    # ~35% of its patterns and L2 covers < 1% of inputs) and N, m cut to ci size.
-    cfg = get_preset("lazy-shifted-gauss-a").replace(n_train=150, n_test=300, width=3000, lr=0.1, epochs_f=20,
-                                                      epochs_g=20, eps=3.0)
-    setting = Setting(cfg, tuple(seed * 1000 + i for i in range(12)))
+    setting = lazy_preset_setting(seed)
     obs = scenario.check_perturbation_learning(setting)
     scenario.lazy_preset_covers_p1(obs, setting)
 

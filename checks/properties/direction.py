@@ -21,7 +21,7 @@ from theory.tolerances import ALPHA, MIN_PAIRS
 from .. import assertions
 from ..assertions import tests_claim
 from ..harness import DELTA, Pair, retrain_f, run_pairs
-from ..strategies import Setting
+from ..strategies import Setting, fixed_sizes, pair_seeds
 
 
 def f_only(setting: Setting) -> Setting:
@@ -131,8 +131,10 @@ def check_direction(setting: Setting) -> list[DirectionPair]:
 def d4_base_config(family: str, gamma: float = 0.0):
     from perturbation_learning.config import Config
 
-    return Config(dataset=family, d=50, n_train=100, n_test=100, width=2000, gamma=gamma, loss="identity", lr=0.1,
-                  momentum=0.0, epochs_f=10, epochs_g=1, eps=1.0, eps_mode="absolute", scenario="a")
+    size = fixed_sizes(d=50, n=100, m=2000)
+    return Config(dataset=family, d=size["d"], n_train=size["n"], n_test=100, width=size["m"], gamma=gamma,
+                  loss="identity", lr=0.1, momentum=0.0, epochs_f=10, epochs_g=1, eps=1.0, eps_mode="absolute",
+                  scenario="a")
 
 
 #: Six values × six pairs give the slope's t-interval 34 degrees of freedom, narrow enough at level
@@ -147,11 +149,12 @@ def one_minus_cos_falls(seed: int, family: str, gamma: float = 0.0) -> None:
     (level 1 − α) lies below 0. The slope in d is fitted and reported."""
     __tracebackhide__ = True
     base = d4_base_config(family, gamma)
-    seeds_ = tuple(seed * 1000 + i for i in range(D4_PAIRS))
+    seeds_ = pair_seeds(seed, fixed_sizes(pairs=D4_PAIRS)["pairs"])
     for axis, values in D4_AXES:
         xs, ys = [], []
         for v in values:
-            cfg = base.replace(epochs_f=int(round(v / base.lr))) if axis == "t" else base.replace(d=v)
+            cfg = (base.replace(epochs_f=int(round(v / base.lr))) if axis == "t"
+                   else base.replace(d=fixed_sizes(d=v)["d"]))
             for p in run_pairs(Setting(cfg, seeds_)):
                 cos = direction.signed_cosine(p.r, p.y_adv, p.u)
                 xs.append(float(v))
