@@ -30,7 +30,7 @@ from reporting.records import Record, claim_scope, current_check, current_claim,
 from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import betting_detects, binomial_detects, power_spread
 from theory.stats import binomial_tail_pvalue, clopper_pearson
-from theory.tolerances import ALPHA, power_target
+from theory.tolerances import ALPHA, EVIDENCE_ALPHA, power_target
 
 
 def tests_claim(claim: str):
@@ -121,11 +121,11 @@ def assert_mean_at_least(values, mu_min: float, *, setting: dict, seeds: list, s
 
 
 def assert_coverage_above(values, floor: float, *, setting: dict, seeds: list, statistic: str,
-                          alpha: float = ALPHA, **fields) -> Record:
+                          alpha: float = EVIDENCE_ALPHA, **fields) -> Record:
     """A coverage floor: the mean coverage over pairs is shown to be *above* ``floor`` (the betting test
-    rejects H0: mean ≤ floor at α). Fails when it is not shown, so a vacuous check (coverage at or below
-    the floor) fails with probability ≥ 1 − α. A true coverage near the floor may fail too: floors are
-    set well below the coverage the settings reach."""
+    rejects H0: mean ≤ floor at α = EVIDENCE_ALPHA). Fails when it is not shown, so a vacuous check
+    (coverage at or below the floor) fails with probability ≥ 1 − α. A true coverage near the floor may
+    fail too: floors are set well below the coverage the settings reach."""
     __tracebackhide__ = True
     values = np.asarray(values, dtype=float)
     test = betting_test(values, floor, alpha, "at most")

@@ -255,8 +255,15 @@ LAZY_ERROR_POWER_TARGET = POWER_TARGETS["L1"]
 
 #: Coverage floors (P1, P4, D2, D3: the share of inputs where the conditions hold, as a mean over
 #: pairs) are asserted as evidence *for* coverage above the floor (H0: mean coverage ≤ floor rejected
-#: by the betting test): a vacuous check (coverage at or below the floor) fails with probability ≥ 1 − α.
+#: by the betting test at EVIDENCE_ALPHA): a vacuous check (coverage at or below the floor) fails with
+#: probability ≥ 1 − EVIDENCE_ALPHA.
 COVERAGE_POWER_TARGET = PowerTarget("exact", 0.0, "coverage shown above its floor: a vacuous check fails")
+
+#: Level of a test that must show evidence *for* a premise (a coverage above its floor): the probability
+#: that a vacuous check passes. It spends none of RUN_BUDGET, which bounds failures of true claims; such a
+#: test fails on a true premise only when the data cannot show it. At ALPHA, 12 pairs at coverage 0.65
+#: (the lazy P1 preset) could not show a floor of 0.2 (betting p = 6.5e-6); at 1e-3, 8 such pairs do.
+EVIDENCE_ALPHA = 1e-3
 
 _OTHER_TARGETS = {"lazy error": LAZY_ERROR_POWER_TARGET, "coverage": COVERAGE_POWER_TARGET}
 
