@@ -37,7 +37,8 @@ from .stats import SIDES, check_alpha, check_open_unit, check_pair_count, check_
 from .tolerances import BET_TRUNCATION
 from .validation import check_array, check_choice
 
-__all__ = ["BettingTest", "betting_test", "betting_confidence_sequence", "sequential_decision", "log_capital"]
+__all__ = ["BettingTest", "betting_test", "betting_confidence_sequence", "sequential_decision", "looks_violated",
+           "log_capital"]
 
 
 def log_capital(x: np.ndarray, bound, alpha: float) -> np.ndarray:
@@ -159,3 +160,12 @@ def sequential_decision(values, bound, alpha, budget, side="at most") -> str:
     if test.reject:
         return "reject"
     return "budget spent" if test.n >= budget else "continue"
+
+
+def looks_violated(values, bound, alpha, side="at most") -> bool:
+    """The observed mean is beyond ``bound`` but the betting test has not rejected: more pairs may decide
+    it (the rule for training another batch; the test stays valid whatever rule decides)."""
+    side = check_choice(side, "side", SIDES)
+    x = check_unit_values(values)
+    beyond = x.mean() > bound if side == "at most" else x.mean() < bound
+    return bool(beyond and not betting_test(x, bound, alpha, side).reject)

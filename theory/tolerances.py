@@ -259,6 +259,11 @@ LAZY_ERROR_POWER_TARGET = POWER_TARGETS["L1"]
 #: probability ≥ 1 − EVIDENCE_ALPHA.
 COVERAGE_POWER_TARGET = PowerTarget("exact", 0.0, "coverage shown above its floor: a vacuous check fails")
 
+#: Sequential batches: a setting whose share statistic looks violated (observed mean above its bound,
+#: not rejected) gets another batch of as many pairs, up to this many batches in all. A clean run
+#: trains one batch; a violation near the bound gets up to 3× the pairs, where the power is needed.
+SEQUENTIAL_MAX_BATCHES = 3
+
 #: Level of a test that must show evidence *for* a premise (a coverage above its floor): the probability
 #: that a vacuous check passes. It spends none of RUN_BUDGET, which bounds failures of true claims; such a
 #: test fails on a true premise only when the data cannot show it. At ALPHA, 12 pairs at coverage 0.65

@@ -21,6 +21,7 @@ from theory.tolerances import ALPHA, MIN_PAIRS
 from .. import assertions
 from ..assertions import tests_claim
 from ..harness import DELTA, Pair, retrain_f, run_pairs
+from ..sequential import measured_in_batches
 from ..strategies import Setting, fixed_sizes, pair_seeds
 
 
@@ -116,11 +117,18 @@ def informative_perturbation_coverage(obs: list[DirectionPair], setting: Setting
                               reason="C1 is a premise, reported as coverage", n_pairs=len(obs))
 
 
+def share_statistics(obs: list[DirectionPair]) -> list[tuple[list, float]]:
+    """(per-pair values, bound δ) of D1, D2 and D3: what decides whether another batch is trained."""
+    return [([getattr(o, f) for o in obs if getattr(o, f) is not None], DELTA)
+            for f in ("residual_share", "angle_share", "sign_share")]
+
+
 def check_direction(setting: Setting) -> list[DirectionPair]:
-    """D1, D2, D3 and C1 on one setting's pairs (f trained, g one step)."""
+    """D1, D2, D3 and C1 on one setting's pairs (f trained, g one step), trained in batches while a
+    share looks violated (``checks.sequential``)."""
     __tracebackhide__ = True
     setting = f_only(setting)
-    obs = measure_direction(run_pairs(setting))
+    obs = measured_in_batches(setting, measure_direction, share_statistics)
     residual_within_bound(obs, setting)
     cosine_above_bound(obs, setting)
     aligned_with_plus_u(obs, setting)

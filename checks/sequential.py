@@ -1,0 +1,39 @@
+"""Sequential batches of pairs: more pairs for a setting whose share statistic looks violated.
+
+The betting test of ``theory.betting`` is anytime-valid: training another batch after looking at the
+first and testing all pairs together keeps its level, with no correction for peeking. After each batch,
+a statistic looks violated when its observed mean is beyond its bound and the test has not rejected
+(``theory.betting.looks_violated``); while one does and fewer than SEQUENTIAL_MAX_BATCHES batches have
+run, one more batch of the same size is trained with new seeds. A clean run trains one batch, as
+before; a violation near the bound gets up to SEQUENTIAL_MAX_BATCHES times the pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from theory.betting import looks_violated
+from theory.tolerances import ALPHA, SEQUENTIAL_MAX_BATCHES
+
+from .harness import run_pairs
+from .strategies import Setting
+
+#: The k-th extra batch of a setting uses its seeds plus k·BATCH_SEED_STRIDE: above every seed the
+#: strategies draw (base·1000 + i with base < 2**31), so no pair is trained twice.
+BATCH_SEED_STRIDE = 2**42
+
+
+def batch(setting: Setting, k: int) -> Setting:
+    """The setting's k-th batch of pairs (k = 0: its own seeds)."""
+    return Setting(setting.config, tuple(s + k * BATCH_SEED_STRIDE for s in setting.seeds))
+
+
+def measured_in_batches(setting: Setting, measure: Callable, statistics: Callable) -> list:
+    """``measure`` the setting's pairs, batch after batch, while some (values, bound) of
+    ``statistics(observations)`` looks violated; returns all observations in the order trained."""
+    obs = list(measure(run_pairs(setting)))
+    for k in range(1, SEQUENTIAL_MAX_BATCHES):
+        if not any(len(v) and looks_violated(v, bound, ALPHA) for v, bound in statistics(obs)):
+            break
+        obs += measure(run_pairs(batch(setting, k)))
+    return obs
