@@ -21,13 +21,14 @@ from .training import TrainResult
 
 
 def predict_outcomes(config: Config, sample, f: TrainResult, y_adv: torch.Tensor, eps: float,
-                     streams: list[dict], *, u: torch.Tensor | None = None) -> tuple[list, float]:
+                     streams: list[dict], *, u: torch.Tensor | None = None,
+                     coverage: str = "inside-l2") -> tuple[list, float]:
     """Each seed's ``theory.prediction.Prediction`` (None where f diverged) and the seconds it took.
 
     ``sample`` holds X, y, Z stacked over seeds; ``streams[i]["predict"]`` seeds the Monte Carlo of
     the C2 coverage (evaluated only inside L2, see ``theory.prediction.predict_outcome``). ``u``:
     the predicted directions u_n (B, N, d) if the run has them already (``run.measure``), else
-    computed here.
+    computed here. ``coverage``: when to evaluate the C2 coverage (``theory.prediction.COVERAGE_MODES``).
     """
     # Imported here: theory.prediction pulls in scipy and sympy, which a CLI error path should not pay
     # for. Imported before the clock starts: seconds_predict is the prediction's own cost.
@@ -48,7 +49,8 @@ def predict_outcomes(config: Config, sample, f: TrainResult, y_adv: torch.Tensor
         out.append(predict_outcome(config.scenario, X, y, f.lam[i], y_adv[i].double(), lam_g, config.gamma, eps,
                                    sample.Z[i].double(), f_Z[i].double(), width=config.width,
                                    u=None if u is None else u[i].double(),
-                                   generator=st["predict"], lam_g_rule=LOSS_WEIGHT_RULES[config.loss]))
+                                   generator=st["predict"], lam_g_rule=LOSS_WEIGHT_RULES[config.loss],
+                                   coverage=coverage))
     return out, time.perf_counter() - t0
 
 

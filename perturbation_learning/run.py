@@ -34,7 +34,7 @@ from .network import TwoLayerNet, draw_network, stack_networks
 from .predict import predict_outcomes
 from .procedure import Procedure, ProcedureOutput, Sample, procedure_name
 from .training import LOSSES, TrainResult, train_in_chunks
-from .validation import DTYPES, check_seeds, resolve_device
+from .validation import DTYPES, check_choice, check_seeds, resolve_device
 
 #: Per-seed metrics that an invalid (diverged) run reports as null.
 METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement", "cos_signed", "cos_abs")
@@ -209,15 +209,21 @@ def measure(config: Config, sample: Sample, out: ProcedureOutput) -> Measures:
 # ---------------------------------------------------------------- entry points
 
 def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = perturbation_learning,
-              predict: bool = True) -> RunResult:
+              predict: bool = True, predict_coverage: str = "inside-l2") -> RunResult:
     """Run ``config`` for every seed as one batched program: load, the procedure, predict, measure.
 
     ``predict``: each seed's outcome predicted from the data, f, y^adv and ε, without g
     (``predict.predict_outcomes``, THEORY.md P5); False skips it (records then carry null).
+    ``predict_coverage``: when the prediction evaluates its C2 coverage (its costly part;
+    ``theory.prediction.COVERAGE_MODES``).
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a Config, got {type(config).__name__}")
     seeds = check_seeds(seeds)
+    if predict:  # checked before anything trains
+        from theory.prediction import COVERAGE_MODES
+
+        check_choice(predict_coverage, "predict_coverage", COVERAGE_MODES)
     if not callable(procedure):
         raise TypeError(f"procedure must be callable (config, sample, streams), got {type(procedure).__name__}")
     streams = [seed_streams(s) for s in seeds]
@@ -225,7 +231,8 @@ def run_batch(config: Config, seeds: list[int], *, procedure: Procedure = pertur
     out = procedure(config, sample, streams)
     measures = measure(config, sample, out)
     predictions, seconds_predict = (predict_outcomes(config, sample, out.f, out.y_adv, out.eps, streams,
-                                                     u=measures.u) if predict else (None, None))
+                                                     u=measures.u, coverage=predict_coverage)
+                                    if predict else (None, None))
     return RunResult(config=config, seeds=seeds, sample=sample, out=out, measures=measures,
                      procedure=procedure_name(procedure), predictions=predictions, seconds_predict=seconds_predict)
 

@@ -187,3 +187,15 @@ def test_P5_collapsed_pairs_reach_the_summary():
     assert "  | 4 | 0.501 | 0.499 | label term outweighs the signal on 100% of inputs |" in md
     assert "  | 5 | 0.501 | 0.800 | not predicted |" in md
     assert collapses_section([])[-1] == "None."
+
+
+def test_P5_prediction_coverage_mode_reaches_the_theory():
+    """run_batch(predict_coverage=…) decides whether the prediction evaluates its C2 coverage; the
+    agreement does not depend on it."""
+    lazy = TINY.replace(width=2000, lr=0.01, momentum=0.0, epochs_f=20, epochs_g=20, eps=1.0)
+    always = run_batch(lazy, [0], predict_coverage="always").record(0)["prediction"]
+    never = run_batch(lazy, [0], predict_coverage="never").record(0)["prediction"]
+    assert always["inside"]["c2_coverage"] is not None and never["inside"]["c2_coverage"] is None
+    assert always["agreement"] == never["agreement"]
+    with pytest.raises(ValueError, match="coverage"):
+        run_batch(lazy, [0], predict_coverage="sometimes")
