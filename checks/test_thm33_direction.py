@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from .properties import direction as props
 from .axes import covering_axes, covering_gamma
-from .strategies import lazy_settings, leaky_slopes, seeds
+from .strategies import lazy_preset_setting, lazy_settings, leaky_slopes, seeds
 
 
 @pytest.mark.claim("D1", "D2", "D3", "C1")
@@ -16,6 +16,15 @@ from .strategies import lazy_settings, leaky_slopes, seeds
 @covering_axes()
 def test_D1_D2_D3_perturbation_follows_predicted_direction(setting):
     props.check_direction(setting)
+
+
+@pytest.mark.claim("D1", "D2", "D3", "C1")
+@given(seed=seeds())
+def test_D2_D3_lazy_preset_has_nontrivial_coverage(seed):
+    setting = lazy_preset_setting(seed)
+    obs = props.check_direction(setting)
+    props.lazy_preset_covers_d2(obs, setting)
+    props.lazy_preset_covers_d3(obs, setting)
 
 
 @pytest.mark.claim("D4")

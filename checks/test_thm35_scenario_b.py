@@ -12,7 +12,7 @@ from hypothesis import given
 
 from .properties import scenario
 from .axes import covering_axes
-from .strategies import lazy_settings
+from .strategies import lazy_preset_setting, lazy_settings, seeds
 from .test_thm34_scenario_a import ALL_SCENARIO_CLAIMS
 
 #: P4's sharpest test (THEORY.md §5): Scenario (b), flipped targets, small ε.
@@ -33,3 +33,11 @@ def test_P4_flipped_targets_small_eps_predict_and_show_disagreement(setting):
     """Flipped targets, small ε: N_b ≈ −f̂ dominates, C2 ∧ ¬C3 holds, and g learns the flipped
     labels: sgn g ≠ sgn f there except on a share ≤ 3δ."""
     scenario.check_perturbation_learning(setting)
+
+
+@pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
+@given(seed=seeds())
+def test_P4_flipped_preset_has_nontrivial_coverage(seed):
+    setting = lazy_preset_setting(seed, scenario="b", targets="flipped", eps=0.3)
+    obs = scenario.check_perturbation_learning(setting)
+    scenario.flipped_preset_covers_p4(obs, setting)

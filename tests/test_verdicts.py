@@ -87,3 +87,11 @@ def test_budget_counts_the_tests_made():
     c = conclude(["P1", "K1"], recs)
     assert count_tests(recs) == 3                                         # the exact K1 comparison is no test
     assert c.tests_made == 4 and c.budget_spent == pytest.approx(4 * ALPHA)
+
+
+def test_a_coverage_shown_above_its_floor_does_not_verify_the_claim():
+    with records.checking("test_P4_synthetic", ("P4",)):
+        assertions.assert_coverage_above([0.9] * 12, 0.2, setting={}, seeds=[0], statistic="coverage")
+    recs = [dict(r, nodeid="n") for r in records.pending()]
+    assert recs[0]["verdict"] == "pass"
+    assert conclude(["P4"], recs).claims["P4"]["verdict"] == NOT_VERIFIED
