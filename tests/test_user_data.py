@@ -12,25 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 from sklearn.datasets import make_classification
 
 from perturbation_learning import cli
 from perturbation_learning.config import Config, get_preset
-from perturbation_learning.data import (NPZ_TEST_SHARE, NpzDistribution, family, load_npz, make_distribution,
+from perturbation_learning.data import (NPZ_TEST_SHARE, family, load_npz, make_distribution,
                                         register_family, registered_families, unregister_family)
 from perturbation_learning.run import run_batch
 
 SMALL = dict(width=50, epochs_f=100, epochs_g=100, lr=0.1, momentum=0.9, eps=1.0, eps_mode="absolute")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
