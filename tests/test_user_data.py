@@ -168,7 +168,7 @@ def test_not_an_npz_file(tmp_path):
 def test_cli_bad_file_exits_2_with_one_line(tmp_path, capsys, case):
     arrays, words = BAD_FILES[case]
     path = _bad(tmp_path, case, **arrays)
-    for command in ("run", "sweep"):
+    for command in ("run", "sweep", "calibrate"):
         argv = [command, "--data", str(path)] + (["--vary", "width=10,20"] if command == "sweep" else [])
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
