@@ -25,7 +25,7 @@ from perturbation_learning.config import Config
 from perturbation_learning.training import LOSSES
 from theory.model import SCENARIOS
 
-from .strategies import (CONTROL_WIDTH, LAZY_EPS, Setting, SizeLimits, control_config, lazy_config, lazy_ranges,
+from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, Setting, SizeLimits, control_config, lazy_config,
                          limits, pair_seeds)
 
 #: The axes a claim can range over, with the values every default run covers.
@@ -60,16 +60,16 @@ def _corners(fixed: dict) -> list[dict]:
 def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=None, pairs: int | None = None,
                   size_limits: SizeLimits | None = None) -> list[Setting]:
     """Two fixed lazy settings that cover every axis the keywords leave free (keywords as for
-    :func:`lazy_settings`; a tuple ``eps`` uses its first choice). Shifted Gauss at the profile's
-    largest d and m, N ≤ 150, t = t' from EXAMPLE_TIMES: the calibrated size where the conditions cover inputs."""
+    :func:`lazy_settings`; a tuple ``eps`` uses its first choice). Shifted Gauss at the calibrated
+    size ``LAZY_CALIBRATION`` (within the profile's limits), t = t' from EXAMPLE_TIMES: where the
+    conditions cover inputs; larger profiles differ in their drawn examples and pairs, not here."""
     lim = size_limits or limits()
-    r = lazy_ranges(lim)
+    size = {k: min(v, getattr(lim, "max_" + k)) for k, v in LAZY_CALIBRATION.items()}
     eps = eps[0] if isinstance(eps, (tuple, list)) else (eps if eps is not None else LAZY_EPS[0])
     out = []
     for i, corner in enumerate(_corners(dict(scenario=scenario, targets=targets, loss=loss, gamma=gamma))):
         t = EXAMPLE_TIMES[corner["loss"]]
-        cfg = lazy_config(family_name="shifted-gauss", d=r["d"][1], n=min(150, r["n"][1]), m=r["m"][1],
-                          t_f=t, t_g=t, eps=eps, **corner)
+        cfg = lazy_config(family_name="shifted-gauss", **size, t_f=t, t_g=t, eps=eps, **corner)
         out.append(Setting(cfg, pair_seeds(i + 1, pairs or lim.pairs)))
     return out
 
