@@ -35,7 +35,7 @@ from perturbation_learning.training import (CHECK_EVERY, MAX_BATCH_ELEMENTS, Tra
 
 from common import interleaved_timings, log, markdown_table, paired_ratio, pinned_threads
 
-PAIRS = 12  # pairs per example in the ci Hypothesis profile (checks/strategies.py SIZE_LIMITS)
+PAIRS = 12  # pairs per example in the ci Hypothesis profile (checks/strategies.py PROFILE_LIMITS)
 
 #: (d, N, m, steps): the largest lazy-strategy size of the ci profile, two smaller ci sizes, and the
 #: shifted-gauss-a preset's size (its paper-recipe runs take 300+ steps; per-step cost is stationary).
