@@ -104,7 +104,6 @@ def _sign_flipped(procedure):
 def checked():
     yield harness.use_procedure
     harness.use_procedure(None)
-    records.discard()  # this test's records are evidence here, not a check run's
 
 
 def _d3(setting):
@@ -123,3 +122,4 @@ def test_checks_run_the_reference_and_catch_its_planted_sign_flip(checked):
     checked(_sign_flipped(ref.procedure))
     with pytest.raises(AssertionError, match="^D3: "):
         _d3(CORNER_A)
+    records.discard()  # the planted failure's record is this test's evidence, not a check run's
