@@ -24,13 +24,13 @@ from perturbation_learning.validation import DTYPES
 from reporting.records import claim_scope, count_pairs, current_claims, note_collapse
 from theory import conditions, direction, formulas, lazy
 from theory.prediction import COLLAPSE_AGREEMENT
-from theory.tolerances import DEFAULT_DELTA
+from theory.tolerances import CHECK_DELTA
 
 from . import assertions
 from .strategies import Setting
 
 #: δ of every per-point bound in the checks (B_0, B_E, B_ξ). P1 then allows a share 3δ.
-DELTA = DEFAULT_DELTA
+DELTA = CHECK_DELTA
 #: The run's prediction skips its C2 coverage here: the checks compute C2 per pair themselves
 #: (``Pair.conditions``), and the coverage's Monte Carlo would add ≈ 50% to a lazy check pair's run
 #: (0.105 s against 0.214 s per pair at N = 150, m = 3000; 0.019 s without it).

@@ -55,6 +55,14 @@ FINITE_WIDTH_RATE = -0.5
 #: prototype of THEORY.md §5 (δ = 0.05).
 DEFAULT_DELTA = 0.05
 
+#: δ of every per-point bound in the checks (B_0, B_E, B_ξ; P1 then allows a share 3δ). Smaller than
+#: DEFAULT_DELTA because it buys power: the bound 3δ falls from 0.15 to 0.03, and a betting test over
+#: per-pair shares near 0 gains most when the bound is small. Measured on the lazy P1 preset (seed 0,
+#: 24 pairs): P1 coverage 0.652 at δ = 0.05, 0.525 at 0.02, 0.431 at 0.01 (the cost: the bounds grow by
+#: √(log(2/δ))); the smallest true disagreement 12 pairs detect fell from 0.57 to 0.135, 24 pairs from
+#: 0.315 to 0.075.
+CHECK_DELTA = 0.01
+
 #: c₁ of C1: ‖u_n‖ > c₁·B_ξ. c₁ = 1 is exactly the premise B_ξ < ‖u_n‖ of the D2 angle bound;
 #: a larger c₁ would ask for more than the theory needs.
 C1_FACTOR = 1.0
@@ -104,11 +112,13 @@ MIN_P1_COVERAGE = 0.2
 
 #: The same floor for P4 on its own preset (the lazy preset in Scenario (b) with flipped targets and
 #: ε = 0.3, THEORY.md §5's sharpest case): the share of test inputs where L2 ∧ C2 ∧ ¬C3 hold. Measured
-#: 0.85–0.93 per pair (seeds 0 and 1, 12 pairs each), so a floor of 0.2 fails only a vacuous check.
+#: 0.79–0.88 per pair at δ = CHECK_DELTA (seeds 0 and 1, 12 pairs each), so a floor of 0.2 fails only a
+#: vacuous check.
 MIN_P4_COVERAGE = 0.2
 
 #: The same floor for D2 and D3 on the lazy preset: the share of training points where L2 and C1 hold
-#: (where D2 and D3 are asserted). Measured 1.0 in every pair (seeds 0 and 1, 12 pairs each).
+#: (where D2 and D3 are asserted). Measured 1.0 in every pair at δ = CHECK_DELTA (seeds 0 and 1, 12 pairs
+#: each).
 MIN_C1_COVERAGE = 0.2
 
 #: P3 headline: the share of pairs in which g agrees with f (or classifies D) on more than
