@@ -160,7 +160,7 @@ def _gamma(setting: str) -> float:
     return 0.0 if setting == "gamma=0" else K_GAMMA
 
 
-def _inputs(n: int) -> np.ndarray:
+def _inputs(n: int) -> np.ndarray:  # the covering examples' seed and d
     return np.random.default_rng(1).standard_normal((n, 5))
 
 
@@ -398,3 +398,29 @@ def test_labels_not_pm1_stop_the_run_before_any_claim(monkeypatch):
     small = CONTROL.replace(n_test=100, width=50, epochs_f=2, epochs_g=2)
     with pytest.raises(ValueError, match=r"\by\b.*-1 and \+1"):
         run.run_batch(small, [0])
+
+
+@pytest.mark.parametrize("q, caught", [(0.1, False), (0.7, True)])
+def test_p1_catches_a_g_flipped_on_a_share_q_beyond_its_stated_power(monkeypatch, q, caught):
+    """sgn g flipped on a seeded random share q of the test inputs: P1's true mean is ≈ q. Its record
+    states detects = 0.57 (12 pairs); q = 0.7 is rejected, q = 0.1 < 3δ is not. Measured over 10 × 12 pairs
+    of corner A: rejected 10/10 at q ≥ 0.60, 6/10 at 0.55, 0/10 at q ≤ 0.50."""
+    from checks.harness import Pair
+
+    original = Pair.g
+
+    def g(self, Z=None):
+        v = original(self, Z)
+        return np.where(np.random.default_rng(self.seed).random(len(v)) < q, -v, v) if Z is None else v
+
+    monkeypatch.setattr(Pair, "g", g)
+    records.discard()
+    with records.checking(f"planted bug: g flipped on a share {q}", ("P1",)):
+        obs = scenario.measure_scenario(_pairs(None, "A", retrain=False))
+        if caught:
+            with pytest.raises(AssertionError, match="^P1: "):
+                scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
+        else:
+            scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
+    (rec,) = [r for r in records.pending() if r["claim"] == "P1"]
+    assert rec["detects"] <= 0.7 and abs(rec["value"] - q) < 0.05
