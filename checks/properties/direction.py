@@ -52,6 +52,10 @@ class DirectionPair:
 
 
 def measure_direction(pairs: list[Pair]) -> list[DirectionPair]:
+    return report_direction(_measure_pairs(pairs))
+
+
+def _measure_pairs(pairs: list[Pair]) -> list[DirectionPair]:
     out = []
     for p in pairs:
         inside = _inside_train(p)
@@ -65,6 +69,11 @@ def measure_direction(pairs: list[Pair]) -> list[DirectionPair]:
             angle_share=_share(c1, cos < bound.cos), sign_share=_share(c1, cos <= 0),
             cos_shortfall=float(-np.min(cos[c1] - bound.cos[c1])) if c1.any() else None,
             c1_coverage=float(c1.mean())))
+    return out
+
+
+def report_direction(out: list[DirectionPair]) -> list[DirectionPair]:
+    """Hypothesis' target and note for one example's observations (once per example)."""
     shortfalls = [o.cos_shortfall for o in out if o.cos_shortfall is not None]
     if shortfalls:
         assertions.steer(max(shortfalls), "D2 worst cos shortfall")
@@ -151,7 +160,7 @@ def check_direction(setting: Setting) -> list[DirectionPair]:
     share looks violated (``checks.sequential``)."""
     __tracebackhide__ = True
     setting = f_only(setting)
-    obs = measured_in_batches(setting, measure_direction, share_statistics)
+    obs = report_direction(measured_in_batches(setting, _measure_pairs, share_statistics))
     residual_within_bound(obs, setting)
     cosine_above_bound(obs, setting)
     aligned_with_plus_u(obs, setting)

@@ -79,7 +79,11 @@ def measure_pair(p: Pair) -> ScenarioPair:
 
 
 def measure_scenario(pairs: list[Pair]) -> list[ScenarioPair]:
-    obs = [measure_pair(p) for p in pairs]
+    return report_scenario([measure_pair(p) for p in pairs])
+
+
+def report_scenario(obs: list[ScenarioPair]) -> list[ScenarioPair]:
+    """Hypothesis' note, event and target for one example's observations (once per example)."""
     assertions.explain(f"{len(obs)} valid pairs; coverage P1 {[round(o.cov_p1, 3) for o in obs]}")
     assertions.tally(f"P1 coverage {'>0' if any(o.cov_p1 for o in obs) else '0'}")
     p1 = [o.p1 for o in obs if o.p1 is not None]
@@ -193,7 +197,7 @@ def check_perturbation_learning(setting: Setting) -> list[ScenarioPair]:
     """C3, C2, P2 (sign links), P1, P4 and C1 on one setting's pairs, trained in batches while a share
     looks violated (``checks.sequential``)."""
     __tracebackhide__ = True
-    obs = measured_in_batches(setting, measure_scenario, share_statistics)
+    obs = report_scenario(measured_in_batches(setting, lambda ps: [measure_pair(p) for p in ps], share_statistics))
     clean_output_within_b0(obs, setting)
     noise_within_b0_plus_be(obs, setting)
     chain_holds_link_by_link(obs, setting)
