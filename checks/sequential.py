@@ -6,16 +6,20 @@ a statistic looks violated when its observed mean is beyond its bound and the te
 (``theory.betting.looks_violated``); while one does and fewer than SEQUENTIAL_MAX_BATCHES batches have
 run, one more batch of the same size is trained with new seeds. A clean run trains one batch, as
 before; a violation near the bound gets up to SEQUENTIAL_MAX_BATCHES times the pairs.
+
+Tests of a mean near 1/2 (the controls) gain little per pair (the bet is at most 0.75/b), so there a
+batch is added while the test is neither rejected nor able to detect its power target (``underpowered``).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from theory.betting import looks_violated
+from theory.betting import betting_test, looks_violated
+from theory.power import betting_detects, power_spread
 from theory.tolerances import ALPHA, SEQUENTIAL_MAX_BATCHES
 
-from .harness import run_pairs
+from .harness import run_pairs, run_results
 from .strategies import Setting
 
 #: The k-th extra batch of a setting uses its seeds plus k·BATCH_SEED_STRIDE: above every seed the
@@ -37,3 +41,20 @@ def measured_in_batches(setting: Setting, measure: Callable, statistics: Callabl
             break
         obs += measure(run_pairs(batch(setting, k)))
     return obs
+
+
+def underpowered(values, bound: float, alpha: float, side: str, goal: float) -> bool:
+    """The betting test of ``values`` against ``bound`` neither rejects nor detects the true mean ``goal``."""
+    test = betting_test(values, bound, alpha, side)
+    detects = betting_detects(len(values), bound, alpha, power_spread(values, bound), side)
+    reached = detects <= goal if side == "at most" else detects >= goal
+    return not test.reject and not reached
+
+
+def results_in_batches(setting: Setting, results: list[dict], more: Callable[[list[dict]], bool]) -> list[dict]:
+    """Extend a setting's trained ``results`` (``run_results``) batch after batch while ``more(results)``."""
+    for k in range(1, SEQUENTIAL_MAX_BATCHES):
+        if not results or not more(results):
+            break
+        results = results + run_results(batch(setting, k))
+    return results

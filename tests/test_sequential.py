@@ -53,3 +53,24 @@ def test_shares_just_above_the_bound_get_more_batches_with_new_seeds(batches):
 def test_a_clear_violation_is_decided_by_the_first_batch(batches):
     sequential.measured_in_batches(SETTING, _measure(0.8), _stats)
     assert len(batches) == 1                                   # rejected after 12 pairs: nothing to add
+
+
+def test_results_are_extended_while_the_test_is_underpowered(monkeypatch):
+    """Controls: batches are added while the two-sided test neither rejects nor reaches its target."""
+    trained = []
+
+    def fake_run_results(setting):
+        trained.append(setting.seeds)
+        rng = np.random.default_rng(setting.seeds[0] % 2**32)
+        return [{"agreement": float(a)} for a in beta_draws(0.5, 0.1, rng.random(len(setting.seeds)))]
+
+    monkeypatch.setattr(sequential, "run_results", fake_run_results)
+    first = fake_run_results(SETTING)
+
+    def more(res):
+        return sequential.underpowered([r["agreement"] for r in res], 0.5, 1e-6, "at most", 0.7)
+
+    assert more(first)                                          # 12 pairs cannot detect 0.7 against 1/2
+    out = sequential.results_in_batches(SETTING, first, more)
+    assert len(out) == 12 * SEQUENTIAL_MAX_BATCHES and len(trained) == SEQUENTIAL_MAX_BATCHES
+    assert not sequential.underpowered([0.9] * 40, 0.5, 1e-6, "at most", 0.7)   # rejected: decided

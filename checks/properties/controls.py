@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.tolerances import CHANCE_HIGH, CHANCE_LOW
+from reporting.records import current_claim
+from theory.tolerances import ALPHA, CHANCE_HIGH, CHANCE_LOW, power_target
 
 from .. import assertions
+from ..sequential import results_in_batches, underpowered
 from ..strategies import Setting
 
 #: The control of each claim: the one ingredient it replaces.
@@ -37,6 +39,13 @@ def agreement_at_chance(setting: Setting, results: list[dict]) -> None:
     """The mean agreement over pairs is 1/2 (two-sided betting test). The claim is the running
     check's (one control per test item)."""
     __tracebackhide__ = True
+    goal = power_target(current_claim()).target(0.5)
+
+    def more(res):
+        v = [r["agreement"] for r in res]
+        return any(underpowered(v, 0.5, ALPHA / 2, side, g) for side, g in (("at most", goal), ("at least", 1 - goal)))
+
+    results = results_in_batches(setting, results, more)
     if not results:
         return _no_valid_pairs(setting, "mean agreement")
     values = np.array([r["agreement"] for r in results])
@@ -51,6 +60,14 @@ def accuracy_at_chance(setting: Setting, results: list[dict]) -> None:
     """Untrained f: g's accuracy on D has its mean within [CHANCE_LOW, CHANCE_HIGH]; the agreement
     with f_0 is recorded only (r_n ∝ ∇f_0(x_n) carries f_0's own linear part, which g learns)."""
     __tracebackhide__ = True
+    target = power_target(current_claim())
+
+    def more(res):
+        v = [r["acc_g_train"] for r in res]
+        return underpowered(v, CHANCE_HIGH, ALPHA, "at most", target.target(CHANCE_HIGH, "at most")) or \
+            underpowered(v, CHANCE_LOW, ALPHA, "at least", target.target(CHANCE_LOW, "at least"))
+
+    results = results_in_batches(setting, results, more)
     if not results:
         return _no_valid_pairs(setting, "acc_g_train")
     seeds = [r["config"]["seed"] for r in results]
