@@ -140,6 +140,14 @@ def assert_coverage_above(values, floor: float, *, setting: dict, seeds: list, s
     return rec
 
 
+def assert_pairs_cover(obs, field: str, floor: float, *, setting: dict, statistic: str) -> Record:
+    """The coverage ``field`` of per-pair observations (each with a ``seed``) shown above ``floor``."""
+    __tracebackhide__ = True
+    cov = np.array([getattr(o, field) for o in obs])
+    return assert_coverage_above(cov, floor, setting=setting, seeds=[o.seed for o in obs], statistic=statistic,
+                                 coverage=float(cov.mean()))
+
+
 def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, statistic: str,
                           alpha: float = ALPHA, **fields) -> Record:
     """Claim: E[X] = center (a control at chance). Two one-sided betting tests at α/2 each; fails iff

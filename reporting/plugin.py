@@ -72,6 +72,13 @@ def check_name_of(item) -> str:
     return getattr(item, "originalname", None) or item.name
 
 
+def selects_whole_suite(config) -> bool:
+    """The run selects the whole check suite (checks/, no -k, -m or node ids)."""
+    return not config.getoption("keyword") and not config.getoption("markexpr") and \
+        all("::" not in a for a in config.args) and any(Path(a).name == "checks" or a.rstrip("/").endswith("checks")
+                                                       for a in config.args)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Every registered claim needs a check; fail collection otherwise."""
     from theory.claims import CLAIMS
@@ -80,11 +87,8 @@ def pytest_collection_modifyitems(session, config, items):
     unknown = named - set(CLAIMS)
     if unknown:
         raise pytest.UsageError(f"checks name unknown claim IDs {sorted(unknown)}")
-    selected_all = not config.getoption("keyword") and not config.getoption("markexpr") and \
-        all("::" not in a for a in config.args) and any(Path(a).name == "checks" or a.rstrip("/").endswith("checks")
-                                                       for a in config.args)
     missing = set(CLAIMS) - named
-    if selected_all and named and missing:  # a directory with no claim markers is no check suite
+    if selects_whole_suite(config) and named and missing:  # a directory with no claim markers is no check suite
         raise pytest.UsageError(f"claims without a check: {sorted(missing)}")
 
 
@@ -139,7 +143,7 @@ def pytest_sessionfinish(session, exitstatus):
     _STATE["pairs"] += records.pairs_trained()
     if not _STATE["outcomes"]:
         return
-    conclusion = conclude_claims()
+    conclusion = conclude_claims(require_verified=selects_whole_suite(config))
     if not conclusion.ok and session.exitstatus == 0:
         session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
     if config.getoption(OPTION_NO_REPORT):
@@ -155,13 +159,14 @@ def pytest_sessionfinish(session, exitstatus):
     session.config._claims_report_path = path
 
 
-def conclude_claims():
+def conclude_claims(require_verified: bool):
     """Claim-level verdicts over the claims the run's checks named (``reporting.verdicts``); the pooled
-    records join the run's records. A failed or not-verified claim fails the run."""
+    records join the run's records. A failed claim fails the run; a not-verified one fails a run of the
+    whole suite (``require_verified``), not a run of a few checks."""
     from .verdicts import conclude
 
     named = sorted({c for o in _STATE["outcomes"].values() for c in o["claims"]})
-    conclusion = conclude(named, _STATE["records"])
+    conclusion = conclude(named, _STATE["records"], require_verified=require_verified)
     _STATE["records"].extend(conclusion.pooled)
     _STATE["conclusion"] = conclusion
     return conclusion

@@ -63,6 +63,7 @@ def test_unverified_and_observation_only_claims():
     c = conclude(["P1", "C1"], recs)
     assert c.pooled == []                                                # one record: nothing to pool
     assert c.claims["P1"]["verdict"] == NOT_VERIFIED and not c.ok
+    assert conclude(["P1"], recs, require_verified=False).ok             # a run of a few checks
     assert c.claims["C1"]["verdict"] == f"observation-only: {OBSERVATION_ONLY['C1']}"
 
 

@@ -128,10 +128,8 @@ def informative_perturbation_coverage(obs: list[DirectionPair], setting: Setting
 
 def _covered(obs: list[DirectionPair], setting: Setting):
     __tracebackhide__ = True
-    cov = np.array([o.c1_coverage for o in obs])
-    return assertions.assert_coverage_above(cov, MIN_C1_COVERAGE, setting=setting.describe(),
-                                            seeds=[o.seed for o in obs], statistic="share of n with L2 ∧ C1",
-                                            coverage=float(cov.mean()))
+    return assertions.assert_pairs_cover(obs, "c1_coverage", MIN_C1_COVERAGE, setting=setting.describe(),
+                                         statistic="share of n with L2 ∧ C1")
 
 
 @tests_claim("D2")
