@@ -190,11 +190,23 @@ CHECKS: dict[str, Callable] = {
 
 
 def _run_check(claim: str, bug: str | None, setting: str, retrain: bool = True) -> list[dict]:
-    """Run ``claim``'s check; returns the records it made for ``claim``."""
+    """Run ``claim``'s check; returns the records it made for ``claim`` and drops them from the buffer."""
+    _drop_evidence()
+    try:
+        with records.checking(f"planted bug: {bug}" if bug else "unbroken", (claim,)):
+            CHECKS[claim](bug, setting, retrain)
+    finally:
+        made = [r for r in records.pending() if r["claim"] == claim]
+        _drop_evidence()
+    return made
+
+
+def _drop_evidence() -> None:
+    """This module's records are its tests' evidence, not a check run's: the plugin must not carry them
+    into the claim verdicts of a session that also runs checks/ (it drains the buffer after each test's
+    call, before fixture teardown)."""
     records.discard()
-    with records.checking(f"planted bug: {bug}" if bug else "unbroken", (claim,)):
-        CHECKS[claim](bug, setting, retrain)
-    return [r for r in records.pending() if r["claim"] == claim]
+    records.drain_collapses()
 
 
 # ------------------------------------------------------------------ the bugs
@@ -372,7 +384,7 @@ def test_every_claim_has_a_planted_bug_or_is_observation_only():
     from theory.claims import CLAIMS
 
     caught = {claim for _, claim in _CASES}
-    missing = set(CLAIMS) - caught - set(OBSERVATION_ONLY) - {"P5"}  # P5: its own planted bug, with its check
+    missing = set(CLAIMS) - caught - set(OBSERVATION_ONLY) - {"P5"}  # P5's planted bugs: tests/test_p5_planted.py
     assert not missing, f"claims without a planted bug: {sorted(missing)}"
 
 
@@ -434,13 +446,16 @@ def test_p1_catches_a_g_flipped_on_a_share_q_beyond_its_stated_power(monkeypatch
         return np.where(np.random.default_rng(self.seed).random(len(v)) < q, -v, v) if Z is None else v
 
     monkeypatch.setattr(Pair, "g", g)
-    records.discard()
-    with records.checking(f"planted bug: g flipped on a share {q}", ("P1",)):
-        obs = scenario.measure_scenario(_pairs(None, "A", retrain=False))
-        if caught:
-            with pytest.raises(AssertionError, match="^P1: "):
+    _drop_evidence()
+    try:
+        with records.checking(f"planted bug: g flipped on a share {q}", ("P1",)):
+            obs = scenario.measure_scenario(_pairs(None, "A", retrain=False))
+            if caught:
+                with pytest.raises(AssertionError, match="^P1: "):
+                    scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
+            else:
                 scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
-        else:
-            scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
-    (rec,) = [r for r in records.pending() if r["claim"] == "P1"]
+        (rec,) = [r for r in records.pending() if r["claim"] == "P1"]
+    finally:
+        _drop_evidence()
     assert rec["detects"] <= 0.25 and abs(rec["value"] - q) < 0.05
