@@ -102,7 +102,7 @@ def _cached(bug: str | None, setting: str, kind: str, compute: Callable):
 
 
 def _pairs(bug, setting, retrain=True):
-    if not retrain:  # a bug in the theory's bounds: the unbroken training, measured afresh
+    if not retrain:  # a bug where pairs are measured (theory's bounds, forward): the unbroken training, afresh
         return [dataclasses.replace(p) for p in _pairs(None, setting)]
     return _cached(bug, setting, "pairs", lambda: run_pairs(SETTINGS[setting]))
 
@@ -338,7 +338,7 @@ class Bug:
     plant: Callable
     setting: str
     claims: tuple
-    retrain: bool = True        # False: a bug in the theory's bounds, measured on the unbroken training
+    retrain: bool = True        # False: it acts only where pairs are measured: the unbroken training, measured afresh
     inert_at_gamma0: str | None = None   # the same check at γ = 0, which the bug must not fail
 
     def __str__(self):
@@ -398,6 +398,9 @@ def test_unbroken_procedure_is_not_rejected(claim, setting):
 
 @pytest.mark.parametrize("bug, claim", _CASES, ids=[f"{b.name} -> {c}" for b, c in _CASES])
 def test_planted_bug_is_caught(bug, claim):
+    if not bug.retrain:
+        _pairs(None, bug.setting)  # the unbroken training, before the bug is planted
+        _drop_evidence()
     with pytest.MonkeyPatch.context() as mp:
         bug.plant(mp)
         with pytest.raises(AssertionError, match=rf"^{re.escape(claim)}: "):
