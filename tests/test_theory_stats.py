@@ -344,10 +344,10 @@ def test_power_target_rules():
 
 def test_power_target_reasons_state_measured_costs():
     """The reasons quote what a stricter target would cost: P3 at a pair share of 0.8 needs ≈ 420 pairs
-    (Clopper–Pearson, α = 2e-6); a control at chance ± 0.10 needs 100–130 pooled pairs (betting, spread
+    (Clopper–Pearson, α = 2e-6); a control at chance ± 0.10 needs 100–120 pooled pairs (betting, spread
     0.10–0.15, α = 2e-5), more than the 72 a control has in the default run."""
     assert binomial_detects(400, 0.9, 2e-6) < 0.8 <= binomial_detects(440, 0.9, 2e-6)
     assert power.pooled_betting_detects([0.5] * 72, 0.1, 2e-5) > 0.1 >= power.pooled_betting_detects(
         [0.5] * 100, 0.1, 2e-5)
-    assert power.pooled_betting_detects([0.5] * 120, 0.15, 2e-5) > 0.1 >= power.pooled_betting_detects(
-        [0.5] * 130, 0.15, 2e-5)
+    assert power.pooled_betting_detects([0.5] * 110, 0.15, 2e-5) > 0.1 >= power.pooled_betting_detects(
+        [0.5] * 120, 0.15, 2e-5)

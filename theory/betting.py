@@ -7,13 +7,19 @@ P(∃ t: K_t ≥ 1/α) ≤ α (Ville's inequality). The test may be evaluated af
 at any time, with no correction for peeking; its p-value min(1, 1/max_t K_t) is valid at any stopping time.
 Unlike Chernoff–KL it adapts to the variance of X: per-pair shares near 0 need far fewer pairs.
 
-The predictable plug-in bet (stated once, used by the test and by its power simulation in ``theory.power``):
-λ_t = min(c/b, √(2 log(1/α) / (σ̂²_{t−1} · t · log(1 + t)))), with c = ``BET_TRUNCATION`` and the running
-mean and variance of the centred values D_i = X_i − b, each with one pseudo-observation at the null:
-μ̂_t = Σ_{i≤t} D_i/(t + 1), σ̂²_t = (b(1 − b) + Σ_{i≤t} (D_i − μ̂_i)²)/(t + 1). The prior b(1 − b) is the
+The bet (stated once, used by the test and by its power simulation in ``theory.power``):
+λ_t = min(c/b, max(√(2 log(1/α) / (σ̂²_{t−1} · t · log(1 + t))), (μ̂_{t−1})₊ / σ̂²_{t−1})), with
+c = ``BET_TRUNCATION`` and the running mean and variance of the centred values D_i = X_i − b, each with
+one pseudo-observation at the null: μ̂_t = Σ_{i≤t} D_i/(t + 1), σ̂²_t = (b(1 − b) + Σ_{i≤t} (D_i − μ̂_i)²)/(t + 1).
+The first term is the paper's predictable plug-in; it shrinks like 1/√(t log t), which keeps confidence
+sequences narrow but bets too little when the excess over b is large against the spread. The second is
+the growth-optimal (Kelly) bet of a Gaussian approximation, 0 while the observed mean is below b; it
+takes over then. Measured: 12 pairs at 0.039 against b = 0.0045 reach log K = 13.6 with it, 12.7 without
+(log(1/α) = 13.1 at α = 2e-6); at b = 0.03, 48 pairs of mean 0.06 (spread 0.03) are rejected in 96% of
+400 sequences instead of 86%. The prior b(1 − b) is the
 largest variance of a [0, 1] variable with mean b, so the first bet is cautious. The paper's prior
 (mean 1/2, variance 1/4) keeps the bets small for a long time when b is small: measured at b = 0.006,
-spread 0.003, 36 pairs, α = 2e-6, the smallest detected mean was 0.087 with it and 0.018 with this one.
+spread 0.003, 36 pairs, α = 2e-6, the smallest detected mean was 0.076 with it and 0.017 with this one.
 Any prior fixed before the data keeps the test valid.
 
 Pooling independent, non-identically distributed pairs. Pairs from different examples of one claim
@@ -52,9 +58,12 @@ def log_capital(x: np.ndarray, bound, alpha: float) -> np.ndarray:
     prior_var = b[0] * (1 - b[0])
     mu_hat = np.cumsum(dev, axis=-1) / (t + 1)
     var_hat = (prior_var + np.cumsum((dev - mu_hat) ** 2, axis=-1)) / (t + 1)
-    var_prev = np.concatenate([np.full(x.shape[:-1] + (1,), prior_var), var_hat[..., :-1]], axis=-1)
-    lam = np.minimum(BET_TRUNCATION / b,
-                     np.sqrt(2 * math.log(1 / alpha) / (np.maximum(var_prev, 1e-12) * t * np.log1p(t))))
+    var_prev = np.maximum(np.concatenate([np.full(x.shape[:-1] + (1,), prior_var), var_hat[..., :-1]], axis=-1),
+                          1e-12)
+    mu_prev = np.concatenate([np.zeros(x.shape[:-1] + (1,)), mu_hat[..., :-1]], axis=-1)
+    plug_in = np.sqrt(2 * math.log(1 / alpha) / (var_prev * t * np.log1p(t)))
+    kelly = np.maximum(mu_prev, 0.0) / var_prev
+    lam = np.minimum(BET_TRUNCATION / b, np.maximum(plug_in, kelly))
     return np.cumsum(np.log1p(lam * dev), axis=-1)
 
 

@@ -59,8 +59,8 @@ DEFAULT_DELTA = 0.05
 #: DEFAULT_DELTA because it buys power: the bound 3δ falls from 0.15 to 0.03, and a betting test over
 #: per-pair shares near 0 gains most when the bound is small. Measured on the lazy P1 preset (seed 0,
 #: 24 pairs): P1 coverage 0.652 at δ = 0.05, 0.525 at 0.02, 0.431 at 0.01 (the cost: the bounds grow by
-#: √(log(2/δ))); the smallest true disagreement 12 pairs detect fell from 0.57 to 0.135, 24 pairs from
-#: 0.315 to 0.075.
+#: √(log(2/δ))); the smallest true disagreement 12 pairs detect fell from 0.57 to 0.126, 24 pairs from
+#: 0.315 to 0.071 (``theory.power.betting_detects`` at the spread floor).
 CHECK_DELTA = 0.01
 
 #: c₁ of C1: ‖u_n‖ > c₁·B_ξ. c₁ = 1 is exactly the premise B_ξ < ‖u_n‖ of the D2 angle bound;
@@ -226,7 +226,7 @@ SHARE_POWER_MARGIN = 0.10
 
 #: The controls assert chance level, agreement (or accuracy on D) ≈ 1/2. A control must catch a leak of
 #: the signal the control removes; perturbation learning puts agreement at 0.71–0.98 in the control
-#: settings (checks/test_controls.py), so chance ± 0.20 is detected. Chance ± 0.10 would need 100–130
+#: settings (checks/test_controls.py), so chance ± 0.20 is detected. Chance ± 0.10 would need 100–120
 #: pooled pairs per control (betting, per-pair spread 0.10–0.15, α = 2e-5): the bet on a mean near 1/2
 #: gains at most a factor 1 + 0.75·0.1/0.5 per pair.
 CONTROL_POWER_MARGIN = 0.20
