@@ -18,7 +18,8 @@ from theory.lazy import KAPPA_MAX
 from .analysis import Analysis
 
 FIGURE_DPI = 80
-VERDICT_COLORS = {"pass": "#2ca02c", "fail": "#d62728", "observed": "#7f7f7f", "invalid": "#ff7f0e"}
+VERDICT_COLORS = {"pass": "#2ca02c", "underpowered": "#bcbd22", "fail": "#d62728", "observed": "#7f7f7f",
+                  "invalid": "#ff7f0e"}
 
 LAZY_ERROR = "lazy_error_vs_kappa.png"
 SLOPES = "loglog_slopes.png"

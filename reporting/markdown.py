@@ -229,8 +229,8 @@ def value_bound_section(a: Analysis, drawn: dict) -> list[str]:
         return []
     return ["## Empirical: observed value against bound, per claim", "",
             "One point per record; dotted line: value = bound. Whether a bound is an upper or a lower one is "
-            "the statistic's (see the claim tables above). Colours: pass green, fail red, observed outside "
-            "the assumption grey.", "", *_link(drawn, F.VALUE_BOUND, "value against bound")]
+            "the statistic's (see the claim tables above). Colours: pass green, underpowered olive, fail red, "
+            "observed grey.", "", *_link(drawn, F.VALUE_BOUND, "value against bound")]
 
 
 def empirical_sections(a: Analysis, drawn: dict) -> list[str]:
