@@ -32,14 +32,15 @@ def batch(setting: Setting, k: int) -> Setting:
     return Setting(setting.config, tuple(s + k * BATCH_SEED_STRIDE for s in setting.seeds))
 
 
-def measured_in_batches(setting: Setting, measure: Callable, statistics: Callable) -> list:
+def measured_in_batches(setting: Setting, measure: Callable, statistics: Callable, first=None):
     """``measure`` the setting's pairs, batch after batch, while some (values, bound) of
-    ``statistics(observations)`` looks violated; returns all observations in the order trained."""
-    obs = list(measure(run_pairs(setting)))
+    ``statistics(observations)`` looks violated; returns all observations in the order trained (joined
+    with ``+``). ``first``: the first batch's observations, when already measured."""
+    obs = measure(run_pairs(setting)) if first is None else first
     for k in range(1, SEQUENTIAL_MAX_BATCHES):
         if not any(len(v) and looks_violated(v, bound, ALPHA) for v, bound in statistics(obs)):
             break
-        obs += measure(run_pairs(batch(setting, k)))
+        obs = obs + measure(run_pairs(batch(setting, k)))
     return obs
 
 

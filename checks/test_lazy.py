@@ -16,7 +16,7 @@ from .strategies import lazy_settings
 @given(setting=lazy_settings())
 @covering_axes()
 def test_L1_network_tracks_its_linearization(setting):
-    errors = props.measure_lazy_errors(run_pairs(setting))
+    errors = props.lazy_errors_in_batches(setting)
     props.f_tracks_linearization(errors, setting)
     props.g_tracks_linearization(errors, setting)
 

@@ -74,3 +74,11 @@ def test_results_are_extended_while_the_test_is_underpowered(monkeypatch):
     out = sequential.results_in_batches(SETTING, first, more)
     assert len(out) == 12 * SEQUENTIAL_MAX_BATCHES and len(trained) == SEQUENTIAL_MAX_BATCHES
     assert not sequential.underpowered([0.9] * 40, 0.5, 1e-6, "at most", 0.7)   # rejected: decided
+
+
+def test_lazy_errors_join_in_training_order():
+    from checks.properties.lazy import LazyErrors
+
+    a = LazyErrors([0.1], [0.2], [True], [0.05], [1])
+    b = LazyErrors([0.3], [], [False], [0.07], [2])
+    assert a + b == LazyErrors([0.1, 0.3], [0.2], [True, False], [0.05, 0.07], [1, 2])

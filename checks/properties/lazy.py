@@ -6,7 +6,7 @@ L2: the laziness index κ, computed before training, predicts how many activatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from theory.tolerances import L1_REL_ERR_MAX, L2_FLIP_FACTOR, MIN_LAZY_ERROR_PAI
 from .. import assertions
 from ..assertions import tests_claim
 from ..harness import Pair
+from ..sequential import measured_in_batches
 from ..strategies import Setting
 
 
@@ -35,8 +36,23 @@ class LazyErrors:
     kappa: list         # per pair: largest κ of f
     seeds: list
 
+    def __add__(self, other: "LazyErrors") -> "LazyErrors":
+        """Both batches' pairs, in the order trained."""
+        return LazyErrors(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
 
 def measure_lazy_errors(pairs: list[Pair]) -> LazyErrors:
+    return report_lazy_errors(_measure_pairs(pairs))
+
+
+def lazy_errors_in_batches(setting: Setting) -> LazyErrors:
+    """The lazy errors of the setting's pairs, trained in batches while a mean error looks above
+    L1_REL_ERR_MAX (``checks.sequential``)."""
+    return report_lazy_errors(measured_in_batches(
+        setting, _measure_pairs, lambda e: [(e.f, L1_REL_ERR_MAX), (e.g, L1_REL_ERR_MAX)]))
+
+
+def _measure_pairs(pairs: list[Pair]) -> LazyErrors:
     errs_f, errs_g = [], []
     for p in pairs:
         nz = len(p.Z)
@@ -49,11 +65,16 @@ def measure_lazy_errors(pairs: list[Pair]) -> LazyErrors:
             lin_g = lazy.linearized_predictor(p.g0_net.W, p.g0_net.b, p.g0_net.a, p.gamma, p.X_adv, p.y_adv,
                                               p.lam_g, Zg)
             errs_g.append(_rel_error(p.g(Zg), lin_g, p.g0_net(torch.as_tensor(Zg)).numpy()))
-    assertions.explain(f"L1 relative errors f {np.round(errs_f, 3).tolist()} g {np.round(errs_g, 3).tolist()}")
-    if errs_f:
-        assertions.steer(float(max(errs_f)), "L1 worst relative error of f")
     return LazyErrors(errs_f, errs_g, [bool(p.width_f) for p in pairs], [p.kappa_f_max for p in pairs],
                       [p.seed for p in pairs])
+
+
+def report_lazy_errors(e: LazyErrors) -> LazyErrors:
+    """Hypothesis' note and target for one example's lazy errors (once per example)."""
+    assertions.explain(f"L1 relative errors f {np.round(e.f, 3).tolist()} g {np.round(e.g, 3).tolist()}")
+    if e.f:
+        assertions.steer(float(max(e.f)), "L1 worst relative error of f")
+    return e
 
 
 def _assert_errors(errs: list, e: LazyErrors, setting: Setting, what: str):
@@ -94,6 +115,13 @@ def flips_bounded_by_laziness(pairs: list[Pair], setting: Setting):
         return assertions.observe(value=None, statistic="flip share of f's patterns", setting=setting.describe(),
                                   seeds=list(setting.seeds), reason="no valid pairs (all diverged)")
     N = len(pairs[0].X)
+
+    def flips(ps):
+        predicted = np.array([float(np.mean(lazy.predicted_flip_fraction(p.kappa_f[:N]))) for p in ps])
+        return [([p.flip_f for p in ps], float(min(L2_FLIP_FACTOR * predicted.mean(), 1.0)))]
+
+    # More batches of pairs while the flip share looks above its bound (checks.sequential).
+    pairs = measured_in_batches(setting, list, flips, first=pairs)
     predicted = np.array([float(np.mean(lazy.predicted_flip_fraction(p.kappa_f[:N]))) for p in pairs])
     measured = np.array([p.flip_f for p in pairs])
     assertions.explain(f"L2 flips measured {np.round(measured, 4).tolist()} "
