@@ -10,7 +10,7 @@ import pytest
 from theory import direction
 from theory.claims import get_claim
 from theory import power, stats
-from theory.betting import betting_confidence_sequence, betting_test, sequential_decision
+from theory.betting import betting_confidence_sequence, betting_test, looks_violated
 from theory.power import (beta_draws, betting_detects, binomial_detects, chernoff_detects, chernoff_threshold,
                           power_spread, slope_detects)
 from theory.stats import (HolmResult, ShareTest, binomial_tail_pvalue, clopper_pearson, hoeffding_half_width, holm,
@@ -100,7 +100,7 @@ def test_P1_share_at_most():
     (lambda: betting_test([0.1], 0.0, 0.05), ValueError, "bound == 0.0, must be > 0"),
     (lambda: betting_test([0.1], 0.15, 0.05, side="below"), ValueError, "side == 'below', must be one of"),
     (lambda: betting_test([0.1], 0.15, 1.0), ValueError, "alpha == 1.0, must be < 1"),
-    (lambda: sequential_decision([0.1], 0.15, 0.05, budget=0), ValueError, "budget == 0, must be >= 1"),
+    (lambda: looks_violated([0.1], 0.15, 0.05, side="over"), ValueError, "side == 'over', must be one of"),
     (lambda: betting_detects(0, 0.15, 0.05, 0.05), ValueError, "n == 0, must be >= 1"),
     (lambda: betting_detects(10, 0.15, 0.05, 0.7), ValueError, "spread == 0.7, must be <= 0.5"),
     (lambda: chernoff_detects(10, 0.15, 0.05, -0.1), ValueError, "spread == -0.1, must be >= 0"),
@@ -205,17 +205,18 @@ def test_betting_pvalue_is_the_inverse_running_maximum_of_capital():
     assert low.pvalue == 1.0 and not low.reject and low.stopped_at is None
 
 
-def test_sequential_decision_over_batches():
-    """Pairs in batches of 8: "continue" until the capital decides, "budget spent" when it never does."""
+def test_batches_decide_once_and_for_all():
+    """Pairs in batches of 8: a violation looks violated until the capital rejects, and stays rejected
+    (the running maximum); shares below the bound never look violated."""
     rng = np.random.default_rng(8)
     bad = beta_draws(0.45, 0.05, rng.random(64))
-    decisions = [sequential_decision(bad[:k], 0.15, 2e-6, budget=64) for k in range(8, 65, 8)]
-    assert decisions[0] == "continue" and decisions[-1] == "reject"
-    first = decisions.index("reject")
-    assert all(d == "reject" for d in decisions[first:]) and all(d == "continue" for d in decisions[:first])
+    rejected = [betting_test(bad[:k], 0.15, 2e-6).reject for k in range(8, 65, 8)]
+    assert not rejected[0] and rejected[-1]
+    first = rejected.index(True)
+    assert all(rejected[first:]) and not any(rejected[:first])
+    assert looks_violated(bad[:8], 0.15, 2e-6) and not looks_violated(bad, 0.15, 2e-6)
     good = beta_draws(0.05, 0.03, rng.random(64))
-    assert sequential_decision(good[:32], 0.15, 2e-6, budget=64) == "continue"
-    assert sequential_decision(good, 0.15, 2e-6, budget=64) == "budget spent"
+    assert not looks_violated(good, 0.15, 2e-6) and not betting_test(good, 0.15, 2e-6).reject
 
 
 def test_betting_confidence_sequence_covers_and_is_narrower_than_chernoff():

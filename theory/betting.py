@@ -39,12 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import SIDES, check_alpha, check_open_unit, check_pair_count, check_unit_values
+from .stats import SIDES, check_alpha, check_open_unit, check_unit_values
 from .tolerances import BET_TRUNCATION
 from .validation import check_array, check_choice
 
-__all__ = ["BettingTest", "betting_test", "betting_confidence_sequence", "sequential_decision", "looks_violated",
-           "log_capital"]
+__all__ = ["BettingTest", "betting_test", "betting_confidence_sequence", "looks_violated", "log_capital"]
 
 
 def log_capital(x: np.ndarray, bound, alpha: float) -> np.ndarray:
@@ -159,16 +158,6 @@ def betting_confidence_sequence(values, alpha) -> tuple[float, float]:
         return rejected_end
 
     return (edge("at most"), edge("at least"))
-
-
-def sequential_decision(values, bound, alpha, budget, side="at most") -> str:
-    """The decision after the pairs so far, for pairs trained in batches: "reject" once the capital has
-    reached 1/α, "budget spent" when ``budget`` pairs have not rejected, else "continue"."""
-    budget = check_pair_count(budget, "budget")
-    test = betting_test(values, bound, alpha, side)
-    if test.reject:
-        return "reject"
-    return "budget spent" if test.n >= budget else "continue"
 
 
 def looks_violated(values, bound, alpha, side="at most") -> bool:
