@@ -135,7 +135,8 @@ def pool(records: list[dict]) -> list[dict]:
     for rec in sorted(records, key=_order):
         if _asserted(rec) and rec.get("check") != POOLED_CHECK and \
                 (rec.get("pair_values") or rec.get("test") == "clopper-pearson"):
-            groups[(rec["claim"], rec["statistic"], rec.get("side"), rec.get("power_target"), rec.get("test"))].append(rec)
+            key = (rec["claim"], rec["statistic"], rec.get("side"), rec.get("power_target"), rec.get("test"))
+            groups[key].append(rec)
     out = []
     for (claim, _, _, _, test), group in sorted(groups.items(), key=lambda kv: kv[0][:2]):
         if len(group) < 2 or test == "betting (coverage above floor)":

@@ -1,8 +1,8 @@
 """Betting test of a bounded mean and its confidence sequence (Waudby-Smith & Ramdas, "Estimating means of
 bounded random variables by betting", JRSS-B 86(1), 2024, arXiv 2010.09686).   [P1, STATISTICS.md]
 
-For H0: E[X_i | X_1 … X_{i−1}] ≤ b with X_i ∈ [0, 1], the capital K_t = ∏_{i ≤ t} (1 + λ_i (X_i − b)), with each
-bet λ_i ∈ [0, 1/b) chosen from X_1 … X_{i−1} only, is a non-negative supermartingale, so
+For H0: E[X_i | X_1 … X_{i−1}] ≤ b with X_i ∈ [0, 1], the capital K_t = ∏_{i ≤ t} (1 + λ_i (X_i − b)),
+with each bet λ_i ∈ [0, 1/b) chosen from X_1 … X_{i−1} only, is a non-negative supermartingale, so
 P(∃ t: K_t ≥ 1/α) ≤ α (Ville's inequality). The test may be evaluated after every batch of pairs and stopped
 at any time, with no correction for peeking; its p-value min(1, 1/max_t K_t) is valid at any stopping time.
 Unlike Chernoff–KL it adapts to the variance of X: per-pair shares near 0 need far fewer pairs.
@@ -10,17 +10,17 @@ Unlike Chernoff–KL it adapts to the variance of X: per-pair shares near 0 need
 The bet (stated once, used by the test and by its power simulation in ``theory.power``):
 λ_t = min(c/b, max(√(2 log(1/α) / (σ̂²_{t−1} · t · log(1 + t))), (μ̂_{t−1})₊ / σ̂²_{t−1})), with
 c = ``BET_TRUNCATION`` and the running mean and variance of the centred values D_i = X_i − b, each with
-one pseudo-observation at the null: μ̂_t = Σ_{i≤t} D_i/(t + 1), σ̂²_t = (b(1 − b) + Σ_{i≤t} (D_i − μ̂_i)²)/(t + 1).
+one pseudo-observation at the null: μ̂_t = Σ_{i≤t} D_i/(t + 1),
+σ̂²_t = (b(1 − b) + Σ_{i≤t} (D_i − μ̂_i)²)/(t + 1).
 The first term is the paper's predictable plug-in; it shrinks like 1/√(t log t), which keeps confidence
 sequences narrow but bets too little when the excess over b is large against the spread. The second is
 the growth-optimal (Kelly) bet of a Gaussian approximation, 0 while the observed mean is below b; it
 takes over then. Measured: 12 pairs at 0.039 against b = 0.0045 reach log K = 13.6 with it, 12.7 without
 (log(1/α) = 13.1 at α = 2e-6); at b = 0.03, 48 pairs of mean 0.06 (spread 0.03) are rejected in 96% of
-400 sequences instead of 86%. The prior b(1 − b) is the
-largest variance of a [0, 1] variable with mean b, so the first bet is cautious. The paper's prior
-(mean 1/2, variance 1/4) keeps the bets small for a long time when b is small: measured at b = 0.006,
-spread 0.003, 36 pairs, α = 2e-6, the smallest detected mean was 0.076 with it and 0.017 with this one.
-Any prior fixed before the data keeps the test valid.
+400 sequences instead of 86%. The prior b(1 − b) is the largest variance of a [0, 1] variable with mean b,
+so the first bet is cautious. The paper's prior (mean 1/2, variance 1/4) keeps the bets small for a long
+time when b is small: measured at b = 0.006, spread 0.003, 36 pairs, α = 2e-6, the smallest detected mean
+was 0.076 with it and 0.017 with this one. Any prior fixed before the data keeps the test valid.
 
 Pooling independent, non-identically distributed pairs. Pairs from different examples of one claim
 (different d, γ, loss, …) are independent but not identically distributed. The test stays valid for them
