@@ -148,8 +148,12 @@ def has_prediction(table: dict) -> bool:
 
 
 def caption(table: dict) -> str:
-    overlay = ("dashed: the theory's predicted agreement (ĝ = S + N before g is trained, THEORY.md P5)"
-               if has_prediction(table) else "no theory overlay: these runs carry no predicted agreement")
+    if "agreement" not in table["panels"]:
+        overlay = "accuracy only (the agreement of the same runs: figA4)"
+    elif has_prediction(table):
+        overlay = "dashed: the theory's predicted agreement (ĝ = S + N before g is trained, THEORY.md P5)"
+    else:
+        overlay = "no theory overlay: these runs carry no predicted agreement"
     cfg = table["base_config"]
     fixed = {"eps": f"ε = {cfg['eps']}·√d" if cfg["eps_mode"] == "sqrt-d" else f"ε = {cfg['eps']}",
              "lr": f"lr {cfg['lr']}", "momentum": f"momentum {cfg['momentum']}", "loss": f"{cfg['loss']} loss",

@@ -73,6 +73,8 @@ def test_caption_states_whether_the_theory_is_overlaid(tiny_a4):
     for p in without["points"]:
         p["stats"][PREDICTED_AGREEMENT] = summarize([])
     assert not has_prediction(without)
+    accuracy_only = dict(with_pred, panels=["accuracy"])  # fig3 draws no agreement, so no overlay either
+    assert "accuracy only" in caption(accuracy_only) and "dashed" not in caption(accuracy_only)
 
 
 def test_figA5_ties_N_to_d_as_the_paper():
