@@ -1,4 +1,5 @@
-"""Configure the check run: Hypothesis profiles, the procedure under check, one torch thread per worker."""
+"""Configure the check run: Hypothesis profiles, the procedure under check, where the pairs train
+(``--executor``), one torch thread per worker."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 DEFAULT_RUN_SEED = 0
 
 
+def pytest_addoption(parser):
+    parser.addoption("--executor", default=None, metavar="serial|local|ADDRESS",
+                     help="where the checks train their pairs: in this process, an embedded Dask cluster or an "
+                          "existing one (tcp://HOST:8786); default: the paper profile uses Dask, the others "
+                          "run in-process (checks/remote.py)")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
     """Without --hypothesis-seed, every run uses seed 0: the default run is reproducible, and
@@ -35,11 +43,23 @@ def pytest_configure(config):
     from .harness import use_procedure
 
     use_procedure(config.getoption("procedure"))
+    from .remote import use_executor
+
+    use_executor(config.getoption("executor", default=None))
+
+
+def pytest_unconfigure(config):
+    from .remote import close
+
+    close()
 
 
 def pytest_report_header(config):
     from theory.tolerances import ALPHA, RUN_BUDGET
 
+    from .remote import executor
+
     return [f"hypothesis profile: {settings._current_profile}, run seed {core.global_force_seed}; "
             f"false-failure budget {RUN_BUDGET:g}/run, "
-            f"α={ALPHA:.1e}/assertion; torch {torch.__version__} threads={torch.get_num_threads()}"]
+            f"α={ALPHA:.1e}/assertion; torch {torch.__version__} threads={torch.get_num_threads()}; "
+            f"pairs train on: {executor()}"]

@@ -1,6 +1,7 @@
 """Run a drawn setting's network pairs and hand each pair's theory quantities to the checks.
 
-``run_pairs(setting)`` trains every pair of the setting in one batched program, drops pairs whose
+``run_pairs(setting)`` trains every pair of the setting in one batched program (or, under the ``paper``
+profile or ``--executor``, one Dask task per pair: ``checks.remote``), drops pairs whose
 training diverged (recording them as invalid), and returns one :class:`Pair` per valid pair.
 Theory quantities are computed on demand from ``theory/``; nothing here re-derives the math.
 
@@ -26,7 +27,7 @@ from theory import conditions, direction, formulas, lazy
 from theory.prediction import COLLAPSE_AGREEMENT
 from theory.tolerances import CHECK_DELTA
 
-from . import assertions
+from . import assertions, remote
 from .strategies import Setting
 
 #: δ of every per-point bound in the checks (B_0, B_E, B_ξ). P1 then allows a share 3δ.
@@ -58,10 +59,7 @@ def run_device() -> str:
     """Where the checks train: ``cuda`` under the ``paper`` profile (and its smoke variant) when a GPU
     is present, float32 at the paper's sizes; else ``cpu`` (the other profiles are sized for CPUs,
     where a run is bit-reproducible)."""
-    from hypothesis import settings
-
-    profile = getattr(settings, "_current_profile", None) or ""
-    return "cuda" if profile.split("-")[0] == "paper" and torch.cuda.is_available() else "cpu"
+    return "cuda" if remote.in_paper_profile() and torch.cuda.is_available() else "cpu"
 
 
 def _on_run_device(config: Config) -> Config:
@@ -176,8 +174,7 @@ class Pair:
 def run_results(setting: Setting, claims=None) -> list[dict]:
     """Result dicts of the setting's valid pairs (no theory quantities); diverged pairs are
     recorded as invalid for each of ``claims`` (default: the running check's) and left out."""
-    results = run_batch(_on_run_device(setting.config), list(setting.seeds), procedure=checked_procedure(),
-                        predict_coverage=PREDICT_COVERAGE).records
+    results = [data.record(i) for data, i in _train(setting)]
     count_pairs(len(setting.seeds))
     note_collapses(results, setting)
     return [res for res in results if _valid(res, setting, claims)]
@@ -205,18 +202,28 @@ def _valid(res: dict, setting: Setting, claims) -> bool:
 
 
 def run_pairs(setting: Setting, claims=None) -> list[Pair]:
-    """Train the setting's pairs (one batched call). Diverged pairs are recorded as invalid runs
+    """Train the setting's pairs (one batched call, or one executor task per seed: ``_train``). Diverged pairs are recorded as invalid runs
     for each of ``claims`` (default: the running check's) and left out of every statistic."""
-    data = run_batch(_on_run_device(setting.config), list(setting.seeds), procedure=checked_procedure(),
-                     predict_coverage=PREDICT_COVERAGE)
-    results = data.records
+    runs = _train(setting)
+    results = [data.record(i) for data, i in runs]
     count_pairs(len(setting.seeds))
     note_collapses(results, setting)
     pairs = []
-    for i, (seed, res) in enumerate(zip(setting.seeds, results)):
+    for seed, res, (data, i) in zip(setting.seeds, results, runs):
         if _valid(res, setting, claims):
             pairs.append(_pair(setting.config, seed, data, i))
     return pairs
+
+
+def _train(setting: Setting) -> list[tuple[RunResult, int]]:
+    """(run, index in it) per seed: one batched run in this process, or one run per seed through the
+    Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers."""
+    args = (_on_run_device(setting.config), list(setting.seeds))
+    kw = dict(procedure=checked_procedure(), predict_coverage=PREDICT_COVERAGE)
+    if remote.active():
+        return [(data, 0) for data in remote.run_seeds(*args, **kw)]
+    data = run_batch(*args, **kw)
+    return [(data, i) for i in range(len(setting.seeds))]
 
 
 def _pair(config: Config, seed: int, data: RunResult, i: int) -> Pair:
