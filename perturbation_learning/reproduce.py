@@ -235,7 +235,7 @@ def _main(args) -> int:
 
 
 def register(parser) -> None:
-    """redraw a figure of the paper (fig3, figA4, figA5, sweep-N, sweep-m, sweep-gamma) with 95% intervals; CSV, JSON, PNG"""
+    """redraw a figure of the paper (fig3, figA4, figA5, sweep-N, sweep-m, sweep-gamma) with 95%% intervals; CSV, JSON, PNG"""
     parser.add_argument("figure", choices=tuple(FIGURES), metavar="FIGURE",
                         help="one of " + ", ".join(FIGURES))
     parser.add_argument("--scale", choices=SCALES, default="cpu",

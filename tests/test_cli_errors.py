@@ -202,3 +202,14 @@ def test_cli_exits_1_on_divergence(outcomes):
     result = json.loads(out)
     assert result["status"].startswith("invalid: training diverged")
     assert all(result[k] is None for k in METRICS)
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["map"], ["reproduce"], ["calibrate"], ["presets"]])
+def test_help_of_every_subcommand_prints_and_exits_0(command, capsys):
+    """argparse formats help strings with %-interpolation: a bare '%' in one crashes --help."""
+    from perturbation_learning.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(command + ["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
