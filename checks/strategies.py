@@ -55,7 +55,7 @@ class SizeLimits:
 
 #: Size limits per Hypothesis profile (profiles themselves: ``checks/conftest.py``).
 PROFILE_LIMITS: dict[str, SizeLimits] = {
-    "fast": SizeLimits(max_d=40, max_n=100, max_m=1000, pairs=8),
+    "fast": SizeLimits(max_d=40, max_n=100, max_m=1000, pairs=12),
     "ci": SizeLimits(max_d=100, max_n=200, max_m=3000, pairs=12),
     "thorough": SizeLimits(max_d=200, max_n=500, max_m=6000, pairs=24),
     "paper": SizeLimits(max_d=784, max_n=1000, max_m=8000, pairs=32),
