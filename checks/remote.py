@@ -1,4 +1,4 @@
-"""The check run's network pairs trained through the Dask executor (``perturbation_learning.executor``).
+"""The check run's network pairs trained through the Dask executor (``perturbation_learning.commands.executor``).
 
 ``run_seeds(config, seeds, ...)`` submits one task per seed, ``run_batch(config, [seed], ...)`` on a
 worker, and returns the workers' ``RunResult`` objects in memory: no task files, since a check run is
@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 
 from perturbation_learning.config import Config
-from perturbation_learning.executor import SCHEDULER_ENV, local_cluster, resolve_executor
+from perturbation_learning.commands.executor import SCHEDULER_ENV, local_cluster, resolve_executor
 from perturbation_learning.run import RunResult, run_batch
 
 SERIAL = "serial"

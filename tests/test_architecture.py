@@ -5,6 +5,8 @@
   from the design).
 - ``theory`` imports nothing from ``perturbation_learning``; within ``perturbation_learning`` only
   ``validation.py`` imports ``theory.validation`` (every other module checks its inputs through it).
+- The core procedure never imports its sub-commands (``perturbation_learning.commands``), so it reads
+  on its own.
 - Every module has at most 400 lines.
 
 Each rule is also run on a planted violation, so that a rule that cannot fail would show.
@@ -19,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("theory", "perturbation_learning", "checks", "reporting", "tools")
+COMMANDS = "perturbation_learning.commands"
+CLI = f"{COMMANDS}.cli"
 MAX_LINES = 400
 
 
@@ -96,6 +100,10 @@ def layering_violations(graph: dict[str, set[str]]) -> list[str]:
             if (mod.startswith("perturbation_learning") and mod != "perturbation_learning.validation"
                     and dep == "theory.validation"):
                 out.append(f"{mod} imports theory.validation: use perturbation_learning.validation")
+            in_commands = mod == COMMANDS or mod.startswith(COMMANDS + ".")
+            if (mod.startswith("perturbation_learning") and not in_commands and mod != "perturbation_learning.__main__"
+                    and (dep == COMMANDS or dep.startswith(COMMANDS + "."))):
+                out.append(f"{mod} imports {dep}: the core must not import its commands")
     return sorted(out)
 
 
@@ -111,7 +119,7 @@ def graph():
 
 
 def test_the_graph_sees_late_and_relative_imports(graph):
-    assert "perturbation_learning.decision_map" in graph["perturbation_learning.cli"]
+    assert f"{COMMANDS}.decision_map" in graph[CLI]
     assert "theory.direction" in graph["perturbation_learning.run"]  # imported inside measure()
     assert "theory.model" in graph["theory.conditions"]
 
@@ -121,7 +129,7 @@ def test_no_import_cycle(graph):
 
 
 def test_nothing_imports_the_cli(graph):
-    assert not [m for m, deps in graph.items() if "perturbation_learning.cli" in deps and m != "perturbation_learning.__main__"]
+    assert not [m for m, deps in graph.items() if CLI in deps and m != "perturbation_learning.__main__"]
 
 
 def test_layering(graph):
@@ -141,9 +149,14 @@ def test_rules_catch_planted_violations(tmp_path):
     (tmp_path / "perturbation_learning" / "__init__.py").write_text("")
     (tmp_path / "perturbation_learning" / "b.py").write_text("from theory.validation import check\nfrom theory import a\n")
     (tmp_path / "perturbation_learning" / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (tmp_path / "perturbation_learning" / "commands").mkdir()
+    (tmp_path / "perturbation_learning" / "commands" / "__init__.py").write_text("")
+    (tmp_path / "perturbation_learning" / "commands" / "sweep.py").write_text("from ..b import x\n")
+    (tmp_path / "perturbation_learning" / "core.py").write_text("def late():\n    from .commands import sweep\n")
     planted = import_graph(tmp_path, ("theory", "perturbation_learning"))
     assert find_cycle(planted) == ["perturbation_learning.b", "theory.a", "perturbation_learning.b"]
     assert layering_violations(planted) == [
         "perturbation_learning.b imports theory.validation: use perturbation_learning.validation",
+        "perturbation_learning.core imports perturbation_learning.commands.sweep: the core must not import its commands",
         "theory.a imports perturbation_learning.b: theory must not import perturbation_learning"]
     assert long_modules(tmp_path, ("theory", "perturbation_learning")) == {"perturbation_learning/long.py": MAX_LINES + 1}

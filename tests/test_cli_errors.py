@@ -76,7 +76,7 @@ METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement"
 
 _FORK_SERVER = textwrap.dedent("""
     import json, os, runpy, sys, traceback
-    import perturbation_learning.cli  # the expensive imports, once; no torch operation runs here
+    import perturbation_learning.commands.cli  # the expensive imports, once; no torch operation runs here
     import theory.direction  # imported lazily by a run; here once for the diverging run
 
     cases, out_dir = json.loads(sys.stdin.read()), sys.argv[1]
@@ -207,7 +207,7 @@ def test_cli_exits_1_on_divergence(outcomes):
 @pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["map"], ["reproduce"], ["calibrate"], ["presets"]])
 def test_help_of_every_subcommand_prints_and_exits_0(command, capsys):
     """argparse formats help strings with %-interpolation: a bare '%' in one crashes --help."""
-    from perturbation_learning.cli import main
+    from perturbation_learning.commands.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(command + ["--help"])

@@ -63,7 +63,7 @@ def test_cli_twice_gives_identical_stdout(capsys):
     """The CLI in a fresh interpreter (its own hash seed and import order) and in this process:
     byte-identical stdout, equal to the library's JSON. (Two fresh interpreters would cost ~5 s
     of CPU more for the same evidence.)"""
-    from perturbation_learning.cli import main
+    from perturbation_learning.commands.cli import main
 
     flags = ["--dataset", "shifted-gauss", "--d", "12", "--n-train", "40", "--n-test", "60", "--width", "24",
              "--epochs-f", "30", "--epochs-g", "30", "--lr", "0.1", "--momentum", "0.9", "--eps", "1",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from perturbation_learning.executor import (Task, config_tasks, run_config_task, run_tasks, task_path)
+from perturbation_learning.commands.executor import (Task, config_tasks, run_config_task, run_tasks, task_path)
 from perturbation_learning.config import Config
 from perturbation_learning.run import run_batch
 
@@ -42,7 +42,7 @@ def client():
     """One cluster for the module; closed whatever the tests do."""
     from distributed import Client
 
-    from perturbation_learning.executor import local_cluster
+    from perturbation_learning.commands.executor import local_cluster
 
     cluster = local_cluster(2)
     cli = None

@@ -15,7 +15,7 @@ from hypothesis import settings
 from checks import harness, remote
 from checks.strategies import Setting
 from perturbation_learning.config import Config
-from perturbation_learning.executor import SCHEDULER_ENV, local_cluster
+from perturbation_learning.commands.executor import SCHEDULER_ENV, local_cluster
 from reporting import records
 
 SETTING = Setting(Config(dataset="shifted-gauss", d=6, n_train=30, n_test=40, width=20, epochs_f=20, epochs_g=20,

@@ -13,10 +13,10 @@ import json
 import pytest
 import torch
 
-from perturbation_learning.cli import main
-from perturbation_learning.reproduce import (FIGURES, PREDICTED_AGREEMENT, base_config, caption, figure_configs,
+from perturbation_learning.commands.cli import main
+from perturbation_learning.commands.reproduce import (FIGURES, PREDICTED_AGREEMENT, base_config, caption, figure_configs,
                                              has_prediction, reproduce, write_figure)
-from perturbation_learning.sweep import METRICS, summarize
+from perturbation_learning.commands.sweep import METRICS, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = dict(n_train=20, n_test=20, width=4, epochs_f=3, epochs_g=3)

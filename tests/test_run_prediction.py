@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from perturbation_learning import calibrate as cal_module
-from perturbation_learning.cli import main
+from perturbation_learning.commands import calibrate as cal_module
+from perturbation_learning.commands.cli import main
 from perturbation_learning.config import Config, get_preset
 from perturbation_learning.run import perturbation_learning, run_batch, run_experiment, to_json
 from theory.prediction import (calibration, integrated_time, predict_outcome, predicted_loss_weights)
@@ -156,7 +156,7 @@ def test_P5_sweep_writes_predicted_columns_next_to_observed(tmp_path):
 
 
 def test_P5_map_marks_where_g_hat_and_g_differ(tmp_path):
-    from perturbation_learning.decision_map import decision_map, write_map
+    from perturbation_learning.commands.decision_map import decision_map, write_map
     from theory.model import sign_pm1
 
     config = get_preset("shifted-gauss-a-small").replace(n_train=40, n_test=30, width=8, epochs_f=10, epochs_g=10,

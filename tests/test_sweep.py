@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perturbation_learning.cli import main
+from perturbation_learning.commands.cli import main
 from perturbation_learning.config import get_preset
 from perturbation_learning.run import run_experiment
-from perturbation_learning.sweep import METRICS, parse_vary, run_sweep, summarize
+from perturbation_learning.commands.sweep import METRICS, parse_vary, run_sweep, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -181,7 +181,7 @@ def test_sweep_bad_field_in_a_fresh_interpreter(tmp_path):
 # ---------------------------------------------------------------- the map command
 
 def test_plane_axes_are_orthonormal_and_span_the_class_means():
-    from perturbation_learning.decision_map import plane_axes
+    from perturbation_learning.commands.decision_map import plane_axes
 
     rng = np.random.default_rng(0)
     y = np.repeat([-1, 1], 50)

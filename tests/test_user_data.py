@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.datasets import make_classification
 
-from perturbation_learning import cli
+from perturbation_learning.commands import cli
 from perturbation_learning.config import Config, get_preset
 from perturbation_learning.data import (NPZ_TEST_SHARE, family, load_npz, make_distribution,
                                         register_family, registered_families, unregister_family)

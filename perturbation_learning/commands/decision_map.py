@@ -45,11 +45,11 @@ from pathlib import Path
 import numpy as np
 
 from theory.model import sign_pm1
-from .config import Config, config_flags, config_from_args, set_threads, threads_flag
-from .files import atomic_write_bytes, figure_png_bytes, json_clean
-from .predict import predicted_columns
-from .run import run_batch
-from .validation import check_scalar
+from ..config import Config, config_flags, config_from_args, set_threads, threads_flag
+from ..files import atomic_write_bytes, figure_png_bytes, json_clean
+from ..predict import predicted_columns
+from ..run import run_batch
+from ..validation import check_scalar
 
 #: Grid chunk: at most this many kernel entries (N × grid points) in memory at once.
 _CHUNK_ELEMENTS = 2e7

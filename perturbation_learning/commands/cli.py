@@ -12,8 +12,8 @@ import argparse
 import sys
 
 from . import calibrate, decision_map, reproduce, sweep
-from .config import PRESETS, config_flags, config_from_args, set_threads, threads_flag
-from .run import run_experiment, to_json
+from ..config import PRESETS, config_flags, config_from_args, set_threads, threads_flag
+from ..run import run_experiment, to_json
 
 EXIT_USAGE = 2
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .files import atomic_write_text, json_clean
+from ..files import atomic_write_text, json_clean
 
 #: Environment variable naming an existing scheduler (Dask's own convention).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -272,8 +272,8 @@ def _run_distributed(todo: dict, done: dict, out_dir: Path, mode: str, client, t
 
 def run_config_task(config: dict, seeds: list) -> list:
     """One ``run_batch`` of the procedure: ``config`` is ``Config.to_dict()``; one result per seed."""
-    from .config import Config
-    from .run import run_batch
+    from ..config import Config
+    from ..run import run_batch
 
     return run_batch(Config(**config), list(seeds)).records
 

@@ -11,7 +11,7 @@
 ``--scale paper`` uses the paper's sizes (THEORY.md §7; the seed count is this project's choice, the
 paper's is not recorded there). ``--scale cpu`` keeps the paper's recipe and cuts sizes and seeds so
 that each figure finishes in ≤ 15 minutes on 2 cores; what it cuts is written in the figure's caption
-and in ``FIGURES``. Every point is a sweep task run by ``perturbation_learning.executor`` (embedded
+and in ``FIGURES``. Every point is a sweep task run by ``perturbation_learning.commands.executor`` (embedded
 local cluster by default; ``--serial``, ``--scheduler``, ``--resume`` as for ``sweep``).
 
 Writes ``OUT/<figure>.csv`` (one row per point: mean, std, 95% t-interval of every metric),
@@ -29,11 +29,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DEVICES, get_preset, threads_flag
+from ..config import DEVICES, get_preset, threads_flag
 from .executor import add_executor_flags, executor_from_args
-from .files import atomic_write_bytes, atomic_write_text, figure_png_bytes, json_clean
+from ..files import atomic_write_bytes, atomic_write_text, figure_png_bytes, json_clean
 from .sweep import (CONFIDENCE, format_sweep_axis, plot_metric, run_sweep, runs_csv, summary_csv, task_threads)
-from .validation import check_choice, check_scalar, resolve_device
+from ..validation import check_choice, check_scalar, resolve_device
 
 SCALES = ("cpu", "paper")
 #: The sweep metric holding each run's predicted agreement, when the runs carry a prediction.

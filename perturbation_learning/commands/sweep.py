@@ -7,7 +7,7 @@ Every Config field can be varied; values are parsed with the field's type (``d=1
 such as ``pair``, takes ``;`` as separator: ``pair=0,1;3,5``). Seeds are ``seed, seed+1, …, seed+n−1``
 with ``--seed`` the first.
 
-Execution (``perturbation_learning.executor``, Dask distributed). Every grid point × chunk of
+Execution (``perturbation_learning.commands.executor``, Dask distributed). Every grid point × chunk of
 ``--seeds-per-task`` seeds (default 1) is one task, a batched ``run_batch`` call. By default the tasks
 run on an embedded local cluster (one worker process per core, one torch thread each) that starts
 and stops with the command; ``--scheduler tcp://HOST:8786`` (or ``$DASK_SCHEDULER_ADDRESS``) uses an
@@ -46,11 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, config_flags, config_from_args, field_type, set_threads, threads_flag
+from ..config import Config, config_flags, config_from_args, field_type, set_threads, threads_flag
 from .executor import add_executor_flags, config_tasks, executor_from_args, resolve_executor, run_tasks
-from .files import atomic_write_bytes, figure_png_bytes, json_clean
-from .predict import predicted_columns
-from .validation import check_scalar
+from ..files import atomic_write_bytes, figure_png_bytes, json_clean
+from ..predict import predicted_columns
+from ..validation import check_scalar
 
 #: Metrics summarised per grid point (mean, std, 95% CI over seeds); each ``*_predicted`` column is
 #: the run's prediction of the observed one before it, made without g (THEORY.md P5).

@@ -30,10 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Config, config_flags, config_from_args
+from ..config import Config, config_flags, config_from_args
 from .executor import config_tasks, resolve_executor, run_tasks
-from .files import atomic_write_bytes, figure_png_bytes, json_clean
-from .predict import predicted_columns
+from ..files import atomic_write_bytes, figure_png_bytes, json_clean
+from ..predict import predicted_columns
 from .sweep import _csv_text, add_batch_flags, batch_executor, task_threads
 
 #: Columns of calibrate.csv, in order.
