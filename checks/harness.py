@@ -27,7 +27,7 @@ from theory import conditions, direction, formulas, lazy
 from theory.prediction import COLLAPSE_AGREEMENT
 from theory.tolerances import CHECK_DELTA
 
-from . import assertions, remote
+from . import assertions, conformance, remote
 from .strategies import Setting
 
 #: δ of every per-point bound in the checks (B_0, B_E, B_ξ). P1 then allows a share 3δ.
@@ -217,13 +217,18 @@ def run_pairs(setting: Setting, claims=None) -> list[Pair]:
 
 def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     """(run, index in it) per seed: one batched run in this process, or one run per seed through the
-    Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers."""
+    Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers.
+    Every run's report is checked against itself first (R1–R5, ``checks.conformance``)."""
     args = (_on_run_device(setting.config), list(setting.seeds))
     kw = dict(procedure=checked_procedure(), predict_coverage=PREDICT_COVERAGE)
     if remote.active():
-        return [(data, 0) for data in remote.run_seeds(*args, **kw)]
-    data = run_batch(*args, **kw)
-    return [(data, i) for i in range(len(setting.seeds))]
+        runs = [(data, 0) for data in remote.run_seeds(*args, **kw)]
+    else:
+        data = run_batch(*args, **kw)
+        runs = [(data, i) for i in range(len(setting.seeds))]
+    # R1–R5 on these very pairs, before any claim reads them (THEORY.md §8).
+    conformance.check_runs(setting, runs, checked_procedure_name())
+    return runs
 
 
 def _pair(config: Config, seed: int, data: RunResult, i: int) -> Pair:

@@ -96,6 +96,7 @@ class Trained:
     flip_fraction: float           # share of (n, k) patterns on the training inputs that flipped
     diverged: bool
     min_abs_preactivation: float   # min over steps, n, k of |w_k·x_n + b_k|: how close a pattern came to 0
+    sample_losses: torch.Tensor    # (steps + 1, N): ℓ(−y_n f_j(x_n)) before each step and after the last
 
 
 def train(net0: TwoLayerLeakyReLU, X: torch.Tensor, y: torch.Tensor, *, loss: str, lr: float, steps: int,
@@ -106,6 +107,7 @@ def train(net0: TwoLayerLeakyReLU, X: torch.Tensor, y: torch.Tensor, *, loss: st
     opt = torch.optim.SGD(net.first.parameters(), lr=lr, momentum=momentum)
     N = X.shape[0]
     lprime_over_n = []             # ℓ'(−y_n f_j(x_n))/N for every step j
+    sample_losses = []             # ℓ(−y_n f_j(x_n)) for every step j, then after the last
     diverged = False
     min_abs_h = math.inf
     for _ in range(steps):
@@ -114,7 +116,9 @@ def train(net0: TwoLayerLeakyReLU, X: torch.Tensor, y: torch.Tensor, *, loss: st
         min_abs_h = min(min_abs_h, float(h.detach().abs().min()))
         margin = -y * (torch.maximum(h, net.gamma * h) @ net.a)
         margin.retain_grad()
-        L = ell(margin).mean()
+        per_sample = ell(margin)
+        sample_losses.append(per_sample.detach().clone())
+        L = per_sample.mean()
         L.backward()
         if not torch.isfinite(L):
             diverged = True
@@ -125,7 +129,8 @@ def train(net0: TwoLayerLeakyReLU, X: torch.Tensor, y: torch.Tensor, *, loss: st
             diverged = True
             break
     with torch.no_grad():
-        final_loss = ell(-y * net(X)).mean()
+        sample_losses.append(ell(-y * net(X)))
+        final_loss = sample_losses[-1].mean()
         h_end, h_start = net.preactivations(X), net0.preactivations(X)
     diverged = diverged or not bool(torch.isfinite(final_loss))
     min_abs_h = min(min_abs_h, float(h_end.abs().min()), float(h_start.abs().min()))
@@ -136,7 +141,7 @@ def train(net0: TwoLayerLeakyReLU, X: torch.Tensor, y: torch.Tensor, *, loss: st
         lam += w_j * c_j
     flips = ((h_start > 0) != (h_end > 0)).to(torch.float64).mean()
     return Trained(net=net, net0=net0, t=float(sum(weights)), lam=lam, flip_fraction=float(flips),
-                   diverged=diverged, min_abs_preactivation=min_abs_h)
+                   diverged=diverged, min_abs_preactivation=min_abs_h, sample_losses=torch.stack(sample_losses))
 
 
 def input_gradient(net: TwoLayerLeakyReLU, X: torch.Tensor) -> torch.Tensor:
@@ -225,7 +230,7 @@ def _report(trained: Trained, X: torch.Tensor, y: torch.Tensor, loss: str) -> Ne
         final_loss = float(LOSSES[loss](-y * net(X)).mean())
     return NetworkReport(W=net.W, b=net.b, a=net.a, W0=net0.W, b0=net0.b, t=trained.t, lam=trained.lam,
                          flip_fraction=trained.flip_fraction, diverged=trained.diverged, final_loss=final_loss,
-                         forward=net, forward0=net0)
+                         forward=net, forward0=net0, sample_losses=trained.sample_losses)
 
 
 def reference_seed(config, X: torch.Tensor, y: torch.Tensor, streams: dict) -> SeedOutput:

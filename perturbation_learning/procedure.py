@@ -157,6 +157,9 @@ class NetworkReport:
     differentiable by autograd; None uses the formula on the parameters.
     t: integrated time; lam: Λ_n (N,); flip_fraction: share of (n, k) patterns on the training inputs
     that flipped; diverged: training produced a non-finite loss or exploding weights.
+    Optional, for the conformance claims (THEORY.md R1, R3, R4; "not checked (not reported)" without
+    them): final_loss, the training loss after the last step; sample_losses (T+1, N), the per-sample
+    losses ℓ(−y_n f_j(x_n)) on the network's own training set before each step j and after the last.
     """
 
     W: torch.Tensor
@@ -171,6 +174,7 @@ class NetworkReport:
     final_loss: float = math.nan
     forward: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     forward0: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    sample_losses: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -206,7 +210,19 @@ def _batched(reports: list[NetworkReport], gamma: float, dtype: torch.dtype) -> 
         diverged=np.array([bool(r.diverged) for r in reports]),
         steps_run=0,
         info={"t_per_seed": [float(r.t) for r in reports]},
+        sample_losses=_stacked_losses([r.sample_losses for r in reports]),
     )
+
+
+def _stacked_losses(per_seed: list) -> torch.Tensor | None:
+    """Per-sample loss curves of every seed, stacked (B, T+1, N); a curve cut short by divergence is
+    padded with NaN. None when a seed did not report one."""
+    if any(c is None for c in per_seed):
+        return None
+    curves = [torch.as_tensor(c, dtype=torch.float64) for c in per_seed]
+    rows = max(c.shape[0] for c in curves)
+    return torch.stack([torch.cat([c, c.new_full((rows - c.shape[0],) + c.shape[1:], float("nan"))])
+                        for c in curves])
 
 
 def seedwise(fn: Callable, *, name: str | None = None) -> Procedure:

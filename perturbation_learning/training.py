@@ -8,8 +8,9 @@ trainer records what the theory needs:
 - ``lam``: Λ_n = Σ_j η(1 − β^{T−j})/(1 − β) · ℓ'(−y_n f_j(x_n)) / N, accumulated along the actual
   trajectory with the same weights, so W_T − W_0 = Σ_n Λ_n y_n a ⊙ s(x_n) x_n holds exactly whenever
   the patterns do not move (L1). For the identity loss Λ_n = t/N.
-- the loss curve, the initial network, and the fraction of activation patterns on the training
-  inputs that flipped.
+- the loss curve, the per-sample losses ℓ(−y_n f_j(x_n)) before each step and after the last (from
+  which Λ follows, THEORY.md R4), the initial network, and the fraction of activation patterns on
+  the training inputs that flipped.
 
 Divergence (a non-finite loss or weights beyond ``max_weight``) marks the network invalid; it is
 never silently counted as a result.
@@ -84,6 +85,7 @@ class TrainResult:
     diverged: np.ndarray      # (…,) bool: non-finite loss or exploding weights
     steps_run: int = 0
     info: dict = field(default_factory=dict)
+    sample_losses: torch.Tensor | None = None  # (…, steps + 1, N) in the training dtype; None: not recorded
 
     @property
     def valid(self) -> np.ndarray:
@@ -190,6 +192,7 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
     lam = torch.zeros(B, N, dtype=torch.float64, device=device)
     lam_velocity = torch.zeros_like(lam)
     curve = torch.empty(B, steps + 1, dtype=torch.float64, device=device)
+    sample_losses = torch.empty(B, steps + 1, N, dtype=dtype, device=device)
     diverged = torch.zeros(B, dtype=torch.bool, device=device)
     t, t_velocity = 0.0, 0.0
     step = 0
@@ -199,7 +202,9 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
             Hi.clamp_(min=0) if gamma == 0 else torch.nn.functional.leaky_relu_(Hi, gamma)
             torch.sum(Hi.mul_(ai), -1, out=fi)                    # f = φ(H) a; H now holds a ⊙ φ(H)
         margin = -yb * f
-        curve[:, step] = _per_network(loss.value, margin, loss).mean(-1).to(torch.float64)
+        losses = _per_network(loss.value, margin, loss)
+        curve[:, step] = losses.mean(-1).to(torch.float64)
+        sample_losses[:, step] = losses
         if step == steps:
             break
         if not constant_lprime:
@@ -227,6 +232,7 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
             diverged |= bad
             if bool(diverged.all()):
                 curve[:, step + 1:] = float("nan")
+                sample_losses[:, step + 1:] = float("nan")
                 break
     diverged |= ~torch.isfinite(curve[:, min(step, steps)])
     cur = TwoLayerNet(WT[:, :d].transpose(-1, -2).reshape(batch_shape + (m, d)).contiguous(),
@@ -234,10 +240,10 @@ def gradient_descent(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, *, loss
     flips = (net0.preactivations(X) > 0) != (cur.preactivations(X) > 0)
     flip_fraction = flips.to(torch.float64).mean((-1, -2))
     if not batch_shape:
-        lam, curve, diverged = lam[0], curve[0], diverged[0]
+        lam, curve, diverged, sample_losses = lam[0], curve[0], diverged[0], sample_losses[0]
     return TrainResult(net=cur, net0=net0, t=t, lam=lam, loss_curve=curve.cpu().numpy(),
                        flip_fraction=flip_fraction.cpu().numpy(), diverged=diverged.cpu().numpy(),
-                       steps_run=step)
+                       steps_run=step, sample_losses=sample_losses.cpu())
 
 
 #: Largest batch tensor (networks × N × m elements) trained in one program. A batch shares the
@@ -265,4 +271,5 @@ def train_in_chunks(net: TwoLayerNet, X: torch.Tensor, y: torch.Tensor, **kw) ->
                        loss_curve=np.concatenate([p.loss_curve for p in parts]),
                        flip_fraction=np.concatenate([p.flip_fraction for p in parts]),
                        diverged=np.concatenate([p.diverged for p in parts]),
-                       steps_run=max(p.steps_run for p in parts))
+                       steps_run=max(p.steps_run for p in parts),
+                       sample_losses=torch.cat([p.sample_losses for p in parts]))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from theory.tolerances import ALPHA, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
+from theory.tolerances import ALPHA, CONFORMANCE_CLAIMS, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
 
 from . import records
 
@@ -87,7 +87,7 @@ def pytest_collection_modifyitems(session, config, items):
     unknown = named - set(CLAIMS)
     if unknown:
         raise pytest.UsageError(f"checks name unknown claim IDs {sorted(unknown)}")
-    missing = set(CLAIMS) - named
+    missing = set(CLAIMS) - named - set(CONFORMANCE_CLAIMS)  # checked on every check's pairs
     if selects_whole_suite(config) and named and missing:  # a directory with no claim markers is no check suite
         raise pytest.UsageError(f"claims without a check: {sorted(missing)}")
 
@@ -169,7 +169,13 @@ def conclude_claims(require_verified: bool):
     whole suite (``require_verified``), not a run of a few checks."""
     from .verdicts import conclude
 
-    named = sorted({c for o in _STATE["outcomes"].values() for c in o["claims"]})
+    named = {c for o in _STATE["outcomes"].values() for c in o["claims"]}
+    # The conformance claims have no marker: every check that trains records them. A whole-suite run
+    # without any of their records concludes them "not verified".
+    named |= {r["claim"] for r in _STATE["records"] if r["claim"] in CONFORMANCE_CLAIMS}
+    if require_verified:
+        named |= set(CONFORMANCE_CLAIMS)
+    named = sorted(named)
     conclusion = conclude(named, _STATE["records"], require_verified=require_verified)
     _STATE["records"].extend(conclusion.pooled)
     _STATE["conclusion"] = conclusion

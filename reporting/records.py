@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 from perturbation_learning.files import json_clean
+from theory.tolerances import CONFORMANCE_CLAIMS
 
 VERDICTS = ("pass", "underpowered", "fail", "observed", "invalid")
 
@@ -37,7 +38,8 @@ class Record:
     rejects with probability ≥ 0.9: a mean, or a slope deviation), target (the violation the claim's
     power target asks it to detect), power_target (the key of that target in
     ``theory.tolerances.POWER_TARGETS``, or "lazy error"/"coverage"), pair_values (the per-pair
-    values, in test order, for the claim-level pooled test).
+    values, in test order, for the claim-level pooled test), unchecked (conformance parts the
+    procedure reported nothing for: "not checked (not reported)").
     Measured quantities, each None where the check does not measure it; lists are per pair:
     kappa (largest laziness index of f), agreement (sgn g = sgn f), c2_margin (median
     |ĝ| − B_0 − B_E over the covered inputs), slope / slope_ci / axis (log-log fits),
@@ -81,6 +83,7 @@ class Record:
     target: float | None = None
     power_target: str | None = None
     pair_values: list | None = None
+    unchecked: list | None = None
 
     def to_jsonable(self) -> dict:
         return json_clean(dataclasses.asdict(self))
@@ -120,7 +123,8 @@ def checking(check: str, claims=()):
 @contextlib.contextmanager
 def claim_scope(claim: str):
     """Records made inside are for ``claim`` (one property of a multi-claim check)."""
-    if _CONTEXT.claims and claim not in _CONTEXT.claims:
+    # The conformance claims are checked on the pairs of every check that trains (checks.conformance).
+    if _CONTEXT.claims and claim not in _CONTEXT.claims and claim not in CONFORMANCE_CLAIMS:
         raise ValueError(f"claim: {claim!r} is not among the check's claim markers {list(_CONTEXT.claims)}")
     saved = _CONTEXT.claim
     _CONTEXT.claim = claim

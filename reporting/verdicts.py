@@ -145,6 +145,17 @@ def pool(records: list[dict]) -> list[dict]:
     return out
 
 
+def _unchecked_parts(records: list[dict]) -> str:
+    """The parts of a claim that some records could not check (a procedure reported nothing for
+    them): stated next to the verdict, never passed silently."""
+    counts: dict = defaultdict(int)
+    for r in records:
+        for part in r.get("unchecked") or ():
+            counts[part] += 1
+    return "; ".join(f"not checked (not reported) in {k} of {len(records)} records: {part}"
+                     for part, k in sorted(counts.items()))
+
+
 def claim_verdicts(claims, records: list[dict]) -> dict:
     """Verdict of every claim ID in ``claims`` from its records (pooled ones included)."""
     out = {}
@@ -161,7 +172,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         if any(r["verdict"] == "fail" for r in mine if _asserted(r)):
             out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim")
         elif any(r["verdict"] == "pass" for r in asserted):
-            out[claim] = dict(info, verdict=VERIFIED, reason="")
+            out[claim] = dict(info, verdict=VERIFIED, reason=_unchecked_parts(asserted))
         elif claim in OBSERVATION_ONLY:
             out[claim] = dict(info, verdict=f"observation-only: {OBSERVATION_ONLY[claim]}", reason="")
         else:

@@ -103,9 +103,19 @@ Phi_hat, slope_m, flip, kappa_max = _S(r"\hat{\Phi}"), _S("slope_m"), _S("flip")
 y_adv_pi, rademacher = _S("y_adv_pi"), _S("rademacher")
 B_0, B_E, c1, signal = _S("B_0"), _S("B_E"), _S("c_1"), _S("S")
 C1s, C2s, C3s, L2s = (sp.Symbol("C1"), sp.Symbol("C2"), sp.Symbol("C3"), sp.Symbol("L2"))
+# Placeholders of the conformance statements (§8).
+f_z, r_n, x_adv, grad_f, lam_n, tol_, overlap, overlap_adv = (
+    _S("f(z)"), _S("r_n"), _S("x^adv_n"), _S("grad_f"), _S("Lambda_n"), _S("tol"), _S("overlap_ZX"),
+    _S("overlap_ZXadv"))
+x_n, a_k, w_kz, b_k, phi_ = _S("x_n"), sp.IndexedBase("a"), sp.IndexedBase("h"), _S("b_k"), sp.Function("phi")
+k_m = sp.Idx("k")
+sup_lp, grad_vec = _S("sup_lprime"), _S("nabla_f")
 _LATEX_NAMES = {**F.LATEX_NAMES, **{
     Phi_xx: r"\Phi(x, x)", Phi_pi: r"\Phi|_{\theta=\pi}", E_r: r"\mathbb{E}[u_n \cdot r_n]",
     y_adv_pi: r"y^{adv}_{\pi(n)}", rademacher: r"\pm 1\ \text{(uniform)}",
+    f_z: "f(z)", r_n: "r_n", x_adv: r"x^{adv}_n", grad_f: r"\|\nabla f(x_n)\|", lam_n: r"\Lambda_n",
+    tol_: r"\mathrm{tol}", overlap: r"|Z \cap X|", overlap_adv: r"|Z \cap X^{adv}|", x_n: "x_n",
+    sup_lp: r"\sup \ell'", grad_vec: r"\nabla f(x_n)",
     f_t: "f_t", f_0: "f_0", g_lin: r"g_{\mathrm{lin}}", agree: r"A(f, g)", agree_pred: r"\hat{A}(f, g)", acc_g: r"\mathrm{acc}_D(g)",
     share_wrong: r"\mathrm{share}_{\mathrm{sgn}\, g \neq \mathrm{sgn}\, f}", E_grad0: r"\mathbb{E}\|\nabla f_0(x)\|^2",
     xi_norm: r"\|\xi_n\|", rms_delta: r"\operatorname{rms}_k \Delta_k(z)", angle: r"\angle(r_n, r'_n)",
@@ -122,6 +132,7 @@ _D = "theory.direction."
 _C = "theory.conditions."
 _ST = "theory.stats."
 _P = "theory.prediction."
+_R = "theory.conformance."
 
 _CLAIM_LIST = [
     Claim("K1", "Closed form of Φ: degree-0 arc-cosine kernel of (x/√d, 1)", "derived", "§2",
@@ -236,6 +247,28 @@ _CLAIM_LIST = [
           sp.Implies(_eq(F.t, 0), sp.And(_eq(F.U, F.U_GROWTH.subs(F.t, 0)), _eq(agree, S2))),
           {"u_growth": (F.U_GROWTH, (F.C, F.t, F.d, F.N))},
           (_D + "predicted_direction", _C + "scenario_terms")),
+    Claim("R1", "Forward consistency: the returned f, f_0, g, g_0 are Σ_k a_k φ(w_k·z + b_k) of their returned "
+          "parameters; the recorded losses and flip shares are theirs", "derived", "§8",
+          sp.Le(sp.Abs(f_z - sp.Sum(a_k[k_m] * phi_(w_kz[k_m]), (k_m, 1, F.m))), tol_, evaluate=False),
+          {"rounding_gamma": (F.ROUNDING_GAMMA, (F.n, F.u_round))},
+          (_R + "network_forward", _R + "preactivations", _R + "pattern_flips", _R + "loss_tolerance")),
+    Claim("R2", "Attack consistency: r_n = ε y^adv_n ∇f(x_n)/‖∇f(x_n)‖ with ∇f by autograd of the returned f; "
+          "PGD inside its ε-ball; controls as documented", "derived", "§8",
+          _eq(r_n, F.eps * F.y_adv * grad_vec / grad_f),
+          {"rounding_gamma": (F.ROUNDING_GAMMA, (F.n, F.u_round))},
+          (_R + "network_input_gradient", _R + "one_step_perturbation")),
+    Claim("R3", "Scenario inputs: x^adv_n = r_n (a) or x_n + r_n (b); g trained on (x^adv, y^adv)", "derived", "§8",
+          sp.Or(_eq(x_adv, r_n), _eq(x_adv, x_n + r_n)), {}, (_R + "loss_values",)),
+    Claim("R4", "t and Λ bookkeeping: t = η Σ_j (1 − β^(T−j))/(1 − β); Λ_n = t/N (identity), "
+          "0 ≤ Λ_n ≤ t sup ℓ'/N and Λ from the recorded losses (logistic)", "derived", "§8",
+          sp.And(_eq(F.t, F.INTEGRATED_TIME), _eq(lam_n, F.t / F.N),
+                 sp.Le(lam_n, F.t * sup_lp / F.N, evaluate=False)),
+          {"integrated_time": (F.INTEGRATED_TIME, (F.eta, F.steps, F.beta)),
+           "lam_identity": (F.t / F.N, (F.t, F.N))},
+          (_P + "integrated_time", _R + "step_weights", _R + "loss_weights_from_losses", _R + "time_tolerance")),
+    Claim("R5", "Data contract: no test input is a training input of f or of g; both train on the N samples of D",
+          "derived", "§8",
+          sp.And(_eq(overlap, 0), _eq(overlap_adv, 0)), {}, (_R + "identical_rows",)),
 ]
 
 #: Claim ID → Claim, in THEORY.md order.

@@ -47,6 +47,7 @@ eta = sp.Symbol("eta", positive=True)                 # gradient-descent step η
 beta = sp.Symbol("beta", nonnegative=True)            # heavy-ball momentum β ∈ [0, 1)
 steps = sp.Symbol("T", nonnegative=True, integer=True)  # number of full-batch steps
 coverage = sp.Symbol("c", nonnegative=True)           # share of test inputs where C2 holds
+u_round = sp.Symbol("u", positive=True)               # unit roundoff of a dtype (2^-24 for float32)
 
 #: LaTeX names for the symbols whose Python names are not their mathematical names.
 LATEX_NAMES = {
@@ -128,6 +129,9 @@ LABEL_TERM_CANCELLED = eps * vz + y_adv * bz
 #: §1: gradient-flow time integrated by T heavy-ball steps: Σ_{j=1..T} η(1 − β^j)/(1 − β)
 #: (β = 0: ηT; T → ∞: ≈ ηT/(1 − β)).
 INTEGRATED_TIME = eta / (1 - beta) * (steps - beta * (1 - beta**steps) / (1 - beta))
+#: §8: relative error bound γ_n of a floating-point sum of n products at unit roundoff u (Higham 2002,
+#: Lemma 3.1), the unit of every conformance tolerance (R1–R5).
+ROUNDING_GAMMA = n * u_round / (1 - n * u_round)
 #: P5 [derived]: |a_obs − a_pred| ≤ (1 − c) + 3δ inside L2, c the C2 coverage.
 P5_TOLERANCE = (1 - coverage) + 3 * delta
 
@@ -157,3 +161,4 @@ be = lambdified(BE, (V, B, U_min, delta))
 bn_hoeffding = lambdified(BN_HOEFFDING, (S2, delta))
 integrated_time = lambdified(INTEGRATED_TIME, (eta, steps, beta))
 p5_tolerance = lambdified(P5_TOLERANCE, (coverage, delta))
+rounding_gamma = lambdified(ROUNDING_GAMMA, (n, u_round))

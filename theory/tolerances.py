@@ -236,6 +236,10 @@ _EXACT = "deterministic comparison with a numerical tolerance: every value beyon
 _CONTROL = PowerTarget("margin", CONTROL_POWER_MARGIN,
                        "control at chance: detect a leak of signal, agreement 1/2 ± 0.20 (signal gives 0.71–0.98)")
 
+#: The conformance claims (THEORY.md §8): a procedure's report checked against itself on every trained
+#: pair of every check (``checks.conformance``), so no check names them with a marker.
+CONFORMANCE_CLAIMS = ("R1", "R2", "R3", "R4", "R5")
+
 #: Power target of every claim the checks assert (claim ID → PowerTarget), each with its reason.
 POWER_TARGETS = {
     "K1": PowerTarget("exact", 0.0, _EXACT),
@@ -267,6 +271,8 @@ POWER_TARGETS = {
     "CTRL-random": _CONTROL,
     "CTRL-shuffle": _CONTROL,
     "CTRL-untrained": _CONTROL,
+    **{c: PowerTarget("exact", 0.0, "identity up to a derived rounding tolerance: every value beyond it fails")
+       for c in CONFORMANCE_CLAIMS},
 }
 
 #: Records whose statistic is a lazy relative error (L1's, also recorded for g under P2) use L1's target.

@@ -1,0 +1,326 @@
+"""R1–R5: every trained pair's report checked against itself (THEORY.md §8), for any procedure.
+
+The harness calls :func:`check_runs` on the runs of every setting it trains, before any property
+reads them, so each check's settings (both scenarios, both losses, γ = 0 and γ > 0, the gradient
+attack and the controls, plain GD and the paper's momentum) are also conformance settings, and
+nothing is trained for R1–R5. Each claim leaves one exact record per setting: the largest
+|deviation|/tolerance over its parts and pairs (≤ 1 holds), every part's ratio, and the parts the
+procedure did not report what they need for ("not checked (not reported)"). A violation fails the
+check with the procedure, the quantity and the worst input named.
+
+Tolerances are the rounding bounds of ``theory.conformance`` at the unit roundoff of the run's dtype.
+The comparisons that evaluate networks (R1's values, R2's gradients) read the first
+:data:`ROWS_PER_SET` rows of each input set; shares, permutations and data-contract checks read all
+rows. A bug of the kind R1–R5 exist for acts on every row, so the cut costs no power against it;
+``benchmarks/conformance.py`` measures the cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from perturbation_learning.procedure import FunctionNet, as_dtype
+from reporting.records import claim_scope
+from theory import conformance as C
+from theory.prediction import integrated_time
+
+from . import assertions
+
+#: Rows of each input set (D, D^adv, test inputs) on which networks are evaluated per pair.
+ROWS_PER_SET = 64
+U64 = C.unit_roundoff("float64")
+
+
+@dataclass
+class Part:
+    """One comparison: its worst ratio |deviation|/tolerance and where it was."""
+
+    claim: str
+    name: str            # the quantity, as the failure message says it
+    deviation: float = 0.0
+    tolerance: float = 0.0
+    where: str = ""
+
+    @property
+    def ratio(self) -> float:
+        if self.deviation == 0:
+            return 0.0
+        return self.deviation / self.tolerance if self.tolerance > 0 else float("inf")
+
+
+@dataclass
+class Findings:
+    """Every part of every claim over the pairs of one setting."""
+
+    parts: dict = field(default_factory=dict)        # (claim, name) → worst Part
+    unchecked: dict = field(default_factory=dict)    # claim → set of parts not reported
+
+    def compare(self, claim, name, values, exact, tol, where):
+        """Record |values − exact| ≤ tol elementwise (arrays of one shape, tol broadcast); ``where(i)``
+        names the flat index i."""
+        dev = np.abs(np.asarray(values, float) - np.asarray(exact, float))
+        tol = np.broadcast_to(np.asarray(tol, float), dev.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(dev == 0, 0.0, dev / tol)
+        ratio = np.where(np.isnan(dev), np.inf, ratio)
+        self._keep(claim, name, ratio, dev, tol, where)
+
+    def _keep(self, claim, name, ratio, dev, tol, where):
+        if not ratio.size:
+            return
+        i = int(np.argmax(ratio))
+        new = Part(claim, name, float(dev.flat[i]), float(tol.flat[i]), where(i))
+        old = self.parts.get((claim, name))
+        if old is None or new.ratio > old.ratio:
+            self.parts[(claim, name)] = new
+
+    def count(self, claim, name, offenders, where):
+        """Record a count that must be 0 (R5): ``offenders`` are the offending indices."""
+        offenders = np.asarray(offenders, dtype=int)
+        dev = np.array([float(len(offenders))])
+        self._keep(claim, name, np.where(dev > 0, np.inf, 0.0), dev, np.zeros(1),
+                   lambda _: where(int(offenders[0])) if len(offenders) else "")
+
+    def not_reported(self, claim, part):
+        self.unchecked.setdefault(claim, set()).add(part)
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().double().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, float)
+
+
+def _evaluate(net, X: np.ndarray) -> np.ndarray:
+    """The returned network's own f on X (an implementation's function in its dtype)."""
+    with torch.no_grad():
+        return _np(as_dtype(net, torch.float64)(torch.as_tensor(X)))
+
+
+def _autograd(net, X: np.ndarray) -> np.ndarray:
+    """∇f(x) by autograd of the returned network's own f (not its analytic ``input_grad``)."""
+    net = as_dtype(net, torch.float64)
+    if isinstance(net, FunctionNet):  # autograd through the implementation's function
+        return _np(net.input_grad(torch.as_tensor(X)))
+    x = torch.as_tensor(X).clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(net(x).sum(), x)
+    return _np(grad)
+
+
+def _params(net):
+    return _np(net.W), _np(net.b), _np(net.a), float(net.gamma)
+
+
+def _rowwhere(label, seed):
+    return lambda i: f"{label} #{i} (seed {seed})"
+
+
+def _seedwhere(seed):
+    return lambda _: f"seed {seed}"
+
+
+class _Pair:
+    """One valid pair of a run as float64 arrays, with its config, unit roundoff, and each network's
+    pre-activations on the input sets, computed once: on all rows of the network's own training set,
+    on the first ROWS_PER_SET rows of the others."""
+
+    def __init__(self, data, i):
+        self.data, self.i, self.cfg = data, i, data.config
+        self.seed = data.seeds[i]
+        self.u = C.unit_roundoff(self.cfg.dtype)
+        self.X, self.y, self.Z = _np(data.X[i]), _np(data.y[i]), _np(data.Z[i])
+        self.X_adv, self.y_adv, self.r = _np(data.X_adv[i]), _np(data.y_adv[i]), _np(data.r[i])
+        self.nets = {"f": data.f.net[i], "f_0": data.f.net0[i], "g": data.g.net[i], "g_0": data.g.net0[i]}
+        self.params = {name: _params(net) for name, net in self.nets.items()}
+        self.train = {"f": data.f, "g": data.g}
+        self.sets = {"x": self.X, "x^adv": self.X_adv, "z": self.Z}
+        self._pre = {}
+
+    def rows(self, name, label) -> np.ndarray:
+        own = {"f": "x", "g": "x^adv"}[name[0]]
+        X = self.sets[label]
+        return X if label == own else X[:ROWS_PER_SET]
+
+    def pre(self, name, label):
+        """(H, bound) of network ``name`` on ``rows(name, label)``; this float64 evaluation's own error
+        is covered by γ_n(u) + γ_n(u₆₄) ≤ γ_n(u + u₆₄)."""
+        key = (name, label)
+        if key not in self._pre:
+            W, b, _, _ = self.params[name]
+            self._pre[key] = C.preactivations(W, b, self.rows(name, label), self.u + U64)
+        return self._pre[key]
+
+    def formula(self, name, label):
+        """f of network ``name`` from its returned parameters on ``rows(name, label)``, with tolerance."""
+        _, _, a, gamma = self.params[name]
+        return C.forward_from_preactivations(*self.pre(name, label), a, gamma, self.u + U64)
+
+    def t(self, name) -> float:
+        tr = self.train[name]
+        return float(tr.info.get("t_per_seed", [tr.t] * (self.i + 1))[self.i])
+
+
+def forward_consistency(p: _Pair, out: Findings) -> None:
+    """R1: each returned f, f_0, g, g_0 equals Σ_k a_k φ(w_k·z + b_k) of its returned parameters on
+    D, D^adv and the test inputs; f's recorded training losses are those of the returned f_0 and f on
+    D (the returned f is the one trained); the reported flip shares are those of f_0 → f and g_0 → g."""
+    for name, net in p.nets.items():
+        for label, X in p.sets.items():
+            exact, tol = p.formula(name, label)
+            rows = X[:ROWS_PER_SET]
+            out.compare("R1", f"{name}({label}) differs from Σ_k a_k φ(w_k·{label} + b_k)", _evaluate(net, rows),
+                        exact[:len(rows)], tol[:len(rows)], _rowwhere(label, p.seed))
+    recorded_losses(p, out, "R1", "f", "x", p.y, "D")
+    for name, label in (("f", "x"), ("g", "x^adv")):
+        share, tol = C.pattern_flips(p.pre(name + "_0", label), p.pre(name, label), p.u)
+        out.compare("R1", f"the reported flip share of {name} differs from the share of patterns that differ "
+                    f"between the returned {name}_0 and {name}", [p.train[name].flip_fraction[p.i]], [share],
+                    [tol], _seedwhere(p.seed))
+
+
+def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name) -> None:
+    """The training losses recorded for network ``name`` are ℓ(−y f(x)) of the returned f_0 (before
+    the first step) and f (after the last) on its training set (inputs ``label``, labels ``y``)."""
+    tr, loss = p.train[name], p.cfg.loss
+    if tr.sample_losses is None and not np.isfinite(tr.loss_curve[p.i, -1]):
+        out.not_reported(claim, f"training losses of {name}")
+        return
+    for which in (name + "_0", name):
+        exact, tol = p.formula(which, label)
+        values = C.loss_values(loss, -y * exact)
+        ltol = C.loss_tolerance(loss, tol, values, p.u)
+        if tr.sample_losses is not None:
+            recorded = _np(tr.sample_losses[p.i])
+            row = recorded[0] if which.endswith("_0") else recorded[-1]
+            out.compare(claim, f"the recorded training loss of {name} differs from ℓ(−y {which}(x)) on {data_name}",
+                        row, values, ltol, _rowwhere(f"{data_name} sample", p.seed))
+        elif which == name:
+            mean_tol = ltol.mean() + C.rounding_gamma(len(values), p.u) * np.abs(values).mean()
+            out.compare(claim, f"the recorded final training loss of {name} differs from the mean ℓ(−y {which}(x)) "
+                        f"on {data_name}", [tr.loss_curve[p.i, -1]], [values.mean()], [mean_tol], _seedwhere(p.seed))
+    if tr.sample_losses is None:
+        out.not_reported(claim, f"per-sample training losses of {name}")
+
+
+def attack_consistency(p: _Pair, out: Findings) -> None:
+    """R2: r as the config's attack builds it from the returned f (autograd of its own function)."""
+    cfg, eps = p.cfg, p.data.eps
+    expected_eps = cfg.effective_eps(p.X.shape[1])
+    out.compare("R2", f"the reported ε differs from the config's effective ε {expected_eps:g}", [eps], [expected_eps],
+                [2 * p.u * abs(expected_eps)], _seedwhere(p.seed))
+    norms = np.linalg.norm(p.r, axis=1)
+    if cfg.attack in ("l2-one-step", "shuffled"):
+        X = p.X if cfg.attack == "shuffled" else p.X[:ROWS_PER_SET]
+        H, h_err = p.pre("f", "x")
+        _, grad_tol = C.network_input_gradient(*p.params["f"], X, p.u + U64, pre=(H[:len(X)], h_err[:len(X)]))
+        r_star, tol = C.one_step_perturbation(_autograd(p.nets["f"], X), 2 * grad_tol, p.y_adv[:len(X)], eps, p.u)
+        if cfg.attack == "l2-one-step":
+            out.compare("R2", "r_n differs from ε y^adv_n ∇f(x_n)/‖∇f(x_n)‖ (∇f by autograd of the returned f)",
+                        np.linalg.norm(p.r[:len(X)] - r_star, axis=1), 0.0, tol, _rowwhere("x", p.seed))
+        else:
+            # Shuffled: r_n = r*_π(n) for a permutation π; each r_n against its nearest r*_m.
+            d2 = (p.r**2).sum(1)[:, None] + (r_star**2).sum(1)[None] - 2 * p.r @ r_star.T
+            nearest = np.argmin(d2, axis=1)
+            dist = np.linalg.norm(p.r - r_star[nearest], axis=1)
+            out.compare("R2", "a shuffled r_n is no row of ε y^adv ∇f/‖∇f‖ (autograd of the returned f)", dist, 0.0,
+                        tol[nearest], _rowwhere("x", p.seed))
+            # Rows may coincide (a low-dimensional family), so the permutation is tested by its sum,
+            # which any permutation keeps and a draw with replacement changes.
+            out.compare("R2", "the shuffled perturbations do not sum to the one-step ones' sum (not a permutation)",
+                        [np.linalg.norm(p.r.sum(0) - r_star.sum(0))], [0.0], [tol.sum()], _seedwhere(p.seed))
+    elif cfg.attack == "random":
+        out.compare("R2", "a random direction's norm differs from ε", norms, eps,
+                    eps * C.rounding_gamma(p.X.shape[1] + 2, p.u), _rowwhere("x", p.seed))
+    else:  # PGD: inside the ε-ball of its norm, and y^adv f not lowered from x_n to x_n + r_n
+        size = norms if cfg.attack == "pgd-l2" else np.abs(p.r).max(1)
+        out.compare("R2", f"{cfg.attack} leaves the ε-ball", np.maximum(size - eps, 0), 0.0,
+                    eps * C.rounding_gamma(p.X.shape[1] + 2, p.u), _rowwhere("x", p.seed))
+        rows = slice(0, ROWS_PER_SET)
+        f_x, tol_x = C.network_forward(*p.params["f"], p.X[rows], p.u + U64)
+        f_xr, tol_xr = C.network_forward(*p.params["f"], (p.X + p.r)[rows], p.u + U64)
+        out.compare("R2", f"{cfg.attack} lowered y^adv f from x_n to x_n + r_n",
+                    np.maximum(p.y_adv[rows] * (f_x - f_xr), 0), 0.0, tol_x + tol_xr, _rowwhere("x", p.seed))
+        out.not_reported("R2", "y^adv f along the PGD iterates (only the end points are reported)")
+
+
+def scenario_inputs(p: _Pair, out: Findings) -> None:
+    """R3: x^adv = r (a) or x + r (b); y^adv ∈ {±1}, = −y for flipped targets; g's recorded training
+    losses are those of the returned g_0 and g on (x^adv, y^adv)."""
+    expected = p.r if p.cfg.scenario == "a" else p.X + p.r
+    out.compare("R3", f"x^adv differs from the Scenario ({p.cfg.scenario}) input", p.X_adv, expected,
+                p.u * np.abs(expected), lambda i: f"x^adv #{i // p.X.shape[1]} (seed {p.seed})")
+    out.count("R3", "y^adv is not ±1", np.flatnonzero(np.abs(p.y_adv) != 1), _rowwhere("y^adv", p.seed))
+    if p.cfg.targets == "flipped":
+        out.count("R3", "flipped targets y^adv differ from −y", np.flatnonzero(p.y_adv != -p.y),
+                  _rowwhere("y^adv", p.seed))
+    recorded_losses(p, out, "R3", "g", "x^adv", p.y_adv, "D^adv")
+
+
+def time_bookkeeping(p: _Pair, out: Findings) -> None:
+    """R4: t = η Σ_{j<T}(1 − β^{T−j})/(1 − β) from the config; Λ_n = t/N (identity) or within
+    [0, t·sup ℓ'/N] and equal to the weighted ℓ' of the recorded per-sample losses (logistic)."""
+    cfg, loss = p.cfg, p.cfg.loss
+    for name, lr, steps in (("f", cfg.lr, cfg.epochs_f), ("g", cfg.lr_g or cfg.lr, cfg.epochs_g)):
+        t = integrated_time(lr, steps, cfg.momentum)
+        out.compare("R4", f"the integrated time of {name} differs from η Σ_j (1 − β^(T−j))/(1 − β) = {t:.6g}",
+                    [p.t(name)], [t], [C.time_tolerance(t, steps, p.u)], _seedwhere(p.seed))
+        lam, n = _np(p.train[name].lam[p.i]), len(p.X)
+        ttol = C.time_tolerance(t, steps, p.u) / n
+        if loss == "identity":
+            out.compare("R4", f"Λ_n of {name} differs from t/N", lam, t / n, ttol, _rowwhere("n", p.seed))
+            continue
+        sup = C.LOSSES[loss]["sup_lprime"] * t / n
+        out.compare("R4", f"Λ_n of {name} lies outside [0, t·sup ℓ'/N]", np.maximum(lam - sup, 0) + np.maximum(-lam, 0),
+                    0.0, ttol, _rowwhere("n", p.seed))
+        curves = p.train[name].sample_losses
+        if curves is None:
+            out.not_reported("R4", f"Λ of {name} from its per-sample losses")
+            continue
+        expected, ltol = C.loss_weights_from_losses(loss, _np(curves[p.i]), lr, cfg.momentum, p.u)
+        out.compare("R4", f"Λ_n of {name} differs from Σ_j w_j ℓ'_nj/N of its recorded per-sample losses", lam,
+                    expected, ltol, _rowwhere("n", p.seed))
+
+
+def data_contract(p: _Pair, out: Findings) -> None:
+    """R5: no test input is a training input of f or of g; f and g each trained on N samples."""
+    out.count("R5", "a test input equals a training input", C.identical_rows(p.Z, p.X), _rowwhere("z", p.seed))
+    out.count("R5", "a test input is among g's training inputs x^adv", C.identical_rows(p.Z, p.X_adv),
+              _rowwhere("z", p.seed))
+    n = len(p.X)
+    for name in ("f", "g"):
+        tr = p.train[name]
+        sizes = [len(tr.lam[p.i])] + ([] if tr.sample_losses is None else [tr.sample_losses.shape[-1]])
+        out.count("R5", f"{name} reports Λ or losses for another number of samples than N = {n}",
+                  [k for k, size in enumerate(sizes) if size != n], _seedwhere(p.seed))
+
+
+CHECKS = (forward_consistency, attack_consistency, scenario_inputs, time_bookkeeping, data_contract)
+
+
+def check_runs(setting, runs, procedure: str) -> dict:
+    """R1–R5 on the valid pairs of ``runs`` ((run, index) per seed): one record per claim, returned
+    by claim; then an AssertionError naming every violated claim, one line each."""
+    found = Findings()
+    for data, i in runs:
+        if data.f.diverged[i] or data.g.diverged[i]:
+            continue
+        p = _Pair(data, i)
+        for check in CHECKS:
+            check(p, found)
+    seeds = [data.seeds[i] for data, i in runs]
+    out, failures = {}, []
+    for claim in C.CONFORMANCE_CLAIMS:
+        parts = [part for (c, _), part in found.parts.items() if c == claim]
+        if not parts:
+            continue
+        with claim_scope(claim):
+            out[claim], message = assertions.record_conformance(
+                parts, sorted(found.unchecked.get(claim, ())), procedure=procedure, setting=setting.describe(),
+                seeds=seeds)
+        if message:
+            failures.append(message)
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return out

@@ -1,0 +1,178 @@
+"""Conformance of a procedure's report with itself (THEORY.md §8, claims R1–R5): the identities and
+their rounding tolerances.   [§8]
+
+Each identity holds exactly in real arithmetic for any correct implementation, inside or outside the
+lazy regime. A procedure evaluates it in floating point with unit roundoff u (its dtype), so every
+tolerance below is a forward error bound of that evaluation, computed from the reported parameters
+and inputs, not a tuned constant. The bounds are Higham's (*Accuracy and Stability of Numerical
+Algorithms*, 2nd ed., 2002, §3.1): a sum of n products computed in any order has an error of at most
+γ_n Σ|terms|, with γ_n = nu/(1 − nu). Every function works in float64 numpy and returns the exact
+value together with the bound ``tol``; a check compares the procedure's value v with it through
+``|v − exact| ≤ tol`` and reports the ratio ``|v − exact|/tol`` (≤ 1 holds).
+
+A pre-activation h_k(x) within its rounding bound of 0 may take either side in the procedure's
+arithmetic; such a neuron is *ambiguous*, and the bounds add the most its slope can change
+((1 − γ)|a_k|‖w_k‖ for a gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import formulas
+from .model import leaky_derivative, leaky_relu
+from .tolerances import CONFORMANCE_CLAIMS
+from .validation import check_choice
+
+__all__ = ["CONFORMANCE_CLAIMS", "LOSSES", "unit_roundoff", "rounding_gamma", "network_forward",
+           "network_input_gradient", "one_step_perturbation", "loss_values", "loss_weights_from_losses",
+           "time_tolerance", "integrated_time"]
+
+#: Unit roundoff u = 2^-p of the dtypes a procedure may compute in.
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+
+#: The losses of THEORY.md §1: ℓ(s), and ℓ' written as a function of the value ℓ (so that Λ follows
+#: from recorded per-sample losses): identity ℓ' = 1; logistic ℓ = log(1 + e^s), ℓ' = sigmoid(s) =
+#: 1 − e^{−ℓ}. ``sup_lprime``: sup ℓ' (1 for both). ``ulps``: the error of one evaluation of ℓ or ℓ'
+#: in units of u (softplus = log1p∘exp and sigmoid each compose two correctly rounded functions with a
+#: condition number ≤ 1: at most 4u; the identity computes nothing).
+LOSSES = {
+    "identity": dict(value=lambda s: s, lprime_of_value=np.ones_like, sup_lprime=1.0, ulps=0.0),
+    "logistic": dict(value=lambda s: np.logaddexp(s, 0.0), lprime_of_value=lambda v: -np.expm1(-v),
+                     sup_lprime=1.0, ulps=4.0),
+}
+
+
+def unit_roundoff(dtype: str) -> float:
+    """u of ``dtype`` ('float32' or 'float64')."""
+    return UNIT_ROUNDOFF[check_choice(dtype, "dtype", UNIT_ROUNDOFF)]
+
+
+def rounding_gamma(n: int, u: float) -> float:
+    """γ_n = nu/(1 − nu) (``formulas.ROUNDING_GAMMA``): the relative error bound of a sum of n products
+    (Higham, Lemma 3.1)."""
+    if n * u >= 1:
+        raise ValueError(f"n·u == {n * u:g}: no rounding bound for a sum of n == {n} terms at u == {u:g}")
+    return float(formulas.rounding_gamma(n, u))
+
+
+def preactivations(W, b, X, u):
+    """h = X Wᵀ + b, and the bound γ_{d+1}(‖x‖‖w_k‖ + |b_k|) ≥ γ_{d+1}(|w_k|·|x| + |b_k|) on the
+    rounding error of any evaluation of it (Cauchy–Schwarz: one outer product instead of a second
+    matrix product, looser by about π/2 for Gaussian rows)."""
+    H = X @ W.T + b
+    bound = np.linalg.norm(X, axis=1)[:, None] * np.linalg.norm(W, axis=1) + np.abs(b)
+    return H, rounding_gamma(W.shape[1] + 1, u) * bound
+
+
+def forward_from_preactivations(H, h_err, a, gamma, u):
+    """f = Σ_k a_k φ(h_k) and its error bound from pre-activations and their bound (``network_forward``)."""
+    phi = leaky_relu(H, gamma)
+    absa = np.abs(a)
+    return phi @ a, rounding_gamma(len(a) + 1, u) * (np.abs(phi) @ absa) + 2 * h_err @ absa
+
+
+def network_forward(W, b, a, gamma, X, u):
+    """f(x) = Σ_k a_k φ(w_k·x + b_k) for every row of X, and a bound on the error of any evaluation
+    of it at unit roundoff u.   [R1]
+
+    tol(x) = γ_{m+1} Σ_k |a_k φ(h_k)| + 2 Σ_k |a_k| e_k(x): the readout's sum of m products (φ's one
+    multiplication by γ included), and the pre-activations' errors e_k (``preactivations``) carried
+    through the 1-Lipschitz φ (the factor 2 covers 1 + γ_m). Returns (f, tol), each of shape (N,).
+    """
+    return forward_from_preactivations(*preactivations(W, b, X, u), a, gamma, u)
+
+
+def network_input_gradient(W, b, a, gamma, X, u, pre=None):
+    """∇f(x) = Σ_k a_k s_k(x) w_k for every row of X, and a bound on ‖error‖ of any evaluation of it
+    (by autograd or by hand) at unit roundoff u.   [R2]
+
+    ‖err(x)‖ ≤ γ_m ‖Σ_k |a_k s_k| |w_k|‖ + Σ_{k ambiguous at x} (1 − γ)|a_k| ‖w_k‖. ``pre``: the
+    (H, bound) of ``preactivations`` if already computed. Returns (grad (N, d), tol (N,)).
+    """
+    H, h_err = pre if pre is not None else preactivations(W, b, X, u)
+    S = leaky_derivative(H, gamma)
+    grad = (S * a) @ W
+    ambiguous = np.abs(H) <= h_err
+    tol = rounding_gamma(len(a), u) * np.linalg.norm(np.abs(S * a) @ np.abs(W), axis=1) \
+        + (1 - gamma) * (ambiguous * np.abs(a)) @ np.linalg.norm(W, axis=1)
+    return grad, tol
+
+
+def pattern_flips(pre0, pre1, u):
+    """Share of (n, k) patterns 1[h > 0] that differ between two networks' pre-activations
+    (``preactivations`` pairs (H, bound)) on the same inputs, and the most a rounding can move it:
+    the share of (n, k) ambiguous in either network.   [R1]"""
+    (H0, e0), (H1, e1) = pre0, pre1
+    flips = (H0 > 0) != (H1 > 0)
+    ambiguous = (np.abs(H0) <= e0) | (np.abs(H1) <= e1)
+    return float(flips.mean()), float(ambiguous.mean()) + rounding_gamma(flips.size, u)
+
+
+def one_step_perturbation(grad, grad_tol, y_adv, eps, u):
+    """r*_n = ε y^adv_n ∇f(x_n)/‖∇f(x_n)‖ from an exact gradient, and a bound on ‖r_n − r*_n‖ for an
+    r computed from any gradient within ``grad_tol`` of it.   [R2, paper]
+
+    A perturbation e of a vector g moves g/‖g‖ by at most 2‖e‖/‖g‖; the normalisation itself (a norm
+    of d terms, a division) and the product with ε y^adv add ε γ_{d+2}. Where ‖g‖ ≤ grad_tol the
+    direction is not determined by the rounding bound and the row's bound is 2ε (any two vectors of
+    norm ≤ ε). Returns (r*, tol).
+    """
+    norm = np.linalg.norm(grad, axis=1)
+    safe = np.where(norm > 0, norm, 1.0)
+    r = eps * y_adv[:, None] * grad / safe[:, None] * (norm > 0)[:, None]
+    determined = norm > grad_tol
+    tol = np.where(determined, eps * (2 * grad_tol / safe + rounding_gamma(grad.shape[1] + 2, u)), 2 * eps)
+    return r, tol
+
+
+def loss_values(loss: str, margins):
+    """ℓ(s) of the margins s = −y f(x) (numpy, float64)."""
+    return LOSSES[check_choice(loss, "loss", LOSSES)]["value"](np.asarray(margins, dtype=float))
+
+
+def loss_tolerance(loss: str, margin_tol, values, u):
+    """Bound on |ℓ(ŝ) − ℓ(s)| for |ŝ − s| ≤ margin_tol: ℓ is 1-Lipschitz (ℓ' ≤ 1), plus ℓ's own rounding."""
+    spec = LOSSES[check_choice(loss, "loss", LOSSES)]
+    return spec["sup_lprime"] * margin_tol + spec["ulps"] * u * np.abs(values)
+
+
+def step_weights(lr: float, steps: int, momentum: float) -> np.ndarray:
+    """w_j = η(1 − β^{T−j})/(1 − β), j = 0 … T−1: the total displacement gradient j causes under
+    heavy-ball (Σ_j w_j = t, ``integrated_time``).   [§1, R4]"""
+    j = np.arange(steps)
+    return lr * (1 - momentum ** (steps - j)) / (1 - momentum) if momentum else np.full(steps, float(lr))
+
+
+def time_tolerance(t: float, steps: int, u: float) -> float:
+    """Bound on |t̂ − t| for a t accumulated over T steps at unit roundoff u (a sum of T positive
+    terms, each computed with a few roundings): γ_{T+4}·t."""
+    return rounding_gamma(steps + 4, u) * abs(t)
+
+
+def loss_weights_from_losses(loss: str, sample_losses, lr: float, momentum: float, u: float):
+    """Λ_n = Σ_{j<T} w_j ℓ'(−y_n f_j(x_n))/N from the per-sample losses recorded before each step
+    ((T+1, N): the last row is after the last step and does not enter), with ℓ' written through ℓ
+    (``LOSSES``), and a bound on |Λ̂_n − Λ_n| for a Λ̂ accumulated from ℓ' evaluated directly.   [R4]
+
+    Per step, the recorded ℓ (error ≤ 4u|ℓ|) gives ℓ' = 1 − e^{−ℓ} to within e^{−ℓ}·4u|ℓ| ≤ 4u/e plus the
+    expm1's own 2u; the trainer's ℓ' carries its own 4u. Summed with the weights: (t/N)(4/e + 6)u,
+    plus γ_{T+4} Λ_n for the accumulation. Returns (Λ (N,), tol (N,)).
+    """
+    spec = LOSSES[check_choice(loss, "loss", LOSSES)]
+    L = np.asarray(sample_losses, dtype=float)
+    steps, n = L.shape[0] - 1, L.shape[1]
+    w = step_weights(lr, steps, momentum)
+    lam = w @ spec["lprime_of_value"](L[:-1]) / n
+    per_step = (4 / np.e + 6) * u if spec["ulps"] else 0.0
+    return lam, w.sum() * per_step / n + rounding_gamma(steps + 4, u) * np.abs(lam)
+
+
+def identical_rows(A, B) -> np.ndarray:
+    """Indices i of rows of A that equal some row of B exactly.   [R5]"""
+    # + 0.0 turns −0.0 into 0.0, so that bytes compare as the values do.
+    A, B = np.ascontiguousarray(np.asarray(A, float) + 0.0), np.ascontiguousarray(np.asarray(B, float) + 0.0)
+    if not len(A) or not len(B):
+        return np.zeros(0, dtype=int)
+    seen = {row.tobytes() for row in B}
+    return np.array([i for i, row in enumerate(A) if row.tobytes() in seen], dtype=int)
