@@ -219,8 +219,7 @@ def record_conformance(parts, unchecked, *, procedure: str, setting: dict, seeds
                     unchecked=list(unchecked) or None))
     if ok:
         return rec, None
-    return rec, (f"{rec.claim} ({procedure}): {worst.name} by {worst.deviation:.3g} at {worst.where} "
-                 f"(tolerance {worst.tolerance:.3g})")
+    return rec, f"{rec.claim} ({procedure}): {worst.describe()}"
 
 
 def observe(*, value, statistic: str, setting: dict, seeds: list, reason: str, bound=None, **fields) -> Record:

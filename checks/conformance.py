@@ -43,6 +43,12 @@ class Part:
     deviation: float = 0.0
     tolerance: float = 0.0
     where: str = ""
+    is_count: bool = False   # a count of offending rows that must be 0 (R5), not a rounding comparison
+
+    def describe(self) -> str:
+        if self.is_count:
+            return f"{self.name}: {self.deviation:.0f} offending, the first at {self.where}"
+        return f"{self.name} by {self.deviation:.3g} at {self.where} (tolerance {self.tolerance:.3g})"
 
     @property
     def ratio(self) -> float:
@@ -68,11 +74,11 @@ class Findings:
         ratio = np.where(np.isnan(dev), np.inf, ratio)
         self._keep(claim, name, ratio, dev, tol, where)
 
-    def _keep(self, claim, name, ratio, dev, tol, where):
+    def _keep(self, claim, name, ratio, dev, tol, where, is_count=False):
         if not ratio.size:
             return
         i = int(np.argmax(ratio))
-        new = Part(claim, name, float(dev.flat[i]), float(tol.flat[i]), where(i))
+        new = Part(claim, name, float(dev.flat[i]), float(tol.flat[i]), where(i), is_count)
         old = self.parts.get((claim, name))
         if old is None or new.ratio > old.ratio:
             self.parts[(claim, name)] = new
@@ -82,7 +88,7 @@ class Findings:
         offenders = np.asarray(offenders, dtype=int)
         dev = np.array([float(len(offenders))])
         self._keep(claim, name, np.where(dev > 0, np.inf, 0.0), dev, np.zeros(1),
-                   lambda _: where(int(offenders[0])) if len(offenders) else "")
+                   lambda _: where(int(offenders[0])) if len(offenders) else "", is_count=True)
 
     def not_reported(self, claim, part):
         self.unchecked.setdefault(claim, set()).add(part)
@@ -172,7 +178,7 @@ def forward_consistency(p: _Pair, out: Findings) -> None:
             rows = X[:ROWS_PER_SET]
             out.compare("R1", f"{name}({label}) differs from Σ_k a_k φ(w_k·{label} + b_k)", _evaluate(net, rows),
                         exact[:len(rows)], tol[:len(rows)], _rowwhere(label, p.seed))
-    recorded_losses(p, out, "R1", "f", "x", p.y, "D")
+    recorded_losses(p, out, "R1", "f", "x", p.y, "D", "y")
     for name, label in (("f", "x"), ("g", "x^adv")):
         share, tol = C.pattern_flips(p.pre(name + "_0", label), p.pre(name, label), p.u)
         out.compare("R1", f"the reported flip share of {name} differs from the share of patterns that differ "
@@ -180,7 +186,7 @@ def forward_consistency(p: _Pair, out: Findings) -> None:
                     [tol], _seedwhere(p.seed))
 
 
-def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name) -> None:
+def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name, y_name) -> None:
     """The training losses recorded for network ``name`` are ℓ(−y f(x)) of the returned f_0 (before
     the first step) and f (after the last) on its training set (inputs ``label``, labels ``y``)."""
     tr, loss = p.train[name], p.cfg.loss
@@ -194,11 +200,11 @@ def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name) -
         if tr.sample_losses is not None:
             recorded = _np(tr.sample_losses[p.i])
             row = recorded[0] if which.endswith("_0") else recorded[-1]
-            out.compare(claim, f"the recorded training loss of {name} differs from ℓ(−y {which}(x)) on {data_name}",
+            out.compare(claim, f"the recorded training loss of {name} differs from ℓ(−{y_name} {which}({label})) on {data_name}",
                         row, values, ltol, _rowwhere(f"{data_name} sample", p.seed))
         elif which == name:
             mean_tol = ltol.mean() + C.rounding_gamma(len(values), p.u) * np.abs(values).mean()
-            out.compare(claim, f"the recorded final training loss of {name} differs from the mean ℓ(−y {which}(x)) "
+            out.compare(claim, f"the recorded final training loss of {name} differs from the mean ℓ(−{y_name} {which}({label})) "
                         f"on {data_name}", [tr.loss_curve[p.i, -1]], [values.mean()], [mean_tol], _seedwhere(p.seed))
     if tr.sample_losses is None:
         out.not_reported(claim, f"per-sample training losses of {name}")
@@ -255,7 +261,7 @@ def scenario_inputs(p: _Pair, out: Findings) -> None:
     if p.cfg.targets == "flipped":
         out.count("R3", "flipped targets y^adv differ from −y", np.flatnonzero(p.y_adv != -p.y),
                   _rowwhere("y^adv", p.seed))
-    recorded_losses(p, out, "R3", "g", "x^adv", p.y_adv, "D^adv")
+    recorded_losses(p, out, "R3", "g", "x^adv", p.y_adv, "D^adv", "y^adv")
 
 
 def time_bookkeeping(p: _Pair, out: Findings) -> None:

@@ -143,8 +143,10 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if hasattr(config, "workerinput"):  # xdist worker: hand the pair count to the controller
         config.workeroutput["pairs_trained"] = records.pairs_trained()
+        config.workeroutput["seconds"] = records.seconds_spent()
         return
     _STATE["pairs"] += records.pairs_trained()
+    _add_seconds(records.seconds_spent())
     if not _STATE["outcomes"]:
         return
     conclusion = conclude_claims(require_verified=selects_whole_suite(config))
@@ -185,6 +187,14 @@ def conclude_claims(require_verified: bool):
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
 def pytest_testnodedown(node, error):
     _STATE["pairs"] += int(getattr(node, "workeroutput", {}).get("pairs_trained", 0))
+    _add_seconds(getattr(node, "workeroutput", {}).get("seconds", {}))
+
+
+def _add_seconds(spent: dict) -> None:
+    """Seconds spent per part of the checks (summed over workers: CPU seconds of the run)."""
+    total = _STATE.setdefault("seconds", {})
+    for kind, secs in spent.items():
+        total[kind] = total.get(kind, 0.0) + float(secs)
 
 
 def run_metadata(config) -> dict:
@@ -196,7 +206,7 @@ def run_metadata(config) -> dict:
         "started": _STATE["started"], "finished": time.time(),
         "wall_seconds": time.time() - (_STATE["started"] or time.time()),
         "profile": hypothesis.settings._current_profile, "hypothesis_seed": config.getoption("hypothesis_seed", None),
-        "pairs_trained": _STATE["pairs"], "workers": str(getattr(config.option, "numprocesses", None) or 1),
+        "pairs_trained": _STATE["pairs"], "seconds_in": dict(_STATE.get("seconds", {})), "workers": str(getattr(config.option, "numprocesses", None) or 1),
         "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA, "max_assertions": MAX_ASSERTIONS_PER_RUN},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "numpy": numpy.__version__, "hypothesis": hypothesis.__version__},
@@ -231,6 +241,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(f"{claim:16s} {v['verdict']}{reason}{power}")
         tr.write_line(budget_line(conclusion))
     tr.write_line(f"network pairs trained: {_STATE['pairs']}")
+    if _STATE.get("seconds", {}).get("conformance"):
+        tr.write_line(f"R1–R5 conformance checks: {_STATE['seconds']['conformance']:.1f} s (summed over workers)")
     tr.write_line(f"procedure checked: {_STATE['procedure']}")
     path = getattr(config, "_claims_report_path", None)
     if path:

@@ -106,6 +106,7 @@ _CONTEXT = _Context()
 # hookwrapper (a function-scoped fixture cannot wrap the examples of a @given test).
 _BUFFER: list[dict] = []
 _PAIRS_TRAINED = [0]
+_SECONDS: dict = {}
 
 
 @contextlib.contextmanager
@@ -192,6 +193,15 @@ def drain_collapses() -> list[str]:
 def count_pairs(n: int) -> None:
     """Count trained (f, g) network pairs for the run's total."""
     _PAIRS_TRAINED[0] += int(n)
+
+
+def add_seconds(kind: str, seconds: float) -> None:
+    """Count seconds spent in one part of the checks (e.g. "conformance") for the run's metadata."""
+    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + float(seconds)
+
+
+def seconds_spent() -> dict:
+    return dict(_SECONDS)
 
 
 def pairs_trained() -> int:

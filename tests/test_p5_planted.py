@@ -20,7 +20,7 @@ from checks.test_prediction import lazy_prediction_setting
 from reporting import records
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "claims_alone")
 
 
 @pytest.fixture(autouse=True)
