@@ -23,6 +23,10 @@ training loop with γ = 0 (corner B: L1 0.22). The L1 test over 12 pairs detects
 only (its bet gains at most 1 + 3·(x − 0.25) per pair). Neither is a test set equal to the training set
 (no claim is about fresh inputs), nor, in Scenario (b) with random targets, x^adv_n built from the row
 x_{n−1} (the same law as the right one; with flipped targets it is caught, by P4, C2 and P2).
+
+The conformance claims R1–R5 catch the γ-only forward and gradient bugs, the test set equal to the
+training set and more before any claim above reads a pair (``tests/test_conformance_planted.py``);
+here they are switched off (the ``claims_alone`` fixture) so that each claim's own check is shown failing.
 """
 
 from __future__ import annotations
