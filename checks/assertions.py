@@ -207,12 +207,13 @@ def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds
 def record_conformance(parts, unchecked, *, procedure: str, setting: dict, seeds: list) -> tuple[Record, str | None]:
     """An exact conformance claim (R1–R5): ``parts`` (``checks.conformance.Part``) each with the
     ratio |deviation|/rounding tolerance of its worst input; "pass" iff every ratio is ≤ 1.
-    ``unchecked``: parts the procedure did not report what they need for (stated, never passed).
+    ``unchecked``: parts not checked, each with why ("not reported" by the procedure, …): stated, never
+    passed.
     Returns the record and, on a violation, the failure message naming the procedure, the quantity
     and the worst input."""
     worst = max(parts, key=lambda p: p.ratio)
     ok = worst.ratio <= 1.0
-    reason = f"not checked (not reported): {'; '.join(unchecked)}" if unchecked else None
+    reason = f"not checked: {'; '.join(unchecked)}" if unchecked else None
     rec = emit(_new("largest |deviation| / rounding tolerance", worst.ratio, 1.0, "pass" if ok else "fail", True,
                     setting, seeds, test="exact", detects=1.0, target=1.0, power_target=current_claim(),
                     n_pairs=len(seeds), violations={p.name: p.ratio for p in parts}, reason=reason,

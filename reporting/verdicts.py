@@ -146,13 +146,13 @@ def pool(records: list[dict]) -> list[dict]:
 
 
 def _unchecked_parts(records: list[dict]) -> str:
-    """The parts of a claim that some records could not check (a procedure reported nothing for
-    them): stated next to the verdict, never passed silently."""
+    """The parts of a claim that some records could not check, each with why (e.g. "not reported" by
+    the procedure): stated next to the verdict, never passed silently."""
     counts: dict = defaultdict(int)
     for r in records:
         for part in r.get("unchecked") or ():
             counts[part] += 1
-    return "; ".join(f"not checked (not reported) in {k} of {len(records)} records: {part}"
+    return "; ".join(f"not checked in {k} of {len(records)} records: {part}"
                      for part, k in sorted(counts.items()))
 
 

@@ -249,9 +249,21 @@ def test_a_procedure_that_reports_no_losses_gets_not_checked_never_a_silent_pass
     recs = check_with(seedwise(without_losses, name="without_losses"), "logistic, b")
     unchecked = {r["claim"]: r["unchecked"] for r in recs if r.get("unchecked")}
     assert set(unchecked) == {"R1", "R3", "R4"}
-    assert all("not checked (not reported)" in r["reason"] for r in recs if r.get("unchecked"))
+    assert all("(not reported)" in r["reason"] for r in recs if r.get("unchecked"))
     assert all(r["verdict"] == "pass" for r in recs)
     from reporting.verdicts import claim_verdicts
 
     verdicts = claim_verdicts(["R4"], recs)
-    assert "not checked (not reported)" in verdicts["R4"]["reason"]
+    assert "not checked in" in verdicts["R4"]["reason"] and "(not reported)" in verdicts["R4"]["reason"]
+
+
+def test_r5_equality_is_not_checked_where_the_law_has_atoms(check_with):
+    """sparse-binary draws coincide with positive probability: equal rows there are no evidence of a
+    broken split, so R5 states that part as not checked (with the reason) instead of failing."""
+    setting = Setting(BASE.replace(dataset="sparse-binary"), pair_seeds(7, 2))
+    records.discard()
+    harness.run_pairs(setting)
+    r5 = [r for r in records.pending() if r["claim"] == "R5"]
+    records.discard()
+    assert r5 and r5[0]["verdict"] == "pass"
+    assert any("has atoms" in part for part in r5[0]["unchecked"])

@@ -90,6 +90,9 @@ class Distribution:
     min_d: int = 1
     #: The data's own dimension (real data); None where d is free.
     fixed_d: int | None = None
+    #: True when two independent draws can be equal (a law with atoms, pixel data, an unknown sampler):
+    #: a test input equal to a training input is then no evidence of a broken split (R5).
+    atoms: bool = False
 
     def __init__(self, d: int, options: dict | None = None):
         self.d = int(d)

@@ -60,6 +60,7 @@ class ImageDistribution(Distribution):
     """
 
     synthetic = False
+    atoms = True
     balanced = False
     options = ("centering",)
     #: Largest raw pixel value (pixels are divided by it).

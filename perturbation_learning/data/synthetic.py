@@ -202,6 +202,7 @@ class SparseBinaryDistribution(Distribution):
 
     name = "sparse-binary"
     balanced = False
+    atoms = True  # b ∈ {0, 1}^d: two draws coincide with probability Σ_b P(b)² > 0
     needs_rng = True
     options = ("p",)
     option_bounds = {"p": (0.1, dict(min_val=0.0, max_val=1.0, include_boundaries="neither",

@@ -155,6 +155,7 @@ class NpzDistribution(Distribution):
 
     name = NPZ_FAMILY
     synthetic = False
+    atoms = True
     balanced = False
 
     def __init__(self, path):
@@ -233,7 +234,7 @@ def register_family(name: str, sampler: Callable, *, min_d: int = 1, balanced: b
         return X, check_labels_array(y, f"family {name!r}: sampler's y", n, "X")
 
     cls = type(f"Registered_{name}", (Distribution,), {
-        "name": name, "balanced": bool(balanced), "min_d": min_d, "_draw": _draw,
+        "name": name, "balanced": bool(balanced), "min_d": min_d, "_draw": _draw, "atoms": True,
         "__init__": lambda self, d, options, rng=None: Distribution.__init__(self, d, {}),
         "__doc__": getattr(sampler, "__doc__", None) or f"A registered sampler ({name}).",
     })
