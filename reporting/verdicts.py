@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.betting import betting_test
+from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import binomial_detects, pooled_betting_detects, power_spread
 from theory.stats import clopper_pearson
 from theory.tolerances import ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, power_target
@@ -84,8 +84,9 @@ def _pool_betting(claim: str, group: list[dict]) -> dict:
         pvalue, rejected = test.pvalue, test.reject
         effect = pooled_betting_detects(bounds, spreads, ALPHA, side, scale)
     reached = not rejected and effect <= target.amount + 1e-12
-    return _pooled_record(claim, group, float(values.mean()), pvalue, rejected, reached, effect, target.amount,
-                          scale, len(values))
+    rec = _pooled_record(claim, group, float(values.mean()), pvalue, rejected, reached, effect, target.amount,
+                         scale, len(values), float(bounds.mean()))
+    return dict(rec, ci=list(betting_confidence_sequence(values, ALPHA)))
 
 
 def _pool_counts(claim: str, group: list[dict]) -> dict:
@@ -97,7 +98,7 @@ def _pool_counts(claim: str, group: list[dict]) -> dict:
     rejected = hi < p_min
     reached = not rejected and detects >= goal - 1e-12
     rec = _pooled_record(claim, group, successes / n, None, rejected, reached, p_min - detects, p_min - goal,
-                         "shift", n)
+                         "shift", n, p_min)
     return dict(rec, successes=successes, ci=[lo, hi], test="clopper-pearson, pooled", side="at least")
 
 
@@ -110,22 +111,23 @@ def _as_mean(effect, bound, side, scale):
     return bound - effect if side == "at least" else bound + effect
 
 
-def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, scale, n) -> dict:
-    """A pooled record. With one bound for all its records, ``detects`` and ``target`` are means, as in
-    the per-example records; with several (L2), the shift (or ratio) from each pair's own bound."""
+def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, scale, n, mean_bound) -> dict:
+    """A pooled record; ``detects`` and ``target`` are means, as in the per-example records. With several
+    bounds (L2: one per record) its bound is their mean over the pairs, and the shift (or ratio) from each
+    pair's own bound becomes the mean it stands for: the claim, E[X_i] ≤ b_i, implies mean E[X] ≤ mean b."""
     verdict = "fail" if rejected else ("pass" if reached else "underpowered")
     first = group[0]
     shown = "never" if _finite(effect) is None else f"{effect:.3g}"
-    detects, target = _finite(effect), goal
-    if len({r["bound"] for r in group}) == 1:
-        detects = _as_mean(detects, first["bound"], first["side"], scale)
-        target = _as_mean(goal, first["bound"], first["side"], scale)
+    several = len({r["bound"] for r in group}) > 1
+    bound = mean_bound if several else first["bound"]
+    side = first["side"]
     return Record(claim=claim, check=POOLED_CHECK, setting={"records": len(group)},
                   seeds=sorted({s for r in group for s in r.get("seeds") or []}), statistic=first["statistic"],
-                  value=mean, bound=first["bound"] if len({r["bound"] for r in group}) == 1 else None,
-                  verdict=verdict, inside=True, alpha=ALPHA, n_pairs=n, p_value=pvalue, test="betting, pooled",
-                  side=first["side"], detects=detects, target=target, power_target=first["power_target"],
-                  reason=f"pooled {scale} from each pair's bound: detects {shown}, target {goal:.3g}",
+                  value=mean, bound=bound, verdict=verdict, inside=True, alpha=ALPHA, n_pairs=n, p_value=pvalue,
+                  test="betting, pooled", side=side, detects=_as_mean(_finite(effect), bound, side, scale),
+                  target=_as_mean(goal, bound, side, scale), power_target=first["power_target"],
+                  reason=("bound: the mean of the pairs' bounds; " if several else "")
+                  + f"pooled {scale} from each pair's bound: detects {shown}, target {goal:.3g}",
                   ).to_jsonable()
 
 
@@ -156,6 +158,14 @@ def _unchecked_parts(records: list[dict]) -> str:
                      for part, k in sorted(counts.items()))
 
 
+def best_record(asserted: list[dict]) -> dict | None:
+    """The most telling test among a claim's asserted records that did not fail: a statistical one
+    before an exact comparison, pooled before per-example, then the most pairs."""
+    return min((r for r in asserted if r.get("detects") is not None and r.get("verdict") != "fail"),
+               key=lambda r: (r.get("test") in ("exact", "hoeffding"), r["check"] != POOLED_CHECK,
+                              -(r["n_pairs"] or 0)), default=None)
+
+
 def claim_verdicts(claims, records: list[dict]) -> dict:
     """Verdict of every claim ID in ``claims`` from its records (pooled ones included)."""
     out = {}
@@ -163,10 +173,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         mine = [r for r in records if r.get("claim") == claim]
         # A coverage shown above its floor is a premise of the claim's check, not a test of the claim.
         asserted = [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
-        # The most telling test: a statistical one before an exact comparison, pooled before per-example.
-        best = min((r for r in asserted if r.get("detects") is not None and r.get("verdict") != "fail"),
-                   key=lambda r: (r.get("test") in ("exact", "hoeffding"), r["check"] != POOLED_CHECK,
-                                  -(r["n_pairs"] or 0)), default=None)
+        best = best_record(asserted)
         info = {"records": len(mine), "asserted": len(asserted),
                 "best_detects": best and best.get("detects"), "target": best and best.get("target")}
         if any(r["verdict"] == "fail" for r in mine if _asserted(r)):

@@ -68,7 +68,8 @@ def test_unverified_and_observation_only_claims():
 
 
 def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
-    """L2-like records with different bounds pool into one test; the target is a ratio (factor 2)."""
+    """L2-like records with different bounds pool into one test; the target is a ratio (factor 2) of each
+    pair's bound, shown as the mean it stands for against the mean bound (24 pairs per bound: 0.03)."""
     rng = np.random.default_rng(3)
     with records.checking("test_L2_synthetic", ("L2",)):
         for i, b in enumerate([0.01, 0.02, 0.04, 0.05]):
@@ -76,7 +77,10 @@ def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
                                            seeds=[i], statistic="flip share")
     recs = [dict(r, nodeid="n") for r in records.pending()]
     (pooled,) = pool(recs)
-    assert pooled["bound"] is None and pooled["target"] == 2.0 and pooled["detects"] <= 2.0
+    assert pooled["bound"] == pytest.approx(0.03) and pooled["target"] == pytest.approx(2.0 * 0.03)
+    assert pooled["detects"] <= pooled["target"] and "target 2" in pooled["reason"]
+    lo, hi = pooled["ci"]
+    assert lo <= pooled["value"] <= hi and lo < pooled["bound"]   # not rejected: the interval reaches the bound
     assert pooled["verdict"] == "pass"
 
 
