@@ -22,6 +22,9 @@ from .analysis import analyse
 from .markdown import empirical_sections, summary_markdown
 from .records import VERDICTS
 
+# The layout of results.json; a reader of another version (``reporting.compare``) refuses it.
+FORMAT_VERSION = 2
+
 
 def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
     """Per claim: counts by verdict, the checks that recorded it, mean coverage, overall verdict (the
@@ -62,7 +65,7 @@ def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict
     drawn = figures.draw(analysis, run_dir / "figures")
     sections = empirical_sections(analysis, drawn)
     empirical = dict(analysis.to_json(), figures=list(drawn))
-    results = {"meta": meta, "claims": table, "outcomes": outcomes, "records": records, "empirical": empirical}
+    results = {"format_version": FORMAT_VERSION, "meta": meta, "claims": table, "outcomes": outcomes, "records": records, "empirical": empirical}
     atomic_write_text(run_dir / "results.json", json.dumps(json_clean(results), indent=1, sort_keys=True))
     atomic_write_text(run_dir / "summary.md", summary_markdown(records, outcomes, meta, table, sections))
     _refresh_latest(root, run_dir)
