@@ -31,6 +31,11 @@ COLLAPSE_KEY = "collapsed_pair"
 OPTION_REPORT_DIR = "--report-dir"
 OPTION_NO_REPORT = "--no-report"
 OPTION_PROCEDURE = "--procedure"
+OPTION_BASELINE = "--claims-baseline"
+OPTION_BASELINE_STRICT = "--claims-baseline-strict"
+OPTION_BASELINE_UPDATE = "--claims-baseline-update"
+#: Where --claims-baseline-update writes without --claims-baseline, relative to the rootdir.
+DEFAULT_BASELINE = Path("reports") / "baseline"
 _STATE: dict = {"records": [], "outcomes": {}, "pairs": 0, "started": None, "collapses": []}
 
 
@@ -41,6 +46,13 @@ def pytest_addoption(parser):
     group.addoption(OPTION_PROCEDURE, default=None, metavar="MODULE:OBJECT",
                     help="the procedure to check (perturbation_learning.procedure.Procedure); default: the "
                          "project's batched trainer, perturbation_learning.run:perturbation_learning")
+    group.addoption(OPTION_BASELINE, default=None, metavar="PATH",
+                    help="compare the run claim by claim with a baseline run (its results.json or reports/<run>/); "
+                         "the claim-change table goes into compare.md/json/png of the run and the terminal")
+    group.addoption(OPTION_BASELINE_STRICT, action="store_true",
+                    help="fail the run when a claim regressed against the baseline (default: report only)")
+    group.addoption(OPTION_BASELINE_UPDATE, action="store_true",
+                    help=f"write this run as the baseline (to --claims-baseline PATH, else {DEFAULT_BASELINE}/)")
 
 
 def checked_procedure(config) -> str:
@@ -57,6 +69,21 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "claim(*ids): the THEORY.md claim IDs a check tests")
     _STATE["started"] = time.time()
     _STATE["procedure"] = checked_procedure(config)
+    if not hasattr(config, "workerinput"):
+        _STATE["baseline"] = _load_baseline(config)
+
+
+def _load_baseline(config):
+    """The baseline document, read before any check trains; a UsageError (one line) when it is bad."""
+    path = config.getoption(OPTION_BASELINE)
+    if path is None or config.getoption(OPTION_BASELINE_UPDATE):
+        return None
+    from .compare import load_run
+
+    try:
+        return load_run(path, OPTION_BASELINE)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config):
@@ -153,6 +180,8 @@ def pytest_sessionfinish(session, exitstatus):
     if not conclusion.ok and session.exitstatus == 0:
         session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
     if config.getoption(OPTION_NO_REPORT):
+        if _STATE.get("baseline") is not None or config.getoption(OPTION_BASELINE_UPDATE):
+            _STATE["comparison_error"] = f"{OPTION_NO_REPORT}: no results.json to compare or to keep"
         return
     from .writer import write_run_report
 
@@ -163,6 +192,36 @@ def pytest_sessionfinish(session, exitstatus):
     path = write_run_report(Path(config.getoption(OPTION_REPORT_DIR)), _STATE["records"], _STATE["outcomes"], meta,
                             conclusion.claims)
     session.config._claims_report_path = path
+    if config.getoption(OPTION_BASELINE_UPDATE):
+        _write_baseline(config, path)
+    elif _STATE.get("baseline") is not None and _compare_with_baseline(config, root=path.parent, run_dir=path):
+        if config.getoption(OPTION_BASELINE_STRICT) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_baseline(config, run_dir: Path) -> None:
+    from .compare_report import write_baseline
+
+    target = Path(config.getoption(OPTION_BASELINE) or config.rootpath / DEFAULT_BASELINE)
+    _STATE["baseline_written"] = write_baseline(run_dir / "results.json", target)
+
+
+def _compare_with_baseline(config, root: Path, run_dir: Path) -> bool:
+    """Compare the written run with the baseline, write compare.* into the run (and latest/); True when a
+    claim regressed. A baseline that cannot be compared (another profile) is reported, never silently
+    passed; under --claims-baseline-strict it fails the run."""
+    from .compare import compare_runs, load_run
+    from .compare_report import write_comparison
+
+    try:
+        comparison = compare_runs(_STATE["baseline"], load_run(run_dir, "this run"))
+    except ValueError as exc:
+        _STATE["comparison_error"] = str(exc)
+        return True
+    for out in (run_dir, root / "latest"):
+        write_comparison(comparison, out)
+    _STATE["comparison"] = comparison
+    return comparison["regressed"]
 
 
 def conclude_claims(require_verified: bool):
@@ -213,8 +272,24 @@ def run_metadata(config) -> dict:
         "machine": f"{platform.machine()} {os.cpu_count()} cores",
         "device": "cpu",
         "args": list(config.invocation_params.args),
-        "procedure": _STATE["procedure"],
+        "procedure": _STATE["procedure"], **git_revision(config.rootpath),
     }
+
+
+def git_revision(root) -> dict:
+    """The checkout's commit (or "unknown" outside git) and whether tracked files differ from it."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"git_revision": "unknown", "git_dirty": None}
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
+        return {"git_revision": head.stdout.strip(), "git_dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_revision": "unknown", "git_dirty": None}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -247,3 +322,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     path = getattr(config, "_claims_report_path", None)
     if path:
         tr.write_line(f"report: {path}/summary.md")
+    _baseline_summary(tr, path)
+
+
+def _baseline_summary(tr, path) -> None:
+    if _STATE.get("baseline_written"):
+        tr.write_line(f"baseline written: {_STATE['baseline_written']}")
+    if _STATE.get("comparison_error"):
+        tr.section("claim changes against the baseline")
+        tr.write_line(f"not compared: {_STATE['comparison_error']}")
+    elif _STATE.get("comparison"):
+        from .compare_report import terminal_lines
+
+        tr.section("claim changes against the baseline")
+        for line in terminal_lines(_STATE["comparison"]):
+            tr.write_line(line)
+        tr.write_line(f"comparison: {path}/compare.md")
