@@ -3,8 +3,8 @@
 Every check of a trained claim carries explicit examples (:func:`covering_axes`,
 :func:`covering_control_axes`, :func:`covering_gamma`) that between them give each axis of
 :data:`AXES` both of its values (γ = 0 and γ > 0, both losses, both scenarios, random and flipped
-targets), except where :data:`AXES_OUTSIDE_CLAIM` says, with the reason, that the claim does not
-range over the axis. Hypothesis draws its own examples beyond them. ``tests/test_strategies.py``
+targets, plain GD and heavy-ball), except where :data:`AXES_OUTSIDE_CLAIM` (``theory.strata``) says,
+with the reason, that the claim does not range over the axis. Hypothesis draws its own examples beyond them. ``tests/test_strategies.py``
 counts the axes the default profile's explicit examples cover, claim by claim.
 
 >>> from hypothesis import given
@@ -20,27 +20,23 @@ from __future__ import annotations
 
 from hypothesis import example
 
-from perturbation_learning.attacks import TARGET_MODES
 from perturbation_learning.config import Config
-from perturbation_learning.training import LOSSES
-from theory.model import SCENARIOS
+from theory.strata import AXES, AXES_OUTSIDE_CLAIM, stratum
 
-from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, Setting, SizeLimits, control_config, lazy_config,
-                         limits, pair_seeds)
+from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, MOMENTA, Setting, SizeLimits, control_config,
+                         lazy_config, limits, pair_seeds)
 
-#: The axes a claim can range over, with the values every default run covers.
-AXES: dict[str, tuple[str, ...]] = {
-    "gamma": ("0", ">0"),
-    "loss": tuple(LOSSES),
-    "scenario": tuple(SCENARIOS),
-    "targets": tuple(TARGET_MODES),
-}
+__all__ = ["AXES", "AXES_OUTSIDE_CLAIM", "axis_examples", "axis_values", "control_axis_examples", "covering_axes",
+           "covering_control_axes", "covering_gamma"]
+
 #: γ of the explicit γ > 0 examples: inside the lazy settings' range [0, 0.5], far from 0.
 EXAMPLE_GAMMA = 0.3
+#: β of the explicit heavy-ball examples: the paper's recipe (``checks.strategies.MOMENTA``).
+EXAMPLE_MOMENTUM = MOMENTA[1]
 #: Two corners that between them cover every axis: each free axis takes both of its values.
-_CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped"),
-            dict(gamma=EXAMPLE_GAMMA, loss="logistic", scenario="b", targets="random"))
-#: Training time t = t' (η·T) of the explicit lazy examples per loss. The logistic loss gives each
+_CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped", momentum=0.0),
+            dict(gamma=EXAMPLE_GAMMA, loss="logistic", scenario="b", targets="random", momentum=EXAMPLE_MOMENTUM))
+#: Training time t = t' of the explicit lazy examples per loss (at least; ``lazy_config``). The logistic loss gives each
 #: sample Λ_n ≤ t/(2N), shrinking as f fits, so its u_n grows more slowly. Measured at the calibrated
 #: size (4 pairs, shifted Gauss): at t = 2 the median ‖u_n‖ was 0.77 (γ = 0) and 0.93 (γ = 0.3),
 #: below B_ξ ≈ 1.0 (C1 coverage 0); at t = 16, γ = 0.3, δ = 0.01 it is 1.44 > B_ξ 1.16 (C1 coverage
@@ -49,9 +45,8 @@ EXAMPLE_TIMES = {"identity": 2.0, "logistic": 16.0}
 
 
 def axis_values(config: Config) -> dict[str, str]:
-    """The value of each axis of :data:`AXES` that ``config`` takes."""
-    return {"gamma": "0" if config.gamma == 0 else ">0", "loss": config.loss, "scenario": config.scenario,
-            "targets": config.targets}
+    """The stratum of each axis of :data:`AXES` that ``config`` lies in."""
+    return {axis: stratum(axis, vars(config)) for axis in AXES}
 
 
 def _corners(fixed: dict) -> list[dict]:
@@ -76,14 +71,14 @@ def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=Non
 
 
 def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits | None = None) -> list[Setting]:
-    """Two fixed control settings (before the control's override) covering γ, loss and scenario;
+    """Two fixed control settings (before the control's override) covering γ, loss, scenario and β;
     targets stay random (with flipped targets, g at ε = 0 in Scenario (b) learns −y: not chance)."""
     lim = size_limits or limits()
     out = []
     for i, corner in enumerate(_corners({})):
         cfg = control_config(family_name="shifted-gauss", d=min(20, lim.max_d), n=min(100, lim.max_n),
                               m=min(CONTROL_WIDTH, lim.max_m), scenario=corner["scenario"],
-                              gamma=corner["gamma"], loss=corner["loss"])
+                              gamma=corner["gamma"], loss=corner["loss"], momentum=corner["momentum"])
         out.append(Setting(cfg, pair_seeds(i + 1, pairs or 2 * lim.pairs)))
     return out
 
@@ -116,21 +111,3 @@ def covering_control_axes(argname: str = "setting", **fixed):
     return _with_examples(control_axis_examples(**fixed), argname)
 
 
-_KERNEL = "a property of the kernel Φ alone: nothing is trained"
-_CONTROL_TARGETS = ("the controls are stated for random targets: with flipped targets, g at ε = 0 in "
-                    "Scenario (b) learns −y, which is not chance")
-#: Axes a claim does not range over, with the reason. Every other axis of :data:`AXES` takes all its
-#: values among the explicit examples of the claim's checks.
-AXES_OUTSIDE_CLAIM: dict[str, dict[str, str]] = {
-    **{k: {"loss": _KERNEL, "scenario": _KERNEL, "targets": _KERNEL} for k in ("K1", "K2", "K3")},
-    "D4": {"loss": "the scaling ‖u_n‖ ≈ C t √(d/N) uses Λ_n = t/N, which holds for the identity loss",
-           "scenario": "a property of f's perturbations: no g is trained",
-           "targets": "1 − cos(r_n, y^adv_n u_n) does not depend on the targets: r_n and y^adv_n u_n "
-                      "both carry the factor y^adv_n"},
-    "D5": {"loss": "the bound compares both networks with one u_n, i.e. the same Λ in both: Λ_n = t/N "
-                   "for every network holds for the identity loss"},
-    "P3": {"targets": "the headline is the paper's, for its random targets; with flipped targets g is "
-                      "meant to disagree with f in Scenario (b) (P4)",
-           "loss": "the paper's headline uses the identity loss; the lazy logistic f is recorded by P1"},
-    **{k: {"targets": _CONTROL_TARGETS} for k in ("CTRL-eps0", "CTRL-random", "CTRL-shuffle", "CTRL-untrained")},
-}

@@ -36,6 +36,7 @@ from perturbation_learning.config import Config, get_preset
 from perturbation_learning.data import SYNTHETIC_FAMILIES, family, registered_families
 from perturbation_learning.training import LOSSES
 from theory.model import SCENARIOS
+from theory.prediction import integrated_time, steps_for_time
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,9 @@ class Setting:
     def describe(self) -> dict:
         c = self.config
         return dict(dataset=c.dataset, d=c.d, N=c.n_train, m=c.width, gamma=c.gamma, loss=c.loss,
-                    eps=c.eps, scenario=c.scenario, targets=c.targets, attack=c.attack,
-                    t_f=round(c.lr * c.epochs_f, 4), t_g=round((c.lr_g or c.lr) * c.epochs_g, 4),
+                    eps=c.eps, scenario=c.scenario, targets=c.targets, attack=c.attack, momentum=c.momentum,
+                    t_f=round(integrated_time(c.lr, c.epochs_f, c.momentum), 4),
+                    t_g=round(integrated_time(c.lr_g or c.lr, c.epochs_g, c.momentum), 4),
                     first_seed=self.seeds[0], pairs=len(self.seeds))
 
     def with_config(self, **changes) -> "Setting":
@@ -208,9 +210,14 @@ def pair_seeds(base: int, pairs: int) -> tuple[int, ...]:
     return tuple(base * 1000 + i for i in range(pairs))
 
 
-#: Plain-GD step of the lazy settings. With the identity loss the gradient depends on the patterns
-#: only, so while they stay frozen GD at any step equals gradient flow at the same t = η·T.
+#: Step of the lazy settings. With the identity loss the gradient depends on the patterns only, so
+#: while they stay frozen GD at any step, with or without heavy-ball momentum, equals gradient flow at
+#: the time the steps integrate (``theory.prediction.integrated_time``).
 LAZY_LR = 0.1
+#: Momentum choices: plain GD, and the heavy-ball β of the paper's recipe (``Config``'s default), at
+#: the same step η = 0.1 as the paper's synthetic runs, for a time t where L2 holds (7 steps integrate
+#: t = 2.3, where plain GD takes 20 to reach t = 2).
+MOMENTA = (0.0, 0.9)
 #: ε choices of the lazy settings: of order one, so that g stays lazy too (THEORY.md L2).
 LAZY_EPS = (3.0, 1.0)
 
@@ -230,18 +237,20 @@ def lazy_ranges(lim: SizeLimits) -> dict:
                 m=_within(max(200, 3 * lim.max_m // 4), lim.max_m))
 
 
-def lazy_config(*, family_name, d, n, m, t_f, t_g, gamma, loss, eps, scenario, targets) -> Config:
+def lazy_config(*, family_name, d, n, m, t_f, t_g, gamma, loss, eps, scenario, targets, momentum=0.0) -> Config:
+    """t_f, t_g: the times to reach; the steps are the fewest that integrate them (at least them)."""
     return Config(dataset=family_name, d=d, n_train=n, n_test=400, pair=CLASS_PAIR, width=m, gamma=gamma,
-                  loss=loss, lr=LAZY_LR, momentum=0.0, epochs_f=int(round(t_f / LAZY_LR)),
-                  epochs_g=int(round(t_g / LAZY_LR)), eps=eps, eps_mode="absolute", scenario=scenario,
+                  loss=loss, lr=LAZY_LR, momentum=momentum, epochs_f=steps_for_time(t_f, LAZY_LR, momentum),
+                  epochs_g=steps_for_time(t_g, LAZY_LR, momentum), eps=eps, eps_mode="absolute", scenario=scenario,
                   targets=targets)
 
 
 @st.composite
 def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, eps=None, gamma=None,
-                  pairs: int | None = None, size_limits: SizeLimits | None = None) -> Setting:
+                  momentum=None, pairs: int | None = None, size_limits: SizeLimits | None = None) -> Setting:
     """Settings meant to lie inside the width assumption L2 for f and for g: wide m, small times,
-    plain GD, ε of order one (ε·|v·z| must stay small against √m for g to be lazy, THEORY.md L2).
+    plain GD or heavy-ball (:data:`MOMENTA`), ε of order one (ε·|v·z| must stay small against √m
+    for g to be lazy, THEORY.md L2).
 
     Each keyword fixes its axis; ``eps`` may also be a tuple of choices. Whether a drawn setting
     is really inside is decided per input by ``theory.lazy.width_assumption`` on the run, not
@@ -261,7 +270,8 @@ def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, 
         loss=_choice(draw, loss, losses(), "loss"),
         eps=_choice(draw, eps, st.sampled_from(LAZY_EPS), "eps"),
         scenario=_choice(draw, scenario, scenarios(), "scenario"),
-        targets=_choice(draw, targets, target_modes(), "targets"))
+        targets=_choice(draw, targets, target_modes(), "targets"),
+        momentum=_choice(draw, momentum, st.sampled_from(MOMENTA), "momentum"))
     return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
 
 
@@ -309,9 +319,15 @@ CONTROL_FAMILIES = ("shifted-gauss", "aniso-mixture", "student-t", "subspace", "
 CONTROL_WIDTH = 400
 
 
-def control_config(*, family_name, d, n, m, scenario, gamma=0.0, loss="identity") -> Config:
+#: Step and times of the control settings: f for t = 3, g for t' = 10 (plain GD: 60 and 200 steps).
+CONTROL_LR, CONTROL_TIMES = 0.05, (3.0, 10.0)
+
+
+def control_config(*, family_name, d, n, m, scenario, gamma=0.0, loss="identity", momentum=0.0) -> Config:
+    t_f, t_g = CONTROL_TIMES
     return Config(dataset=family_name, d=d, n_train=n, n_test=500, pair=CLASS_PAIR, width=m, gamma=gamma,
-                  loss=loss, lr=0.05, momentum=0.0, epochs_f=60, epochs_g=200, eps=10.0, eps_mode="absolute",
+                  loss=loss, lr=CONTROL_LR, momentum=momentum, epochs_f=steps_for_time(t_f, CONTROL_LR, momentum),
+                  epochs_g=steps_for_time(t_g, CONTROL_LR, momentum), eps=10.0, eps_mode="absolute",
                   scenario=scenario, targets="random")
 
 
@@ -325,5 +341,6 @@ def control_settings(draw, *, pairs: int | None = None, size_limits: SizeLimits 
     d = draw(family_dimensions(fam, min_d=min(5, lim.max_d), max_d=min(30, lim.max_d)), label="d")
     n = draw(family_sample_sizes(fam, min_n=50, max_n=min(150, lim.max_n)), label="N")
     cfg = control_config(family_name=fam, d=d, n=n, m=min(CONTROL_WIDTH, lim.max_m),
-                          scenario=draw(scenarios(), label="scenario"))
+                          scenario=draw(scenarios(), label="scenario"),
+                          momentum=draw(st.sampled_from(MOMENTA), label="momentum"))
     return Setting(cfg.replace(**overrides), pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim.pairs))

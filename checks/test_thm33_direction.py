@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from .properties import direction as props
-from .axes import covering_axes, covering_gamma
-from .strategies import lazy_preset_setting, lazy_settings, leaky_slopes, seeds
+from .axes import EXAMPLE_GAMMA, EXAMPLE_MOMENTUM, covering_axes
+from .strategies import MOMENTA, lazy_preset_setting, lazy_settings, leaky_slopes, seeds
 
 
 @pytest.mark.claim("D1", "D2", "D3", "C1")
@@ -28,10 +28,12 @@ def test_D2_D3_lazy_preset_has_nontrivial_coverage(seed):
 
 
 @pytest.mark.claim("D4")
-@given(seed=seeds(), family=st.sampled_from(["gauss", "shifted-gauss"]), gamma=leaky_slopes(max_gamma=0.5))
-@covering_gamma(seed=1, family="shifted-gauss")
-def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family, gamma):
-    props.one_minus_cos_falls(seed, family, gamma)
+@given(seed=seeds(), family=st.sampled_from(["gauss", "shifted-gauss"]), gamma=leaky_slopes(max_gamma=0.5),
+       momentum=st.sampled_from(MOMENTA))
+@example(seed=1, family="shifted-gauss", gamma=0.0, momentum=0.0)
+@example(seed=1, family="shifted-gauss", gamma=EXAMPLE_GAMMA, momentum=EXAMPLE_MOMENTUM)
+def test_D4_one_minus_cos_falls_with_time_and_dimension(seed, family, gamma, momentum):
+    props.one_minus_cos_falls(seed, family, gamma, momentum)
 
 
 @pytest.mark.claim("D5")

@@ -11,8 +11,16 @@ probabilities ≥ p is stochastically larger than Binomial(n, p)). A pooled test
 a bug that acts in every setting of the claim; per-example records keep power against one that acts in
 one setting.
 
+Strata. A claim is verified only if it is verified on every stratum it covers (``theory.strata``: γ = 0 /
+γ > 0, identity / logistic, Scenario (a) / (b), random / flipped targets, β = 0 / β > 0): a bug confined to
+one stratum is diluted by the other strata's pairs in the test pooled over all of them. Per stratum, the
+records whose setting lies in it are pooled as above (one more test per stratum and statistic, made only
+where the stratum holds two or more records and not all of the claim's); the stratum is verified when
+one of its records or its pooled test passes at its power target. A stratum without records is "not
+verified"; an axis the claim does not range over is named, with the reason, in ``AXES_OUTSIDE_CLAIM``.
+
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
-record or pooled test passed at its power target), "observation-only: <reason>"
+record or pooled test passed at its power target, and every stratum the claim covers is verified), "observation-only: <reason>"
 (``theory.tolerances.OBSERVATION_ONLY``), "not verified" (nothing reached the target). A run with a
 failed claim fails; a run of the whole suite with a not-verified claim fails too.
 
@@ -32,12 +40,14 @@ import numpy as np
 from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import binomial_detects, pooled_betting_detects, power_spread
 from theory.stats import clopper_pearson
+from theory.strata import covered_strata, stratum
 from theory.tolerances import ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, power_target
 
 from .records import Record
 
-#: Check name of the pooled records.
+#: Check names of the pooled records: over all of a claim's examples, and over one stratum's.
 POOLED_CHECK = "run: pooled over examples"
+STRATUM_CHECK = "run: pooled over a stratum"
 #: Record tests that are statistical tests at level α (counted against the budget).
 #: A coverage shown above its floor (EVIDENCE_ALPHA) bounds the chance that a vacuous check passes, not a
 #: false failure, and is not counted.
@@ -48,7 +58,8 @@ VERIFIED, FAILED, NOT_VERIFIED = "verified at target power", "failed", "not veri
 @dataclass(frozen=True)
 class Conclusion:
     pooled: list            # pooled records (dicts, like Record.to_jsonable)
-    claims: dict            # claim → {"verdict": str, "reason": str, "best_detects": …, "target": …}
+    claims: dict            # claim → {"verdict": str, "reason": str, "best_detects": …, "target": …,
+                            #          "strata": {"axis=stratum": {"verdict", "records", "best_detects", "target"}}}
     tests_made: int
     budget_spent: float
     ok: bool
@@ -135,7 +146,7 @@ def pool(records: list[dict]) -> list[dict]:
     """One pooled record per (claim, statistic, side, power target) with at least two asserted records."""
     groups = defaultdict(list)
     for rec in sorted(records, key=_order):
-        if _asserted(rec) and rec.get("check") != POOLED_CHECK and \
+        if _asserted(rec) and rec.get("check") not in (POOLED_CHECK, STRATUM_CHECK) and \
                 (rec.get("pair_values") or rec.get("test") == "clopper-pearson"):
             key = (rec["claim"], rec["statistic"], rec.get("side"), rec.get("power_target"), rec.get("test"))
             groups[key].append(rec)
@@ -166,6 +177,63 @@ def best_record(asserted: list[dict]) -> dict | None:
                               -(r["n_pairs"] or 0)), default=None)
 
 
+def _cell_name(axis: str, value: str) -> str:
+    return f"{axis}={value}"
+
+
+def stratum_pools(claims, records: list[dict]) -> list[dict]:
+    """Per claim and covered stratum, the pooled records of its records in that stratum (where it holds
+    two or more and not all of the claim's: else the per-example or claim-wide test is the same). Strata
+    that hold the same records (the explicit examples' corners) share one test, which names them all."""
+    out = []
+    for claim in claims:
+        mine = _per_example([r for r in records if r.get("claim") == claim and _asserted(r)])
+        cells: dict = defaultdict(list)                     # the records' indices → the strata holding them
+        for axis, value in covered_strata(claim):
+            held = tuple(i for i, r in enumerate(mine) if stratum(axis, r.get("setting")) == value)
+            if 2 <= len(held) < len(mine):
+                cells[held].append(_cell_name(axis, value))
+        for held, names in cells.items():
+            for rec in pool([mine[i] for i in held]):
+                out.append(dict(rec, check=STRATUM_CHECK, setting=dict(rec["setting"], strata=names)))
+    return out
+
+
+def _in_cell(rec: dict, axis: str, value: str) -> bool:
+    if rec.get("check") == STRATUM_CHECK:
+        return _cell_name(axis, value) in (rec.get("setting") or {}).get("strata", ())
+    return stratum(axis, rec.get("setting")) == value
+
+
+def _per_example(recs: list[dict]) -> list[dict]:
+    return [r for r in recs if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)]
+
+
+def strata_verdicts(claim: str, asserted: list[dict]) -> dict:
+    """Per covered stratum of ``claim``: its verdict from the asserted records in it (the claim-wide
+    pooled records count in a stratum that holds every per-example record)."""
+    examples = _per_example(asserted)
+    out = {}
+    for axis, value in covered_strata(claim):
+        cell = [r for r in asserted if _in_cell(r, axis, value)]
+        n_records = len(_per_example(cell))
+        if n_records and n_records == len(examples):
+            cell += [r for r in asserted if r.get("check") == POOLED_CHECK]
+        best = best_record(cell)
+        verdict = (FAILED if any(r["verdict"] == "fail" for r in cell) else
+                   VERIFIED if any(r["verdict"] == "pass" for r in cell) else NOT_VERIFIED)
+        out[_cell_name(axis, value)] = {"verdict": verdict, "records": n_records,
+                                        "best_detects": best and best.get("detects"),
+                                        "target": best and best.get("target")}
+    return out
+
+
+def _unverified_strata(strata: dict) -> str:
+    cells = [f"{cell} ({'no record' if v['records'] == 0 else 'underpowered'})"
+             for cell, v in strata.items() if v["verdict"] == NOT_VERIFIED]
+    return "not verified on the strata " + ", ".join(cells) if cells else ""
+
+
 def claim_verdicts(claims, records: list[dict]) -> dict:
     """Verdict of every claim ID in ``claims`` from its records (pooled ones included)."""
     out = {}
@@ -174,16 +242,21 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         # A coverage shown above its floor is a premise of the claim's check, not a test of the claim.
         asserted = [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
         best = best_record(asserted)
+        strata = strata_verdicts(claim, asserted) if asserted else {}
         info = {"records": len(mine), "asserted": len(asserted),
-                "best_detects": best and best.get("detects"), "target": best and best.get("target")}
+                "best_detects": best and best.get("detects"), "target": best and best.get("target"),
+                "strata": strata}
+        unverified = _unverified_strata(strata)
         if any(r["verdict"] == "fail" for r in mine if _asserted(r)):
-            out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim")
-        elif any(r["verdict"] == "pass" for r in asserted):
+            failed = [c for c, v in strata.items() if v["verdict"] == FAILED]
+            out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim"
+                              + (f" (strata {', '.join(failed)})" if failed else ""))
+        elif any(r["verdict"] == "pass" for r in asserted) and not unverified:
             out[claim] = dict(info, verdict=VERIFIED, reason=_unchecked_parts(asserted))
         elif claim in OBSERVATION_ONLY:
             out[claim] = dict(info, verdict=f"observation-only: {OBSERVATION_ONLY[claim]}", reason="")
         else:
-            why = "no asserted record" if not asserted else \
+            why = "no asserted record" if not asserted else unverified or \
                 f"underpowered in all {len(asserted)} asserted records (pooled included)"
             out[claim] = dict(info, verdict=NOT_VERIFIED, reason=why)
     return out
@@ -199,6 +272,7 @@ def conclude(claims, records: list[dict], require_verified: bool = True) -> Conc
     """Pooled records, claim verdicts and the budget; ``ok`` is False when a claim failed, when the
     budget is exceeded, or (``require_verified``) when a claim is not verified."""
     pooled = pool(records)
+    pooled += stratum_pools(claims, records)
     everything = list(records) + pooled
     verdicts = claim_verdicts(claims, everything)
     made = count_tests(everything)

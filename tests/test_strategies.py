@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from checks import strategies
 from checks.axes import AXES, AXES_OUTSIDE_CLAIM, axis_examples, axis_values, control_axis_examples
+from theory.strata import stratum
 from checks.strategies import (PROFILE_LIMITS, Setting, SizeLimits, control_settings, lazy_settings,
                                paper_like_settings)
 from perturbation_learning.config import Config, seed_streams
@@ -166,7 +167,7 @@ def explicit_axis_values(fn) -> list[dict]:
         if setting is not None:
             out.append(axis_values(setting.config))
         elif "gamma" in ex.kwargs:
-            out.append({"gamma": "0" if ex.kwargs["gamma"] == 0 else ">0"})
+            out.append({axis: stratum(axis, ex.kwargs) for axis in ("gamma", "momentum") if axis in ex.kwargs})
     return out
 
 
@@ -195,8 +196,8 @@ def missing_axes(covered: dict[str, dict[str, set]], claims) -> dict[str, dict[s
 
 def test_default_run_examples_cover_every_axis_of_every_claim():
     """In the ci profile (the default), each claim's checks carry explicit examples with γ = 0 and
-    γ > 0, both losses, both scenarios and both target modes, except the axes that
-    ``checks.axes.AXES_OUTSIDE_CLAIM`` excludes with a reason."""
+    γ > 0, both losses, both scenarios, both target modes and β = 0 and β > 0, except the axes that
+    ``theory.strata.AXES_OUTSIDE_CLAIM`` excludes with a reason."""
     assert settings._current_profile in ("default", "ci")  # tests/ run with the default limits (ci)
     claims = {c for _, cs, _ in check_functions() for c in cs}
     covered = covered_axes_per_claim()
@@ -224,3 +225,15 @@ def test_axes_outside_a_claim_are_known_claims_and_axes_with_reasons():
     for claim, axes in AXES_OUTSIDE_CLAIM.items():
         assert claim in CLAIMS
         assert set(axes) <= set(AXES) and all(len(reason) > 20 for reason in axes.values())
+
+
+def test_strata_name_the_procedure_choices():
+    """theory.strata names the strata without importing the procedure: its names are the procedure's."""
+    from perturbation_learning.attacks import TARGET_MODES
+    from perturbation_learning.training import LOSSES
+    from theory.model import SCENARIOS
+
+    assert AXES["loss"] == tuple(LOSSES) and AXES["targets"] == tuple(TARGET_MODES)
+    assert AXES["scenario"] == tuple(SCENARIOS)
+    assert stratum("momentum", {"momentum": 0.9}) == ">0" and stratum("gamma", {"gamma": 0.0}) == "0"
+    assert stratum("loss", {"gamma": 0.3}) is None

@@ -11,7 +11,8 @@ import pytest
 
 from checks import assertions
 from reporting import records
-from reporting.verdicts import FAILED, NOT_VERIFIED, POOLED_CHECK, VERIFIED, conclude, count_tests, pool
+from reporting.verdicts import (FAILED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, conclude, count_tests,
+                                pool)
 from theory.power import beta_draws
 from theory.tolerances import ALPHA, OBSERVATION_ONLY
 
@@ -23,15 +24,22 @@ def _clean():
     records.discard()
 
 
-def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int = 0) -> list[dict]:
-    """One P1-like record per mean, each over ``pairs`` pairs with per-pair spread 0.05."""
+#: The two corners of the explicit examples (``checks.axes``): between them every stratum of every axis.
+CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped", momentum=0.0),
+           dict(gamma=0.3, loss="logistic", scenario="b", targets="random", momentum=0.9))
+
+
+def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int = 0, corners=None) -> list[dict]:
+    """One P1-like record per mean, each over ``pairs`` pairs with per-pair spread 0.05; record i lies in
+    ``corners[i]`` (default: the two corners in turn)."""
     rng = np.random.default_rng(seed)
+    corners = corners or [CORNERS[i % 2] for i in range(len(means))]
     with records.checking("test_synthetic", (claim,)):
         for i, mean in enumerate(means):
             values = beta_draws(mean, 0.05, rng.random(pairs))
             try:
-                assertions.assert_mean_at_most(values, bound, setting={"example": i}, seeds=[1000 * seed + i],
-                                               statistic="share")
+                assertions.assert_mean_at_most(values, bound, setting={"example": i, **corners[i]},
+                                               seeds=[1000 * seed + i], statistic="share")
             except AssertionError:
                 pass
     out = [dict(r, nodeid=f"checks/test_x.py::test_{claim}") for r in records.pending()]
@@ -40,14 +48,46 @@ def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int
 
 
 def test_a_small_record_is_underpowered_and_pooling_verifies_the_claim():
-    recs = _share_records("P1", [0.01] * 6, 12)
+    recs = _share_records("P1", [0.01] * 12, 12)
     assert {r["verdict"] for r in recs} == {"underpowered"}            # 12 pairs: detects ≈ 0.57 > 0.25
     assert all(r["detects"] > r["target"] for r in recs)
     c = conclude(["P1"], recs)
-    (pooled,) = c.pooled
-    assert pooled["check"] == POOLED_CHECK and pooled["n_pairs"] == 72 and pooled["verdict"] == "pass"
+    pooled, *per_stratum = c.pooled
+    assert pooled["check"] == POOLED_CHECK and pooled["n_pairs"] == 144 and pooled["verdict"] == "pass"
     assert pooled["detects"] <= pooled["target"] == pytest.approx(0.25)
+    # The corners hold the same records on every axis: one test per corner, naming its five strata.
+    assert [(r["check"], r["n_pairs"], len(r["setting"]["strata"])) for r in per_stratum] == [(STRATUM_CHECK, 72, 5)] * 2
     assert c.claims["P1"]["verdict"] == VERIFIED and c.ok
+    assert {v["verdict"] for v in c.claims["P1"]["strata"].values()} == {VERIFIED}
+    assert len(c.claims["P1"]["strata"]) == 10
+
+
+def test_a_bug_confined_to_one_stratum_is_caught_by_its_stratum_test():
+    """True share 0.3 in the γ > 0 corner's records, 0.01 in the others: neither the 12-pair records nor
+    the test pooled over all 144 pairs rejects (their mean is 0.155 against the bound 0.15); the γ > 0
+    stratum's 72 pairs do, and the verdict names the stratum."""
+    recs = _share_records("P1", [0.01, 0.3] * 6, 12, seed=4)
+    assert not any(r["verdict"] == "fail" for r in recs)
+    c = conclude(["P1"], recs)
+    by_check = {r["check"]: r for r in c.pooled if r["verdict"] == "fail"}
+    assert set(by_check) == {STRATUM_CHECK} and "gamma=>0" in by_check[STRATUM_CHECK]["setting"]["strata"]
+    assert c.claims["P1"]["verdict"] == FAILED and "gamma=>0" in c.claims["P1"]["reason"]
+    assert c.claims["P1"]["strata"]["gamma=0"]["verdict"] == VERIFIED
+
+
+def test_a_stratum_without_records_is_not_verified_unless_outside_the_claim():
+    """Every record at β = 0: P1 is not verified, naming momentum=>0; P3, whose targets and loss axes lie
+    outside it (theory.strata), needs no flipped-target or logistic record."""
+    corner = dict(CORNERS[0], targets="random")
+    recs = _share_records("P1", [0.01] * 12, 12, corners=[corner, dict(corner, gamma=0.3, scenario="b")] * 6)
+    c = conclude(["P1"], recs)
+    assert c.claims["P1"]["verdict"] == NOT_VERIFIED and not c.ok
+    assert "momentum=>0 (no record)" in c.claims["P1"]["reason"] and "targets=flipped" in c.claims["P1"]["reason"]
+    p3 = [dict(r, claim="P3") for r in _share_records("P3", [0.01] * 12, 12, corners=[
+        dict(corner, momentum=m, gamma=g, scenario=sc) for m, g, sc in ((0.0, 0.0, "a"), (0.9, 0.3, "b"))] * 6)]
+    assert conclude(["P3"], p3).claims["P3"]["verdict"] == VERIFIED
+    assert set(conclude(["P3"], p3).claims["P3"]["strata"]) == {"gamma=0", "gamma=>0", "scenario=a", "scenario=b",
+                                                                "momentum=0", "momentum=>0"}
 
 
 def test_a_bug_spread_over_examples_is_caught_only_by_the_pooled_test():
@@ -91,7 +131,9 @@ def test_budget_counts_the_tests_made():
     recs += records.pending()
     c = conclude(["P1", "K1"], recs)
     assert count_tests(recs) == 3                                         # the exact K1 comparison is no test
-    assert c.tests_made == 4 and c.budget_spent == pytest.approx(4 * ALPHA)
+    # Three per-example tests, one pooled over the claim, one over corner A's two records (its five
+    # strata share it); corner B's single record is its own test.
+    assert c.tests_made == 5 and c.budget_spent == pytest.approx(5 * ALPHA)
 
 
 def test_a_coverage_shown_above_its_floor_does_not_verify_the_claim():

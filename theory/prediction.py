@@ -36,6 +36,7 @@ from .validation import (check_array, check_choice, check_consistent_length, che
                          check_positive_int, check_rows, check_scalar)
 
 __all__ = ["COLLAPSE_AGREEMENT", "COVERAGE_MODES", "LOSS_SLOPE_AT_ZERO", "LOSS_WEIGHT_RULES", "integrated_time",
+           "steps_for_time",
            "predicted_loss_weights", "predict_outcome", "Prediction", "Inside", "collapse_reason",
            "calibration", "Calibration", "p5_tolerance"]
 
@@ -74,6 +75,26 @@ def integrated_time(lr, steps, momentum=0.0):
     steps = int(check_scalar(steps, "steps", (int, np.integer), min_val=0))
     beta = float(check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_boundaries="left"))
     return float(formulas.integrated_time(lr, steps, beta))
+
+
+def steps_for_time(t, lr, momentum=0.0):
+    """The fewest steps T whose :func:`integrated_time` reaches ``t`` (up to rounding: β = 0 gives
+    round(t/η)). Under heavy-ball the first steps integrate less than η/(1 − β) each, so T is not
+    t(1 − β)/η.   [§1]
+
+    Parameters
+    ----------
+    t : time ≥ 0; lr : η > 0; momentum : β in [0, 1).
+
+    Returns
+    -------
+    int.
+    """
+    t = float(check_scalar(t, "t", min_val=0.0))
+    steps = 0
+    while integrated_time(lr, steps, momentum) < t * (1 - 1e-9):
+        steps += 1
+    return steps
 
 
 def predicted_loss_weights(loss, t, n):

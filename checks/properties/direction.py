@@ -16,6 +16,7 @@ from perturbation_learning.attacks import random_direction
 from reporting.records import count_pairs
 from theory import direction
 from theory.model import sign_pm1
+from theory.prediction import integrated_time, steps_for_time
 from theory.tolerances import ALPHA, MIN_C1_COVERAGE, MIN_PAIRS
 
 from .. import assertions
@@ -166,13 +167,13 @@ def check_direction(setting: Setting) -> list[DirectionPair]:
     return obs
 
 
-def d4_base_config(family: str, gamma: float = 0.0):
+def d4_base_config(family: str, gamma: float = 0.0, momentum: float = 0.0):
     from perturbation_learning.config import Config
 
     size = fixed_sizes(d=50, n=100, m=2000)
     return Config(dataset=family, d=size["d"], n_train=size["n"], n_test=100, width=size["m"], gamma=gamma,
-                  loss="identity", lr=0.1, momentum=0.0, epochs_f=10, epochs_g=1, eps=1.0, eps_mode="absolute",
-                  scenario="a")
+                  loss="identity", lr=0.1, momentum=momentum, epochs_f=steps_for_time(1.0, 0.1, momentum),
+                  epochs_g=1, eps=1.0, eps_mode="absolute", scenario="a")
 
 
 #: Six values × six pairs give the slope's t-interval 34 degrees of freedom, narrow enough at level
@@ -182,29 +183,32 @@ D4_PAIRS = 6
 
 
 @tests_claim("D4")
-def one_minus_cos_falls(seed: int, family: str, gamma: float = 0.0) -> None:
+def one_minus_cos_falls(seed: int, family: str, gamma: float = 0.0, momentum: float = 0.0) -> None:
     """D4: while f stays lazy, 1 − cos(r_n, y^adv_n u_n) falls with t: the log-log slope's interval
-    (level 1 − α) lies below 0. The slope in d is fitted and reported."""
+    (level 1 − α) lies below 0. The slope in d is fitted and reported. Under heavy-ball the steps are
+    the fewest that reach each t, and the slope is fitted in the time they integrate."""
     __tracebackhide__ = True
-    base = d4_base_config(family, gamma)
+    base = d4_base_config(family, gamma, momentum)
     seeds_ = pair_seeds(seed, fixed_sizes(pairs=D4_PAIRS)["pairs"])
     for axis, values in D4_AXES:
         xs, ys = [], []
         for v in values:
-            cfg = (base.replace(epochs_f=int(round(v / base.lr))) if axis == "t"
+            cfg = (base.replace(epochs_f=steps_for_time(v, base.lr, momentum)) if axis == "t"
                    else base.replace(d=fixed_sizes(d=v)["d"]))
+            x = integrated_time(cfg.lr, cfg.epochs_f, momentum) if axis == "t" else float(v)
             for p in run_pairs(Setting(cfg, seeds_)):
                 cos = direction.signed_cosine(p.r, p.y_adv, p.u)
-                xs.append(float(v))
+                xs.append(x)
                 ys.append(float(np.nanmean(1 - cos)))
         if len(set(xs)) < 2:
             assertions.observe(value=None, statistic=f"log-log slope of 1 − cos in {axis}",
-                               setting={"family": family, "gamma": gamma, "axis": axis}, seeds=list(seeds_),
+                               setting={"family": family, "gamma": gamma, "momentum": momentum, "axis": axis},
+                               seeds=list(seeds_),
                                reason="too few valid pairs for a slope", n_pairs=len(xs))
             continue
         fit = direction.loglog_slope(np.array(xs), np.maximum(np.array(ys), 1e-12), confidence=1 - ALPHA)
         assertions.explain(f"D4 slope in {axis}: {fit}")
-        desc = {"family": family, "gamma": gamma, "axis": axis, "values": list(values)}
+        desc = {"family": family, "gamma": gamma, "momentum": momentum, "axis": axis, "values": list(values)}
         fitted = dict(slope=fit.slope, slope_ci=tuple(fit.ci), axis=axis)
         statistic = f"log-log slope of 1 − cos in {axis}"
         if axis == "t":

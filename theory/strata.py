@@ -1,0 +1,60 @@
+"""The axes a claim ranges over, their strata, and the axes a claim does not cover, with the reason.
+
+A claim is verified only if it is verified on every stratum of every axis it covers: γ = 0 and γ > 0,
+both losses, both scenarios, random and flipped targets, plain GD (β = 0) and heavy-ball (β > 0). A bug
+confined to one stratum is diluted by the pairs of the others in a test pooled over all of them;
+tested per stratum it is not (``reporting.verdicts``). A stratum is read from a record's ``setting``
+(``checks.strategies.Setting.describe``); a record that does not name an axis lies in no stratum of it.
+"""
+
+from __future__ import annotations
+
+#: Axis → its strata, named as in the claim × stratum table.
+AXES: dict[str, tuple[str, ...]] = {
+    "gamma": ("0", ">0"),
+    "loss": ("identity", "logistic"),
+    "scenario": ("a", "b"),
+    "targets": ("random", "flipped"),
+    "momentum": ("0", ">0"),
+}
+#: Axes whose strata are "0" / ">0" of a number in the setting.
+_NUMERIC = ("gamma", "momentum")
+
+
+def stratum(axis: str, setting: dict | None) -> str | None:
+    """The stratum of ``axis`` that a record's ``setting`` lies in; None where it does not name the axis."""
+    if axis not in AXES:
+        raise ValueError(f"axis == {axis!r}, must be one of {sorted(AXES)}")
+    value = (setting or {}).get(axis)
+    if value is None:
+        return None
+    if axis in _NUMERIC:
+        return "0" if float(value) == 0 else ">0"
+    return value if value in AXES[axis] else None
+
+
+_KERNEL = "a property of the kernel Φ alone: nothing is trained"
+_CONTROL_TARGETS = ("the controls are stated for random targets: with flipped targets, g at ε = 0 in "
+                    "Scenario (b) learns −y, which is not chance")
+#: Axes a claim does not range over, with the reason. Every other axis of :data:`AXES` takes all its
+#: strata among the explicit examples of the claim's checks (``checks.axes``).
+AXES_OUTSIDE_CLAIM: dict[str, dict[str, str]] = {
+    **{k: {"loss": _KERNEL, "scenario": _KERNEL, "targets": _KERNEL, "momentum": _KERNEL}
+       for k in ("K1", "K2", "K3")},
+    "D4": {"loss": "the scaling ‖u_n‖ ≈ C t √(d/N) uses Λ_n = t/N, which holds for the identity loss",
+           "scenario": "a property of f's perturbations: no g is trained",
+           "targets": "1 − cos(r_n, y^adv_n u_n) does not depend on the targets: r_n and y^adv_n u_n "
+                      "both carry the factor y^adv_n"},
+    "D5": {"loss": "the bound compares both networks with one u_n, i.e. the same Λ in both: Λ_n = t/N "
+                   "for every network holds for the identity loss"},
+    "P3": {"targets": "the headline is the paper's, for its random targets; with flipped targets g is "
+                      "meant to disagree with f in Scenario (b) (P4)",
+           "loss": "the paper's headline uses the identity loss; the lazy logistic f is recorded by P1"},
+    **{k: {"targets": _CONTROL_TARGETS} for k in ("CTRL-eps0", "CTRL-random", "CTRL-shuffle", "CTRL-untrained")},
+}
+
+
+def covered_strata(claim: str) -> list[tuple[str, str]]:
+    """The (axis, stratum) cells ``claim`` ranges over: every stratum of every axis not outside it."""
+    outside = AXES_OUTSIDE_CLAIM.get(claim, {})
+    return [(axis, s) for axis, strata in AXES.items() if axis not in outside for s in strata]
