@@ -8,8 +8,8 @@ or ``gone`` and enters no test. Per claim, from the matched records:
 - the pooled per-pair values of every (statistic, side): violation shares, chance-level controls and
   coverage floors, paired pair by pair (same seed);
 - per record: the coverage of the conditions, the bound, ``detects`` (as its gap to the bound), the
-  fitted constants C_ξ (D1), C_L (L1, P2) and C_flip (L2, as ``reporting.analysis`` defines them) and the
-  log-log slopes.
+  fitted constants C_ξ (D1), C_L (L1, P2) and C_flip (L2, as ``reporting.analysis`` defines them), the
+  log-log slopes, and an identity's worst deviation over its rounding tolerance (K1, K2, R1–R5).
 
 Each quantity is compared by the paired permutation test (``theory.stats.paired_permutation_test``):
 matched units have the same setting and seeds, so under "nothing changed" (the same code, or two
@@ -46,9 +46,10 @@ N_RESAMPLES = 10_000
 #: the tolerance is max(absolute, relative × |baseline value|). Shares: a tenth of P1's bound 3δ = 0.03;
 #: coverage: 0.02 of the tested inputs; bounds: 1% (they are formulas of the setting, a change is a
 #: change of theory); detects and constants: 10% (they are extremes or power simulations, which
-#: move more than means); slopes: 0.05 on a log-log scale.
+#: move more than means); slopes: 0.05 on a log-log scale; an identity's worst deviation over its rounding
+#: tolerance (K1, K2, R1–R5): 0.1, since rounding differs between builds and implementations far below 1.
 TOLERANCES = {"share": (0.003, 0.1), "coverage": (0.02, 0.0), "bound": (0.0, 0.01), "detects": (0.0, 0.1),
-              "constant": (0.0, 0.1), "slope": (0.05, 0.0)}
+              "constant": (0.0, 0.1), "slope": (0.05, 0.0), "rounding": (0.1, 0.0)}
 STATUSES = ("regressed", "improved", "unchanged", "new", "gone")
 #: A claim verdict's rank: a lower rank is nearer failure.
 _RANK = {FAILED: 0, "FAIL": 0, NOT_VERIFIED: 1, "invalid runs only": 1, "observation-only": 2,
@@ -116,7 +117,7 @@ def _worse_sign(kind: str, side, ref):
         return {"at most": 1, "at least": -1, "above": -1}.get(side, ("toward", ref))
     if kind == "bound":
         return {"at most": 1, "at least": -1}.get(side)
-    return {"coverage": -1, "detects": 1, "constant": 1}.get(kind, ("toward", ref))
+    return {"coverage": -1, "detects": 1, "constant": 1, "rounding": 1}.get(kind, ("toward", ref))
 
 
 @dataclass
@@ -145,13 +146,17 @@ def _unit_values(rec: dict) -> dict:
     det = finite(rec.get("detects"))
     if det is not None and bound is not None and side in ("at most", "at least", "both"):
         out.append(("detects", f"detects gap: {rec['statistic']}", "mean", 1, abs(det - bound)))
+    value = finite(rec.get("value"))
+    if rec.get("test") == "exact" and value is not None and bound:
+        # An identity up to rounding (K1, K2, R1–R5): the worst deviation over its tolerance.
+        out.append(("rounding", "worst deviation / tolerance", "max", 1, value / bound))
     xi = finite(rec.get("xi_ratio_max"))
     if xi is not None:
         out.append(("constant", "C_ξ", "max", 1, xi))
     for p in lazy_error_points([{"claim": rec["claim"], "kappa": rec.get("kappa"), "value": rec.get("value")}]):
         if p["kappa"] > 0:
             out.append(("constant", "C_L", "max", 1, p["error"] / p["kappa"]))
-    flip, value = finite(rec.get("predicted_flip")), finite(rec.get("value"))
+    flip = finite(rec.get("predicted_flip"))
     if flip and value is not None:
         out.append(("constant", "C_flip", "max", 1, value / flip))
     slope = finite(rec.get("slope"))
