@@ -25,37 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory.claims import CLAIMS
 from theory.lazy import KAPPA_MAX
 
+from .margins import claim_order, finite, finite_list, forest_rows, least_room
 from .records import MEASURED_FIELDS, VERDICTS
 
 #: κ bins for the lazy-error table (upper edges; the last bin is open).
 KAPPA_BINS = (0.01, 0.03, 0.1, 0.325, 1.0)
-
-
-def finite(v) -> float | None:
-    """A finite float, or None."""
-    if v is None or isinstance(v, bool):
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def finite_list(v) -> list[float]:
-    """The finite numbers of a number, a (nested) list or a dict of numbers."""
-    if isinstance(v, dict):
-        v = list(v.values())
-    if isinstance(v, (list, tuple)):
-        return [x for item in v for x in finite_list(item)]
-    x = finite(v)
-    return [] if x is None else [x]
-
-
-def claim_order(ids) -> list[str]:
-    """Claim IDs in THEORY.md's order; unknown IDs last, alphabetically."""
-    order = {c: i for i, c in enumerate(CLAIMS)}
-    return sorted(ids, key=lambda c: (order.get(c, len(order)), c))
 
 
 def outside(r: dict) -> bool:
@@ -80,13 +56,26 @@ class Analysis:
     agreement_vs_c2_margin: list
     agreement_by_L2: dict | None
     agreement_by_c2_margin: dict | None
-    value_vs_bound: dict = field(default_factory=dict)   # claim -> [(bound, value, verdict)]
+    forest: list = field(default_factory=list)       # "claims at a glance": margins.forest_rows
+    least_room: list = field(default_factory=list)   # margins.least_room
+    constants: list = field(default_factory=list)    # fitted_constants
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("lazy_points", "value_vs_bound")}
+        out = {k: v for k, v in self.__dict__.items() if k != "lazy_points"}
         out["slope_groups"] = [{k: v for k, v in g.items() if k != "members"} for g in self.slope_groups]
-        out["value_vs_bound_claims"] = list(self.value_vs_bound)
+        # The claims whose records are drawn against their bound (now oriented, in the forest plot).
+        out["value_vs_bound_claims"] = [r["claim"] for r in self.forest if r.get("margin") is not None]
         return out
+
+
+#: The central share of the per-record constants a "fitted constant" row shows as its interval.
+SPREAD = 0.9
+
+
+def spread(xs) -> list[float]:
+    """The central SPREAD-quantile interval of ``xs`` (per-record ratios, each over its pairs)."""
+    q = (1 - SPREAD) / 2
+    return [float(np.quantile(xs, q)), float(np.quantile(xs, 1 - q))]
 
 
 def residual_constant(records: list[dict]) -> dict | None:
@@ -104,7 +93,8 @@ def residual_constant(records: list[dict]) -> dict | None:
         if pts:
             best = max(pts, key=lambda p: p["value"])
             out[name] = {"C_xi": best["value"], "n": len(pts), "at": best,
-                         "median": float(np.median([p["value"] for p in pts]))}
+                         "median": float(np.median([p["value"] for p in pts])),
+                         "interval": spread([p["value"] for p in pts])}
     return out or None
 
 
@@ -131,7 +121,8 @@ def lazy_error_constant(pts: list[dict]) -> dict | None:
         lo = hi
     ratios = [p["error"] / p["kappa"] for p in pts if p["kappa"] > 0]
     return {"C_L": max(ratios) if ratios else None, "n": len(pts), "bins": bins,
-            "max_error": max(p["error"] for p in pts)}
+            "max_error": max(p["error"] for p in pts),
+            "median": float(np.median(ratios)) if ratios else None, "interval": spread(ratios) if ratios else None}
 
 
 def flip_constant(records: list[dict]) -> dict | None:
@@ -140,17 +131,8 @@ def flip_constant(records: list[dict]) -> dict | None:
               if finite(r["predicted_flip"]) and finite(r["value"]) is not None]
     if not ratios:
         return None
-    return {"max_ratio": max(ratios), "median_ratio": float(np.median(ratios)), "n": len(ratios)}
-
-
-def value_bound_points(records: list[dict]) -> dict:
-    """claim -> [(bound, value, verdict)] over records with both numbers, in claim order."""
-    by_claim = defaultdict(list)
-    for r in records:
-        v, b = finite(r["value"]), finite(r["bound"])
-        if v is not None and b is not None:
-            by_claim[r["claim"]].append((b, v, r["verdict"]))
-    return {c: by_claim[c] for c in claim_order(by_claim)}
+    return {"max_ratio": max(ratios), "median_ratio": float(np.median(ratios)), "n": len(ratios),
+            "interval": spread(ratios)}
 
 
 def value_bound_ratios(records: list[dict]) -> dict:
@@ -162,6 +144,29 @@ def value_bound_ratios(records: list[dict]) -> dict:
             groups[(r["claim"], r["statistic"])].append(v / b)
     return {f"{c} | {s}": {"claim": c, "statistic": s, "n": len(x), "min_ratio": min(x), "max_ratio": max(x)}
             for (c, s), x in sorted(groups.items())}
+
+
+def fitted_constants(a: "Analysis") -> list[dict]:
+    """The constants of the empirical bounds, one row each: the fitted value (the largest ratio, so the
+    bound holds on every record), the median and SPREAD interval of the per-record ratios, and where the
+    largest sits (D1)."""
+    rows = []
+    for where, res in (a.residual_D1 or {}).items():
+        at = res["at"]
+        rows.append({"claim": "D1", "name": f"C_ξ ({where} L2)", "bound": "‖ξ_n‖ ≤ C_ξ·√((1+γ²)/2)",
+                     "value": res["C_xi"], "median": res["median"], "interval": res.get("interval"), "n": res["n"],
+                     "at": f"d={at['d']}, m={at['m']}, γ={at['gamma']}"})
+    lz = a.lazy_error
+    if lz and lz["C_L"] is not None:
+        rows.append({"claim": "L1/P2", "name": "C_L", "bound": "‖f_t − lin‖/‖f_t − f_0‖ ≤ C_L·κ",
+                     "value": lz["C_L"], "median": lz.get("median"), "interval": lz.get("interval"), "n": lz["n"],
+                     "at": f"max error {lz['max_error']:.3g}"})
+    fl = a.flips_L2
+    if fl:
+        rows.append({"claim": "L2", "name": "C_flip", "bound": "flip share ≤ C_flip·atan(κ)/π",
+                     "value": fl["max_ratio"], "median": fl["median_ratio"], "interval": fl.get("interval"),
+                     "n": fl["n"], "at": ""})
+    return rows
 
 
 def measured_ranges(records: list[dict]) -> dict:
@@ -254,12 +259,13 @@ def agreement_by_margin(pts: list) -> dict | None:
             "above": summary(ags[margins > med].tolist())}
 
 
-def analyse(records: list[dict]) -> Analysis:
-    """The empirical numbers of ``records`` (dicts as ``Record.to_jsonable`` writes them)."""
+def analyse(records: list[dict], verdicts: dict | None = None) -> Analysis:
+    """The empirical numbers of ``records`` (dicts as ``Record.to_jsonable`` writes them); ``verdicts``:
+    the claim-level verdicts (``reporting.verdicts``), named in the forest rows."""
     pts = lazy_error_points(records)
     rows = slope_rows(records)
     agreement = agreement_points(records)
-    return Analysis(
+    a = Analysis(
         n_records=len(records), residual_D1=residual_constant(records), lazy_points=pts,
         lazy_error=lazy_error_constant(pts), flips_L2=flip_constant(records),
         value_over_bound=value_bound_ratios(records), measured_ranges=measured_ranges(records),
@@ -268,4 +274,6 @@ def analyse(records: list[dict]) -> Analysis:
         agreement_vs_c2_margin=[list(p) for p in agreement["c2_margin"]],
         agreement_by_L2=agreement_by_l2(agreement["kappa"]),
         agreement_by_c2_margin=agreement_by_margin(agreement["c2_margin"]),
-        value_vs_bound=value_bound_points(records))
+        forest=forest_rows(records, verdicts), least_room=least_room(records))
+    a.constants = fitted_constants(a)
+    return a

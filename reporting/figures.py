@@ -6,7 +6,6 @@ returns {figure name: path relative to the run directory}, for the Markdown to l
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +24,13 @@ LAZY_ERROR = "lazy_error_vs_kappa.png"
 SLOPES = "loglog_slopes.png"
 AGREEMENT_KAPPA = "agreement_vs_kappa.png"
 AGREEMENT_MARGIN = "agreement_vs_c2margin.png"
-VALUE_BOUND = "value_vs_bound.png"
+FOREST = "claims_at_a_glance.png"
+EMPIRICAL_BOUNDS = "empirical_bounds.png"
+CLAIM_DIR = "claims"
+#: Claim verdicts (``reporting.verdicts``) by their first word, as colours.
+CLAIM_VERDICT_COLORS = {"verified": "#2ca02c", "failed": "#d62728", "not": "#bcbd22", "observation-only:": "#7f7f7f"}
+#: Margins beyond ±LINEAR (in units of the target violation) are drawn on a log scale.
+LINEAR = 1.0
 
 
 def _figure(*args, **kw):
@@ -118,36 +123,140 @@ def agreement(pts: list, xlabel: str, *, vline=None):
     return _labelled(fig, ax, xlabel, "agreement sgn f = sgn g")
 
 
-def value_against_bound(a: Analysis):
+def claim_color(verdict: str) -> str:
+    return CLAIM_VERDICT_COLORS.get((verdict or "").split(" ")[0], "#7f7f7f")
+
+
+def _short(text, n: int = 48) -> str:
+    text = str(text or "")
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _margin_axis(ax, label: str) -> None:
+    ax.set_xscale("symlog", linthresh=LINEAR)
+    lo, hi = ax.get_xlim()
+    ax.axvspan(min(lo, -LINEAR), 0, color="#d62728", alpha=0.06, lw=0)
+    ax.set_xlim(min(lo, -LINEAR * 1.5), max(hi, LINEAR * 1.5))
+    ax.axvline(0, color="k", lw=1)
+    ax.set_xlabel(label, fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    ax.tick_params(labelsize=7)
+
+
+def _interval(ax, ends, y, color, lw=2.0):
+    ends = [e for e in (ends or []) if e is not None]
+    if len(ends) == 2:
+        ax.plot(ends, [y, y], color=color, lw=lw, solid_capstyle="butt")
+
+
+def _power_text(row: dict) -> str:
+    if row.get("words"):
+        return row["words"]
+    if row.get("detects") is None:
+        return ""
+    target = "" if row.get("target") is None else f" (target {row['target']:.3g})"
+    return f"detects {row['detects']:.3g}{target}"
+
+
+def forest(a: Analysis):
+    """Claims at a glance: per claim, the record its verdict rests on, as a margin to its bound oriented
+    so that "holds" is always to the right, in units of the violation its power target asks to detect."""
     from matplotlib.lines import Line2D
 
-    by_claim = a.value_vs_bound
-    claims = list(by_claim)
-    ncol = min(4, len(claims))
-    nrow = math.ceil(len(claims) / ncol)
-    fig = _figure(figsize=(3.1 * ncol, 2.7 * nrow))
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
-    for ax, claim in zip(axes, claims):
-        pts = by_claim[claim]
-        for verdict, color in VERDICT_COLORS.items():
-            sel = [(b, v) for b, v, vd in pts if vd == verdict]
-            if sel:
-                ax.scatter(*zip(*sel), s=14, color=color, alpha=0.8)
-        lo = min(min(b, v) for b, v, _ in pts)
-        hi = max(max(b, v) for b, v, _ in pts)
-        pad = 0.05 * (hi - lo or abs(hi) or 1.0)
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k:", lw=0.8)
-        ax.set_title(f"{claim} ({len(pts)} records)", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(claims):]:
-        ax.set_visible(False)
-    present = {vd for pts in by_claim.values() for *_, vd in pts}
-    handles = [Line2D([], [], ls="", marker="o", color=c, label=v) for v, c in VERDICT_COLORS.items() if v in present]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles) or 1, fontsize=8)
-    fig.supxlabel("bound", fontsize=9)
-    fig.supylabel("observed value", fontsize=9)
+    rows = a.forest
+    fig = _figure(figsize=(11, 1.4 + 0.3 * len(rows)))
+    ax = fig.subplots()
+    for i, row in enumerate(rows):
+        color = claim_color(row["claim_verdict"])
+        if row.get("margin") is None:
+            ax.text(0.02, i, "no bound (observed only)", fontsize=7, color="#7f7f7f", va="center",
+                    transform=ax.get_yaxis_transform())
+            continue
+        _interval(ax, row.get("margin_ci"), i, color)
+        ax.plot(row["margin"], i, "o", color=color, ms=6, mec="k", mew=0.5)
+        if row.get("target_margin") is not None:
+            ax.plot(row["target_margin"], i, "D", mfc="none", mec="k", ms=6)
+        if row.get("detects_margin") is not None:
+            ax.plot(row["detects_margin"], i, "|", color="k", ms=11, mew=2)
+        if row.get("least_example_margin") is not None:
+            ax.plot(row["least_example_margin"], i, "x", color="k", ms=5, alpha=0.7)
+        ax.text(1.01, i, _short(f"{_power_text(row)}; {row['claim_verdict']}", 60), fontsize=7, va="center",
+                transform=ax.get_yaxis_transform(), color=color)
+    ax.set_yticks(range(len(rows)), [f"{r['claim']}  {_short(r.get('statistic'), 40)} ({r.get('kind') or '–'})"
+                                     for r in rows], fontsize=7)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    _margin_axis(ax, "margin to the bound, in units of the target violation (right of 0: holds; left: beyond "
+                     "the bound)")
+    handles = [Line2D([], [], ls="-", marker="o", color="#555", label="statistic and its interval"),
+               Line2D([], [], ls="", marker="|", color="k", ms=10, mew=2, label="detects"),
+               Line2D([], [], ls="", marker="D", mfc="none", mec="k", label="target"),
+               Line2D([], [], ls="", marker="x", color="k", label="least room of one example")]
+    handles += [Line2D([], [], ls="", marker="s", color=c, label=k.rstrip(":"))
+                for k, c in CLAIM_VERDICT_COLORS.items() if any(claim_color(r["claim_verdict"]) == c for r in rows)]
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), fontsize=7)
     return fig
+
+
+def claim_records(rows: list[dict], claim: str):
+    """One claim's records as margins to their bounds (same orientation and units as the forest plot),
+    one line per check, coloured by verdict; pooled tests as diamonds with their interval."""
+    checks = sorted({r["check"] for r in rows})
+    fig = _figure(figsize=(7, 0.9 + 0.28 * len(checks)))
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)  # vertical jitter only
+    for r in rows:
+        y = checks.index(r["check"]) + (rng.uniform(-0.25, 0.25) if not r["pooled"] else 0.0)
+        color = VERDICT_COLORS.get(r["verdict"], "k")
+        if r["pooled"]:
+            _interval(ax, r.get("margin_ci"), y, color, lw=2.5)
+        ax.plot(r["margin"], y, "D" if r["pooled"] else "o", color=color, ms=6 if r["pooled"] else 3.5,
+                mec="k" if r["pooled"] else color, mew=0.5, alpha=1.0 if r["pooled"] else 0.7)
+    ax.set_yticks(range(len(checks)), [_short(c, 44) for c in checks], fontsize=7)
+    ax.set_ylim(len(checks) - 0.5, -0.5)
+    _margin_axis(ax, f"{claim}: margin to the bound per record (right of 0: holds)")
+    return fig
+
+
+def empirical_bounds(a: Analysis):
+    """Fitted constants (largest per-record ratio, median and central interval), and per bound the
+    record with the least room."""
+    consts, room = a.constants, a.least_room
+    fig = _figure(figsize=(9, 1.6 + 0.3 * (len(consts) + len(room))))
+    panels = [p for p in (consts, room) if p]
+    axes = list(np.atleast_1d(fig.subplots(len(panels), 1, height_ratios=[len(p) + 1 for p in panels])))
+    if consts:
+        top = axes.pop(0)
+        for i, c in enumerate(consts):
+            _interval(top, c.get("interval"), i, "#1f77b4", lw=3)
+            if c.get("median") is not None:
+                top.plot(c["median"], i, "|", color="k", ms=10, mew=1.5)
+            top.plot(c["value"], i, "o", color="#1f77b4", mec="k", ms=6)
+        top.set_yticks(range(len(consts)), [f"{c['claim']} {c['name']} ({c['n']})" for c in consts], fontsize=7)
+        top.set_ylim(len(consts) - 0.5, -0.5)
+        if all(c["value"] > 0 for c in consts):
+            top.set_xscale("log")
+        top.set_xlabel("fitted constant (dot: largest ratio, | median, bar: central 90% of the records' ratios)",
+                       fontsize=8)
+        top.grid(alpha=0.3, axis="x")
+        top.tick_params(labelsize=7)
+    if room:
+        bottom = axes.pop(0)
+        for i, r in enumerate(room):
+            bottom.barh(i, r["margin"], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6)
+        bottom.set_yticks(range(len(room)), [f"{r['claim']} {_short(r['statistic'], 40)}" for r in room], fontsize=7)
+        bottom.set_ylim(len(room) - 0.5, -0.5)
+        _margin_axis(bottom, "least room to the bound over a statistic's records (units of the target violation)")
+    return fig
+
+
+def draw_claims(rows_by_claim: dict, figures_dir) -> dict:
+    """One figure per claim with margins: {claim: "figures/claims/<claim>.png"}."""
+    drawn: dict = {}
+    for claim, rows in rows_by_claim.items():
+        if rows:
+            name = f"{CLAIM_DIR}/{claim}.png"
+            _save(claim_records(rows, claim), figures_dir, name, drawn)
+    return {claim: drawn[f"{CLAIM_DIR}/{claim}.png"] for claim in rows_by_claim if f"{CLAIM_DIR}/{claim}.png" in drawn}
 
 
 def draw(a: Analysis, figures_dir) -> dict:
@@ -163,6 +272,8 @@ def draw(a: Analysis, figures_dir) -> dict:
     if a.agreement_vs_c2_margin:
         _save(agreement(a.agreement_vs_c2_margin, "C2 margin |ĝ| − B_0 − B_E (median over covered z)"),
               figures_dir, AGREEMENT_MARGIN, drawn)
-    if a.value_vs_bound:
-        _save(value_against_bound(a), figures_dir, VALUE_BOUND, drawn)
+    if a.forest:
+        _save(forest(a), figures_dir, FOREST, drawn)
+    if a.constants or a.least_room:
+        _save(empirical_bounds(a), figures_dir, EMPIRICAL_BOUNDS, drawn)
     return drawn

@@ -1,23 +1,32 @@
-"""Markdown of the report: the claim summary (summary.md's top) and the empirical sections, which
-link the figures ``reporting.figures`` drew (``figures/<name>.png`` next to summary.md)."""
+"""Markdown of the report: ``summary.md``, one page a reader can paste (the run, the claim verdicts, the
+failures with their counterexamples, the fitted constants, the figures, the deepest collapses), and
+``records.md``, every record, stratum, collapse and empirical table. Figures are ``figures/<name>.png``
+next to both files (``reporting.figures``)."""
 
 from __future__ import annotations
 
 import math
+import re
 
 from perturbation_learning.procedure import DEFAULT_PROCEDURE
 from theory.claims import CLAIMS
 from theory.lazy import KAPPA_MAX
+from theory.prediction import COLLAPSE_AGREEMENT
 
 from . import figures as F
 from .analysis import Analysis, finite
+from .margins import test_in_words
 
 #: Rows of the "measured ranges" table (results.json has all).
 MAX_RANGE_ROWS = 30
-#: Records listed per claim in summary.md (results.json has all).
-MAX_RECORD_ROWS = 40
-#: Collapsed pairs listed per (check, setting) in summary.md (results.json has all).
+#: Collapsed pairs listed per (check, setting) in records.md (results.json has all).
 MAX_COLLAPSE_ROWS = 12
+#: Collapses of attack runs, failures and least-room rows that summary.md shows (the rest: records.md).
+SUMMARY_COLLAPSES, SUMMARY_FAILURES, SUMMARY_LEAST_ROOM = 10, 5, 8
+#: Perturbations that carry no signal by construction, and ε = 0 or t = 0 (THEORY.md §6): their
+#: collapse is the control working, and the attack's prediction does not apply to them.
+CONTROL_ATTACKS = ("random", "shuffled")
+DETAIL = "Every record, stratum and collapse: `records.md`, `report.html` (browsable) and `results.json`."
 
 
 def cell(value) -> str:
@@ -42,61 +51,176 @@ def rerun_command(nodeid: str, meta: dict) -> str:
     return f"pytest '{nodeid}' --hypothesis-profile={meta.get('profile')}{seed_part}{proc_part}"
 
 
-def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, sections: list[str]) -> str:
+def counterexample(longrepr: str | None) -> str:
+    """Hypothesis' shrunk "Falsifying example: …(…)" block of a failure, with pytest's "E" gutter removed."""
+    lines = [re.sub(r"^E {1,3}", "", ln) for ln in (longrepr or "").splitlines()]
+    for i, ln in enumerate(lines):
+        if "Falsifying example" in ln:
+            block = [ln.strip()]
+            for nxt in lines[i + 1:]:
+                block.append(nxt.rstrip())
+                if nxt.strip() == ")" or not nxt.strip():
+                    break
+            return "\n".join(block)
+    return ""
+
+
+def error_line(longrepr: str | None) -> str:
+    """The failure's message: the last "E …Error: …" line of pytest's report."""
+    lines = (longrepr or "").strip().splitlines()
+    errs = [ln[1:].strip() for ln in lines if ln.startswith("E ") and "Error" in ln]
+    return errs[-1] if errs else (lines[-1] if lines else "")
+
+
+def header(records: list[dict], meta: dict, title: str) -> list[str]:
     budget = meta["false_failure_budget"]
-    lines = [f"# Claim report — run {meta['run_id']}", "",
-             f"- procedure checked: `{meta.get('procedure') or DEFAULT_PROCEDURE}`",
-             f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
-             f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",
-             f"- network pairs trained: **{meta['pairs_trained']}**; records: {len(records)}",
-             f"- false-failure budget: {budget['run']:.0e} per run, α = {budget['per_assertion']:.1e} per "
-             f"test (Bonferroni over at most {budget['max_assertions']} tests); "
-             f"{budget.get('tests_made', '?')} tests made, {_value(budget.get('spent'))} spent",
-             f"- versions: {meta['versions']}; machine: {meta['machine']}", "",
-             "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9 "
-             "(a mean, or a slope deviation); `target`: what the claim's power target asks it to detect "
-             "(theory.tolerances.POWER_TARGETS). A test that is not rejected but misses the target is "
-             "`underpowered`, not `pass`.", "",
-             "| claim | title | records | pass | underpowered | fail | observed | invalid | mean coverage | "
-             "detects | target | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rev = meta.get("git_revision")
+    return [f"# {title} — run {meta['run_id']}", "",
+            f"- procedure checked: `{meta.get('procedure') or DEFAULT_PROCEDURE}`"
+            + (f"; commit `{rev[:12]}`{' (dirty)' if meta.get('git_dirty') else ''}" if rev and rev != "unknown" else ""),
+            f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
+            f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",
+            f"- network pairs trained: **{meta['pairs_trained']}**; records: {len(records)}",
+            f"- false-failure budget: {budget['run']:.0e} per run, α = {budget['per_assertion']:.1e} per "
+            f"test (Bonferroni over at most {budget['max_assertions']} tests); "
+            f"{budget.get('tests_made', '?')} tests made, {_value(budget.get('spent'))} spent",
+            f"- versions: {meta['versions']}; machine: {meta['machine']}", ""]
+
+
+def power_cells(row: dict, forest_row: dict | None) -> tuple[str, str]:
+    """The claim's ``detects`` and target cells; a slope's interval test in words instead."""
+    words = (forest_row or {}).get("words") if (forest_row or {}).get("detects") == row.get("best_detects") else None
+    if words:
+        return words, "interval test"
+    return _value(row.get("best_detects")), _value(row.get("target"))
+
+
+CLAIM_COLUMNS = ("claim", "title", "records", "pass", "underpowered", "fail", "observed", "invalid", "detects",
+                 "target", "verdict")
+
+
+def claim_table_lines(table: dict, forest: list[dict]) -> list[str]:
+    by_claim = {r["claim"]: r for r in forest}
+    lines = ["| " + " | ".join(CLAIM_COLUMNS) + " |", "|" + "---|" * len(CLAIM_COLUMNS)]
     for cid, claim in CLAIMS.items():
         row = table.get(cid)
         if row is None:
-            lines.append(f"| {cid} | {cell(claim.title)} | 0 | | | | | | | | | not exercised |")
+            lines.append(f"| {cid} | {cell(claim.title)} | 0 | | | | | | | | not exercised |")
             continue
-        cov = "" if row["mean_coverage"] is None else f"{row['mean_coverage']:.3f}"
-        lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | "
-                     f"{row.get('underpowered', 0)} | {row['fail']} | {row['observed']} | {row['invalid']} | {cov} | "
-                     f"{_value(row.get('best_detects'))} | {_value(row.get('target'))} | {cell(row['verdict'])} |")
-    lines += ["", "## Claims", ""]
-    for cid, claim in CLAIMS.items():
-        if cid not in table:
-            continue
-        lines += [f"### {cid}: {claim.title}", "", f"$${claim.latex}$$", ""]
-        recs = [r for r in records if r["claim"] == cid]
-        lines += ["| check | statistic | observed | bound | detects | target | CI | coverage | pairs | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in recs[:MAX_RECORD_ROWS]:
-            ci = "" if not r["ci"] else f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
-            verdict = r["verdict"] + (f" ({cell(r['reason'])})" if r.get("reason") and r["verdict"] != "pass" else "")
-            lines.append(f"| {r['check']} | {cell(r['statistic'])} | {_value(r['value'])} | {_value(r['bound'])} | "
-                         f"{_value(r.get('detects'))} | {_value(r.get('target'))} | {ci} | {_value(r['coverage'])} | "
-                         f"{r['n_pairs']} | {verdict} |")
-        if len(recs) > MAX_RECORD_ROWS:
-            lines.append(f"| … {len(recs) - MAX_RECORD_ROWS} more in results.json | | | | | | | | | |")
-        lines.append("")
-    failed = {k: v for k, v in outcomes.items() if v["outcome"] == "failed"}
-    lines += ["## Failures", ""]
+        detects, target = power_cells(row, by_claim.get(cid))
+        lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | {row.get('underpowered', 0)} | "
+                     f"{row['fail']} | {row['observed']} | {row['invalid']} | {cell(detects)} | {target} | "
+                     f"{cell(row['verdict'])} |")
+    return lines
+
+
+def is_control(c: dict) -> bool:
+    s = c.get("setting") or {}
+    return (str(c.get("check", "")).startswith("test_CTRL") or s.get("attack") in CONTROL_ATTACKS
+            or s.get("eps") == 0 or s.get("t_f") == 0)
+
+
+def _setting_text(c: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k not in ("seeds", "first_seed"))
+
+
+def top_collapses(collapses: list[dict], n: int = SUMMARY_COLLAPSES) -> list[str]:
+    """The n deepest collapses of attack runs, with their prediction; controls only counted."""
+    attacks = sorted((c for c in collapses if not is_control(c)), key=lambda c: c["agreement"])
+    md = [f"## Deepest collapses of attack runs (agreement < {COLLAPSE_AGREEMENT})", ""]
+    controls = len(collapses) - len(attacks)
+    if controls:
+        md += [f"{controls} collapses of control runs (random or shuffled perturbations, ε = 0, t = 0) are left "
+               "out: there the collapse is the control working, and the attack's prediction does not apply.", ""]
+    if not attacks:
+        return md + ["None.", ""]
+    md += ["| check | setting | seed | agreement | predicted | reason |", "|---|---|---|---|---|---|"]
+    for c in attacks[:n]:
+        predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
+        reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
+        md.append(f"| {c.get('check', '')} | {cell(_setting_text(c))} | {c['seed']} | {c['agreement']:.3f} | "
+                  f"{predicted} | {cell(reason)} |")
+    if len(attacks) > n:
+        md.append(f"\n{len(attacks) - n} more attack-run collapses in records.md.")
+    return md + [""]
+
+
+def failures_section(outcomes: dict, meta: dict, n: int | None) -> list[str]:
+    failed = [(k, v) for k, v in outcomes.items() if v["outcome"] == "failed"]
+    md = ["## Failures", ""]
     if not failed:
-        lines.append("None.")
-    for nodeid, o in failed.items():
-        lines += [f"### `{nodeid}` ({', '.join(o['claims'])})", "", "Rerun:", "",
-                  f"    {rerun_command(nodeid, meta)}", "", "```", (o["longrepr"] or "")[-2500:], "```", ""]
-    lines += collapses_section(meta.get("collapsed_pairs") or [])
-    for section in sections:
-        lines += ["", section]
-    return "\n".join(lines) + "\n"
+        return md + ["None.", ""]
+    for nodeid, o in failed[:n]:
+        example = counterexample(o.get("longrepr"))
+        md += [f"### `{nodeid}` ({', '.join(o['claims'])})", "", f"- {cell(error_line(o.get('longrepr')))}",
+               f"- rerun: `{rerun_command(nodeid, meta)}`", ""]
+        md += ["```", example, "```", ""] if example else []
+        if n is None:
+            md += ["Full report:", "", "```", (o.get("longrepr") or "")[-2500:], "```", ""]
+    if n is not None and len(failed) > n:
+        md.append(f"{len(failed) - n} more failures in records.md.")
+    return md
+
+
+def constants_table(a: Analysis) -> list[str]:
+    if not a.constants:
+        return ["No record carried a residual ratio, a lazy error with κ, or a predicted flip share.", ""]
+    md = ["| claim | bound | fitted constant | median | central 90% | records | largest at |", "|---|---|---|---|---|---|---|"]
+    for c in a.constants:
+        iv = c.get("interval")
+        md.append(f"| {c['claim']} | {cell(c['bound'])} | {c['name'].split(' ')[0]} = **{c['value']:.3g}** | "
+                  f"{fmt(c.get('median'))} | {'–' if not iv else f'[{iv[0]:.3g}, {iv[1]:.3g}]'} | {c['n']} | "
+                  f"{cell(c['at'] or c['name'])} |")
+    return md + [""]
+
+
+def least_room_table(rows: list[dict]) -> list[str]:
+    md = ["| claim | statistic | bound side | margin (target units) | value | bound | verdict | setting |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        setting = ", ".join(f"{k}={v}" for k, v in (r.get("setting") or {}).items() if k not in ("seeds",))
+        md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {r['margin']:.3g} | {_value(r['value'])} | "
+                  f"{_value(r['bound'])} | {r['verdict']} | {cell(setting)} |")
+    return md + [""]
+
+
+def _link(drawn: dict, name: str, alt: str) -> list[str]:
+    return [f"![{alt}]({drawn[name]})", ""] if name in drawn else []
+
+
+def glance_section(a: Analysis, drawn: dict) -> list[str]:
+    md = ["## Claims at a glance", "",
+          "One row per claim: the statistic its verdict rests on, with its interval, as a margin to its bound, "
+          "oriented so that holding is to the right of 0 for a ceiling and a floor alike, in units of the violation "
+          "its power target asks to detect (| detects, ◇ target, × least room of one example).", "",
+          *_link(drawn, F.FOREST, "claims at a glance")]
+    rows = [r for r in a.forest if r.get("margin") is not None]
+    if rows:
+        tight = min(rows, key=lambda r: r["margin"])
+        md += [f"Least room: **{tight['claim']}** ({cell(tight['statistic'])}), margin {tight['margin']:.3g} "
+               f"({tight['kind']}; value {_value(tight['value'])}, bound {_value(tight['bound'])}).", ""]
+    return md
+
+
+def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis,
+                     drawn: dict) -> str:
+    lines = header(records, meta, "Claim report") + [DETAIL, "", "## Claim verdicts", "",
+             "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9; "
+             "`target`: what its power target asks it to detect (theory.tolerances.POWER_TARGETS).", ""]
+    lines += claim_table_lines(table, a.forest) + [""]
+    lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
+    lines += glance_section(a, drawn)
+    tightest = sorted(a.least_room, key=lambda r: r["margin"])[:SUMMARY_LEAST_ROOM]
+    lines += ["## Empirical bounds", "", *constants_table(a)]
+    if tightest:
+        lines += [f"The {len(tightest)} bounds with the least room (all {len(a.least_room)}: records.md):", "",
+                  *least_room_table(tightest)]
+    lines += _link(drawn, F.EMPIRICAL_BOUNDS, "empirical bounds")
+    others = [f"[{name}]({path})" for name, path in drawn.items() if name not in (F.FOREST, F.EMPIRICAL_BOUNDS)]
+    if others:
+        lines += ["Other figures: " + ", ".join(others) + ".", ""]
+    lines += top_collapses(meta.get("collapsed_pairs") or [])
+    return "\n".join(lines).rstrip() + "\n"
 
 
 _YES_NO = {True: "yes", False: "no"}
@@ -105,20 +229,19 @@ _YES_NO = {True: "yes", False: "no"}
 def collapses_section(collapses: list[dict]) -> list[str]:
     """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, grouped by check and setting,
     with the agreement the run predicted before g was trained and the prediction's reason (THEORY.md P5)."""
-    from theory.prediction import COLLAPSE_AGREEMENT
-
     md = ["", f"## Pairs whose agreement collapsed (< {COLLAPSE_AGREEMENT})", ""]
     if not collapses:
         return md + ["None."]
     md += [f"{len(collapses)} pairs. `predicted`: the agreement predicted from the data, f and the drawn targets "
            "before g was trained; `reason`: the prediction's explanation where it predicted the collapse. "
+           "Control runs are marked: their prediction is the attack's, not the control's. "
            "All pairs: results.json, `meta.collapsed_pairs`.", ""]
     groups: dict = {}
     for c in collapses:
         setting = ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k != "seeds")
-        groups.setdefault((c.get("check", ""), setting, c.get("inside_l2")), []).append(c)
-    for (check, setting, inside), rows in groups.items():
-        md += [f"- `{check}`, inside L2: {_YES_NO.get(inside, '—')}; {setting}", "",
+        groups.setdefault((c.get("check", ""), setting, c.get("inside_l2"), is_control(c)), []).append(c)
+    for (check, setting, inside, control), rows in groups.items():
+        md += [f"- `{check}`{' (control)' if control else ''}, inside L2: {_YES_NO.get(inside, '—')}; {setting}", "",
                "  | seed | agreement | predicted | reason |", "  |---|---|---|---|"]
         for c in rows[:MAX_COLLAPSE_ROWS]:
             predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
@@ -130,63 +253,86 @@ def collapses_section(collapses: list[dict]) -> list[str]:
     return md
 
 
-def _link(drawn: dict, name: str, alt: str) -> list[str]:
-    return [f"![{alt}]({drawn[name]})", ""] if name in drawn else []
+def strata_lines(verdicts: dict | None) -> list[str]:
+    """A claim × stratum table, where the claim verdicts carry per-stratum verdicts."""
+    strata = {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
+    if not strata:
+        return []
+    cols = sorted({s for per in strata.values() for s in per})
+    md = ["## Claims by stratum", "", "Per covered stratum: its verdict (records in it). Blank: outside the claim.", "",
+          "| claim | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for claim, per in strata.items():
+        md.append(f"| {claim} | " + " | ".join(
+            "" if s not in per else f"{per[s].get('verdict', '')} ({per[s].get('records', '')})" for s in cols) + " |")
+    return md + [""]
 
 
-def constants_section(a: Analysis, drawn: dict) -> list[str]:
-    md = ["## Empirical bounds: fitted constants", ""]
-    rows = []
-    for where, res in (a.residual_D1 or {}).items():
-        at = res["at"]
-        rows.append(f"| D1 | ‖ξ_n‖ ≤ C_ξ·√((1+γ²)/2) (Õ(1) of Thm 3.3), {where} L2 | "
-                    f"C_ξ = **{res['C_xi']:.3f}** (median {res['median']:.3f}) | {res['n']} | "
-                    f"largest at d={at['d']}, m={at['m']}, γ={at['gamma']} |")
-    lz = a.lazy_error
-    if lz:
-        rows.append(f"| L1/P2 | ‖f_t − lin‖/‖f_t − f_0‖ ≤ C_L·κ | C_L = **{fmt(lz['C_L'])}**, "
-                    f"max error {lz['max_error']:.3g} | {lz['n']} | per κ bin below |")
-    fl = a.flips_L2
-    if fl:
-        rows.append(f"| L2 | flip share ≤ C_flip · atan(κ)/π | C_flip = **{fl['max_ratio']:.3g}** "
-                    f"(median {fl['median_ratio']:.3g}) | {fl['n']} | |")
-    if rows:
-        md += ["| claim | bound | fitted constant | records | note |", "|---|---|---|---|---|", *rows, ""]
-    else:
-        md += ["No record carried a residual ratio, a lazy error with κ, or a predicted flip share.", ""]
-    if lz and lz["bins"]:
-        md += ["Largest lazy relative error per κ bin:", "", "| κ in | points | max error |", "|---|---|---|"]
-        for b in lz["bins"]:
-            hi = "∞" if math.isinf(b["kappa_high"]) else f"{b['kappa_high']:g}"
-            md.append(f"| ({b['kappa_low']:g}, {hi}] | {b['n']} | {b['max_error']:.3g} |")
-        md += ["", *_link(drawn, F.LAZY_ERROR, "lazy error against κ")]
-    if a.value_over_bound:
-        md += ["Observed value/bound per statistic (how much room each stated bound leaves):", "",
-               "| claim | statistic | records | min value/bound | max value/bound |", "|---|---|---|---|---|"]
-        for row in a.value_over_bound.values():
-            md.append(f"| {row['claim']} | {cell(row['statistic'])} | {row['n']} | {row['min_ratio']:.3g} | "
-                      f"{row['max_ratio']:.3g} |")
-        md.append("")
-    ranges = [(c, k, v) for c, keys in a.measured_ranges.items() for k, v in keys.items()]
-    if ranges:
-        md += ["Other numbers the checks recorded (min – max over records; all in results.json):", "",
-               "| claim | quantity | values | min | max |", "|---|---|---|---|---|"]
-        for c, k, v in ranges[:MAX_RANGE_ROWS]:
-            md.append(f"| {c} | {cell(k)} | {v['n']} | {v['min']:.4g} | {v['max']:.4g} |")
-        if len(ranges) > MAX_RANGE_ROWS:
-            md.append(f"| … {len(ranges) - MAX_RANGE_ROWS} more in results.json | | | | |")
+def record_lines(records: list[dict]) -> list[str]:
+    md = []
+    for cid in CLAIMS:
+        recs = [r for r in records if r["claim"] == cid]
+        if not recs:
+            continue
+        md += [f"### {cid}: {CLAIMS[cid].title}", "", f"$${CLAIMS[cid].latex}$$", "",
+               "| check | statistic | observed | bound | side | detects | target | CI | coverage | pairs | verdict |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in recs:
+            ci = "" if not r["ci"] else f"[{_value(r['ci'][0])}, {_value(r['ci'][1])}]"
+            verdict = r["verdict"] + (f" ({cell(r['reason'])})" if r.get("reason") and r["verdict"] != "pass" else "")
+            md.append(f"| {r['check']} | {cell(r['statistic'])} | {_value(r['value'])} | {_value(r['bound'])} | "
+                      f"{r.get('side') or ''} | {cell(test_in_words(r) or _value(r.get('detects')))} | "
+                      f"{_value(r.get('target'))} | {ci} | {_value(r['coverage'])} | {r['n_pairs']} | {verdict} |")
         md.append("")
     return md
+
+
+def records_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis, drawn: dict,
+                     verdicts: dict | None = None) -> str:
+    """records.md: the claim table with coverage and checks, strata, every record, every failure in full,
+    every collapse and the empirical tables."""
+    md = header(records, meta, "Claim records") + ["The one-page summary: `summary.md`.", "",
+                                                   "## Claim verdicts", "", *claim_table_lines(table, a.forest), ""]
+    md += ["| claim | mean coverage | checks |", "|---|---|---|"]
+    md += [f"| {c} | {fmt(row['mean_coverage'])} | {', '.join(row['checks'])} |" for c, row in table.items()] + [""]
+    md += strata_lines(verdicts) + ["## Records", ""] + record_lines(records)
+    md += failures_section(outcomes, meta, None) + collapses_section(meta.get("collapsed_pairs") or []) + [""]
+    md += ["## Empirical bounds: fitted constants", "", *constants_table(a)]
+    md += ["## Least room per bound", "", *least_room_table(a.least_room), *_link(drawn, F.EMPIRICAL_BOUNDS, "bounds")]
+    for section in (lazy_bins, slopes_section, agreement_section, ranges_section):
+        md += section(a, drawn)
+    return "\n".join(md).rstrip() + "\n"
+
+
+def lazy_bins(a: Analysis, drawn: dict) -> list[str]:
+    lz = a.lazy_error
+    if not lz or not lz["bins"]:
+        return []
+    md = ["## Lazy relative error per κ bin", "", "| κ in | points | max error |", "|---|---|---|"]
+    for b in lz["bins"]:
+        hi = "∞" if math.isinf(b["kappa_high"]) else f"{b['kappa_high']:g}"
+        md.append(f"| ({b['kappa_low']:g}, {hi}] | {b['n']} | {b['max_error']:.3g} |")
+    return md + ["", *_link(drawn, F.LAZY_ERROR, "lazy error against κ")]
+
+
+def ranges_section(a: Analysis, drawn: dict) -> list[str]:
+    ranges = [(c, k, v) for c, keys in a.measured_ranges.items() for k, v in keys.items()]
+    if not ranges:
+        return []
+    md = ["## Other numbers the checks recorded", "", "| claim | quantity | values | min | max |", "|---|---|---|---|---|"]
+    for c, k, v in ranges[:MAX_RANGE_ROWS]:
+        md.append(f"| {c} | {cell(k)} | {v['n']} | {v['min']:.4g} | {v['max']:.4g} |")
+    if len(ranges) > MAX_RANGE_ROWS:
+        md.append(f"| … {len(ranges) - MAX_RANGE_ROWS} more in results.json | | | | |")
+    return md + [""]
 
 
 def slopes_section(a: Analysis, drawn: dict) -> list[str]:
     if not a.slope_groups:
         return []
-    md = ["## Empirical: fitted log-log slopes", "",
+    md = ["## Fitted log-log slopes", "",
           "As fitted by the checks (least squares on log–log, Student-t interval at the check's level), "
-          "grouped by claim, axis and data family; every fit is in results.json (`empirical.slopes`). "
-          "THEORY.md: D4 expects 1 − cos to fall with d and t (slope < 0; prototype ≈ −0.6 in d), "
-          "K3 expects −1/2 in m.", "",
+          "grouped by claim, axis and data family. THEORY.md: D4 expects 1 − cos to fall with d and t "
+          "(slope < 0; prototype ≈ −0.6 in d), K3 expects −1/2 in m.", "",
           "| claim | axis | family | fits | median slope | range | median CI | bound | verdicts |",
           "|---|---|---|---|---|---|---|---|---|"]
     for g in a.slope_groups:
@@ -207,10 +353,9 @@ def _describe(s: dict) -> str:
 def agreement_section(a: Analysis, drawn: dict) -> list[str]:
     if not a.agreement_by_L2 and not a.agreement_by_c2_margin:
         return []
-    md = ["## Empirical: agreement against laziness κ and the C2 margin", "",
-          "Agreement as each check recorded it: the scenario checks (C1 records) give it on the test inputs "
-          "where L2, C2 and C3 hold (P1's restriction); P3 and the controls give it over all fresh inputs. "
-          "Points are per network pair where the record's lists pair up, else one per record.", ""]
+    md = ["## Agreement against laziness κ and the C2 margin", "",
+          "The scenario checks (C1 records) give agreement on the test inputs where L2, C2 and C3 hold; P3 and "
+          "the controls over all fresh inputs. Points are per network pair where the lists pair up.", ""]
     if a.agreement_by_L2:
         md += [f"| claim | κ ≤ κ_max = {KAPPA_MAX:.3g} (inside L2) | κ > κ_max |", "|---|---|---|"]
         for claim, row in a.agreement_by_L2["claims"].items():
@@ -222,17 +367,3 @@ def agreement_section(a: Analysis, drawn: dict) -> list[str]:
                f"{_describe(m['below'])}; above it {_describe(m['above'])}.", "",
                *_link(drawn, F.AGREEMENT_MARGIN, "agreement against the C2 margin")]
     return md
-
-
-def value_bound_section(a: Analysis, drawn: dict) -> list[str]:
-    if not a.value_vs_bound:
-        return []
-    return ["## Empirical: observed value against bound, per claim", "",
-            "One point per record; dotted line: value = bound. Whether a bound is an upper or a lower one is "
-            "the statistic's (see the claim tables above). Colours: pass green, underpowered olive, fail red, "
-            "observed grey.", "", *_link(drawn, F.VALUE_BOUND, "value against bound")]
-
-
-def empirical_sections(a: Analysis, drawn: dict) -> list[str]:
-    parts = (constants_section, slopes_section, agreement_section, value_bound_section)
-    return ["\n".join(md) for md in (part(a, drawn) for part in parts) if md]

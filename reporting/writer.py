@@ -1,4 +1,5 @@
-"""Write a run's report: reports/<run-id>/{results.json, summary.md, figures/} and reports/latest/.
+"""Write a run's report: reports/<run-id>/{results.json, summary.md, records.md, report.html, figures/}
+and reports/latest/.
 
 Only the controller writes (``reporting.plugin``). Every file is written atomically (temporary file
 in the same directory, then ``os.replace``), so an interrupted run or a parallel writer never
@@ -19,7 +20,9 @@ from perturbation_learning.files import atomic_write_text, json_clean
 
 from . import figures
 from .analysis import analyse
-from .markdown import empirical_sections, summary_markdown
+from .html import report_html
+from .margins import record_margins
+from .markdown import records_markdown, summary_markdown
 from .records import VERDICTS
 
 # The layout of results.json; a reader of another version (``reporting.compare``) refuses it.
@@ -49,6 +52,8 @@ def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
         if v is not None:
             row.update(verdict=v["verdict"] + (f" ({v['reason']})" if v.get("reason") else ""),
                        best_detects=v.get("best_detects"), target=v.get("target"))
+            if v.get("strata"):
+                row["strata"] = v["strata"]
     return dict(out)
 
 
@@ -61,13 +66,16 @@ def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict
     meta = dict(meta, run_id=run_id)
     run_dir = root / run_id
     table = claim_table(records, verdicts)
-    analysis = analyse(records)
+    analysis = analyse(records, verdicts)
     drawn = figures.draw(analysis, run_dir / "figures")
-    sections = empirical_sections(analysis, drawn)
-    empirical = dict(analysis.to_json(), figures=list(drawn))
+    per_claim = figures.draw_claims(record_margins(records), run_dir / "figures")
+    empirical = dict(analysis.to_json(), figures=list(drawn), claim_figures=per_claim)
     results = {"format_version": FORMAT_VERSION, "meta": meta, "claims": table, "outcomes": outcomes, "records": records, "empirical": empirical}
     atomic_write_text(run_dir / "results.json", json.dumps(json_clean(results), indent=1, sort_keys=True))
-    atomic_write_text(run_dir / "summary.md", summary_markdown(records, outcomes, meta, table, sections))
+    atomic_write_text(run_dir / "summary.md", summary_markdown(records, outcomes, meta, table, analysis, drawn))
+    atomic_write_text(run_dir / "records.md", records_markdown(records, outcomes, meta, table, analysis, drawn, verdicts))
+    atomic_write_text(run_dir / "report.html", report_html(run_dir, records, outcomes, meta, table, analysis, drawn,
+                                                           per_claim, verdicts))
     _refresh_latest(root, run_dir)
     return run_dir
 

@@ -1,5 +1,5 @@
-"""The check-run report: results.json and summary.md agree, the empirical sections link figures
-that exist, and an interrupted write never leaves half a results.json."""
+"""The check-run report: results.json, summary.md and records.md agree, the figures they link exist,
+and an interrupted write never leaves half a results.json."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = ("pass", "underpowered", "fail", "observed", "invalid")
 
 
-def _record(claim, verdict, *, value=0.01, bound=0.05, statistic="share", measured=None, **setting):
+def _record(claim, verdict, *, value=0.01, bound=0.05, statistic="share", measured=None, test="exact", **setting):
     return Record(claim=claim, check=f"test_{claim}_synthetic", setting=dict(setting), seeds=[1, 2],
                   statistic=statistic, value=value, bound=bound, verdict=verdict, inside=verdict != "observed",
-                  coverage=0.5, ci=(0.0, 0.1), alpha=5e-7, n_pairs=2, **(measured or {})).to_jsonable()
+                  coverage=0.5, ci=(0.0, 0.1), alpha=5e-7, n_pairs=2, test=None if verdict == "observed" else test,
+                  **(measured or {})).to_jsonable()
 
 
 def synthetic_records() -> list[dict]:
@@ -41,8 +42,9 @@ def synthetic_records() -> list[dict]:
     recs.append(_record("D1", "invalid", value=None, bound=None, statistic="invalid run", measured={"reason": "x"}))
     recs.append(_record("L1", "pass", value=0.02, bound=0.25, statistic="‖f_t − lin‖/‖f_t − f_0‖ inside L2",
                         measured={"kappa": [0.05, 0.08]}))
-    recs.append(_record("D4", "pass", value=-0.6, bound=0.0, statistic="log-log slope",
-                        measured={"slope": -0.6, "slope_ci": (-0.8, -0.4), "axis": "d"}, family="gauss"))
+    recs.append(_record("D4", "pass", value=-0.6, bound=0.0, statistic="log-log slope", test="t-interval",
+                        measured={"slope": -0.6, "slope_ci": (-0.8, -0.4), "axis": "d", "detects": 0.0},
+                        family="gauss"))
     recs.append(_record("C1", "observed", value=0.9, bound=None,
                         measured={"c2_margin": [0.5, 2.0], "agreement": [0.97, 1.0], "kappa": [0.1, 0.2]}))
     return recs
@@ -62,16 +64,16 @@ def _outcomes() -> dict:
 
 
 def _summary_counts(summary: str) -> dict:
-    """Per claim (records, pass, underpowered, fail, observed, invalid) from summary.md's top table."""
+    """Per claim (records, pass, underpowered, fail, observed, invalid) from the claim-verdict table."""
     out = {}
     for line in summary.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 12 or cells[0] not in CLAIMS:
+        if len(cells) < 11 or cells[0] not in CLAIMS:
             continue
-        # From the right (coverage, detects, target, verdict follow): a title may itself contain "|".
-        counts = cells[-10:-4]
+        # From the right (detects, target, verdict follow): a title may itself contain "|".
+        counts = cells[-9:-3]
         if cells[-1] == "not exercised":  # a claim without records has empty counts
-            assert counts[0] == "0"
+            assert cells[-9] == "0"
             continue
         if all(c.isdigit() for c in counts):
             out[cells[0]] = tuple(int(c) for c in counts)
@@ -109,28 +111,44 @@ def test_per_claim_counts_agree_between_json_summary_and_records(written):
     assert len(results["records"]) == len(records)
 
 
-def test_empirical_sections_link_existing_figures(written):
+def test_summary_and_records_link_existing_figures(written):
     _, run_dir, _ = written
     results = json.loads((run_dir / "results.json").read_text())
     emp = results["empirical"]
     assert emp["residual_D1"]["inside"]["C_xi"] == pytest.approx(0.81)
     assert emp["residual_D1"]["outside"]["C_xi"] == pytest.approx(2.4)  # the "observed" record
     assert emp["slopes"][0]["slope"] == pytest.approx(-0.6)
-    assert {"agreement_vs_kappa.png", "agreement_vs_c2margin.png", "value_vs_bound.png"} <= set(emp["figures"])
-    summary = (run_dir / "summary.md").read_text()
-    links = re.findall(r"\]\((figures/[^)]+\.png)\)", summary)
-    assert sorted(set(links)) == sorted(f"figures/{n}" for n in emp["figures"])
-    for link in links:
+    assert {figures.FOREST, figures.EMPIRICAL_BOUNDS, "agreement_vs_kappa.png"} <= set(emp["figures"])
+    assert "value_vs_bound.png" not in emp["figures"]       # replaced by the oriented forest plot
+    links = set()
+    for name in ("summary.md", "records.md"):
+        links |= set(re.findall(r"\]\((figures/[^)]+\.png)\)", (run_dir / name).read_text()))
+    assert sorted(links) == sorted(f"figures/{n}" for n in emp["figures"])
+    for link in [*links, *emp["claim_figures"].values()]:
         assert (run_dir / link).read_bytes()[:4] == b"\x89PNG"
+    assert set(emp["claim_figures"]) == {"K1", "L1", "D1", "D4"}   # the claims with a bound
+
+
+def test_records_md_lists_every_record_and_the_summary_none(written):
+    """Per-record detail lives in records.md (one row per record), not in summary.md."""
+    _, run_dir, records = written
+    detail = (run_dir / "records.md").read_text()
+    summary = (run_dir / "summary.md").read_text()
+    for r in records:
+        assert f"| {r['check']} |" in detail
+        assert f"| {r['check']} |" not in summary
+    section = detail.split("## Records", 1)[1].split("## Failures", 1)[0]
+    assert section.count("| test_K1_synthetic |") == 4
 
 
 def test_empirical_analysis_of_records_without_measurements(tmp_path):
     """Records that measure nothing (every typed field None) give an analysis with no constants,
-    slopes or agreement, and no figure but value-against-bound; no records, no figure at all."""
+    slopes or agreement, and no figure but the forest plot; no records, no figure at all."""
     bare = [_record("K1", "pass"), _record("D1", "invalid", value=None, bound=None, measured={"reason": "x"})]
     a = analyse(bare)
     assert a.n_records == 2 and a.residual_D1 is None and a.lazy_error is None and a.slopes == []
-    assert a.agreement_by_L2 is None and list(a.value_vs_bound) == ["K1"]
+    assert a.agreement_by_L2 is None and a.constants == []
+    assert [r["claim"] for r in a.forest] == ["K1", "D1"] and a.to_json()["value_vs_bound_claims"] == ["K1"]
     json.dumps(a.to_json())
     assert figures.draw(analyse([]), tmp_path / "none") == {}
     assert not (tmp_path / "none").exists()
