@@ -161,8 +161,9 @@ def _unit_values(rec: dict) -> dict:
         out.append(("constant", "C_flip", "max", 1, value / flip))
     slope = finite(rec.get("slope"))
     if slope is not None:
-        ref = bound if bound is not None else slope
-        worse = {"at most": 1, "at least": -1}.get(side, ("toward", ref))
+        # A bound 0 is a "falls" claim (D4: the slope's interval below 0), so a higher slope is worse; any
+        # other bound is a rate the slope should equal (K3: −1/2), so a slope further from it is worse.
+        worse = 1 if bound == 0 else ("toward", bound if bound is not None else slope)
         out.append(("slope", f"slope: {rec.get('axis') or rec['statistic']}", "mean", worse, slope))
     return out
 

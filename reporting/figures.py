@@ -29,6 +29,8 @@ EMPIRICAL_BOUNDS = "empirical_bounds.png"
 CLAIM_DIR = "claims"
 #: Claim verdicts (``reporting.verdicts``) by their first word, as colours.
 CLAIM_VERDICT_COLORS = {"verified": "#2ca02c", "failed": "#d62728", "not": "#bcbd22", "observation-only:": "#7f7f7f"}
+CLAIM_VERDICT_NAMES = {"verified": "verified at target power", "failed": "failed", "not": "not verified",
+                       "observation-only:": "observation-only"}
 #: Margins beyond ±LINEAR (in units of the target violation) are drawn on a log scale.
 LINEAR = 1.0
 
@@ -123,6 +125,22 @@ def agreement(pts: list, xlabel: str, *, vline=None):
     return _labelled(fig, ax, xlabel, "agreement sgn f = sgn g")
 
 
+#: The setting keys a figure's annotation names (the tables name them all).
+SHORT_SETTING = ("dataset", "d", "m", "gamma", "loss", "scenario", "targets", "eps")
+
+
+def setting_text(setting: dict | None, keys=None) -> str:
+    """``k=v, …`` of a record's setting, without the bookkeeping keys (its seeds)."""
+    items = (setting or {}).items()
+    return ", ".join(f"{k}={v}" for k, v in items if k not in ("seeds", "first_seed", "pairs")
+                     and (keys is None or k in keys)) or "–"
+
+
+def num(v, digits: int = 3) -> str:
+    """A number for a label or a cell ("" for None); other values as they are."""
+    return "" if v is None else (f"{v:.{digits}g}" if isinstance(v, float) else str(v))
+
+
 def claim_color(verdict: str) -> str:
     return CLAIM_VERDICT_COLORS.get((verdict or "").split(" ")[0], "#7f7f7f")
 
@@ -133,10 +151,13 @@ def _short(text, n: int = 48) -> str:
 
 
 def _margin_axis(ax, label: str) -> None:
-    ax.set_xscale("symlog", linthresh=LINEAR)
+    ax.set_xscale("symlog", linthresh=LINEAR, linscale=2.0)
     lo, hi = ax.get_xlim()
-    ax.axvspan(min(lo, -LINEAR), 0, color="#d62728", alpha=0.06, lw=0)
-    ax.set_xlim(min(lo, -LINEAR * 1.5), max(hi, LINEAR * 1.5))
+    lo, hi = min(lo, -LINEAR * 1.5), max(hi, LINEAR * 1.5)
+    ax.axvspan(lo, 0, color="#d62728", alpha=0.035, lw=0)
+    ax.set_xlim(lo, hi)
+    ax.set_xticks([t for t in (-100, -10, -1, -0.5, 0, 0.5, 1, 10, 100) if lo <= t <= hi])
+    ax.set_xticklabels([f"{t:g}" for t in ax.get_xticks()])
     ax.axvline(0, color="k", lw=1)
     ax.set_xlabel(label, fontsize=8)
     ax.grid(alpha=0.3, axis="x")
@@ -173,7 +194,9 @@ def forest(a: Analysis):
                     transform=ax.get_yaxis_transform())
             continue
         _interval(ax, row.get("margin_ci"), i, color)
-        ax.plot(row["margin"], i, "o", color=color, ms=6, mec="k", mew=0.5)
+        centre = row.get("kind") == "centre"   # an equality: the point is never right of 0, its interval is
+        ax.plot(row["margin"], i, "o", color=color, mfc="white" if centre else color, ms=6, mec=color if centre
+                else "k", mew=1.2 if centre else 0.5)
         if row.get("target_margin") is not None:
             ax.plot(row["target_margin"], i, "D", mfc="none", mec="k", ms=6)
         if row.get("detects_margin") is not None:
@@ -185,13 +208,13 @@ def forest(a: Analysis):
     ax.set_yticks(range(len(rows)), [f"{r['claim']}  {_short(r.get('statistic'), 40)} ({r.get('kind') or '–'})"
                                      for r in rows], fontsize=7)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    _margin_axis(ax, "margin to the bound, in units of the target violation (right of 0: holds; left: beyond "
-                     "the bound)")
+    _margin_axis(ax, "margin to the bound, in units of the target violation: right of 0 holds; a test rejects "
+                     "when its whole interval lies left of 0 (○ centre: an equality, margin = −distance)")
     handles = [Line2D([], [], ls="-", marker="o", color="#555", label="statistic and its interval"),
                Line2D([], [], ls="", marker="|", color="k", ms=10, mew=2, label="detects"),
                Line2D([], [], ls="", marker="D", mfc="none", mec="k", label="target"),
                Line2D([], [], ls="", marker="x", color="k", label="least room of one example")]
-    handles += [Line2D([], [], ls="", marker="s", color=c, label=k.rstrip(":"))
+    handles += [Line2D([], [], ls="", marker="s", color=c, label=CLAIM_VERDICT_NAMES[k])
                 for k, c in CLAIM_VERDICT_COLORS.items() if any(claim_color(r["claim_verdict"]) == c for r in rows)]
     fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), fontsize=7)
     return fig
@@ -242,10 +265,15 @@ def empirical_bounds(a: Analysis):
     if room:
         bottom = axes.pop(0)
         for i, r in enumerate(room):
-            bottom.barh(i, r["margin"], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6)
+            bottom.barh(i, r["margin"], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6,
+                        hatch="//" if r["kind"] == "centre" else None, edgecolor="white")
+            bottom.text(1.01, i, _short(f"{num(r['value'])} vs {r['kind']} {num(r['bound'])} at "
+                                        f"{setting_text(r.get('setting'), SHORT_SETTING)}", 62),
+                        fontsize=6.5, va="center", transform=bottom.get_yaxis_transform())
         bottom.set_yticks(range(len(room)), [f"{r['claim']} {_short(r['statistic'], 40)}" for r in room], fontsize=7)
         bottom.set_ylim(len(room) - 0.5, -0.5)
-        _margin_axis(bottom, "least room to the bound over a statistic's records (units of the target violation)")
+        _margin_axis(bottom, "least room to the bound over a statistic's asserted records (units of the target "
+                             "violation; hatched: an equality, margin = −distance)")
     return fig
 
 

@@ -19,7 +19,8 @@ from theory.claims import CLAIMS
 from . import figures as F
 from .analysis import Analysis
 from .margins import test_in_words
-from .markdown import CLAIM_COLUMNS, DETAIL, counterexample, error_line, is_control, power_cells, rerun_command
+from .markdown import (CLAIM_COLUMNS, DETAIL, attack_collapses, counterexample, error_line, power_cells,
+                       predicted_collapse, rerun_command)
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Point size of the rendered statements.
@@ -75,15 +76,14 @@ def _png(run_dir: Path, rel: str | None) -> str | None:
 
 
 def _num(v) -> str:
-    return "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    return F.num(v, 4)
 
 
 def record_row(r: dict) -> list[str]:
     ci = "" if not r.get("ci") else f"[{_num(r['ci'][0])}, {_num(r['ci'][1])}]"
-    setting = ", ".join(f"{k}={v}" for k, v in (r.get("setting") or {}).items() if k != "seeds")
     return [r["check"], r["statistic"], _num(r.get("value")), _num(r.get("bound")), r.get("side") or "",
             test_in_words(r) or _num(r.get("detects")), _num(r.get("target")), ci, _num(r.get("coverage")),
-            _num(r.get("n_pairs")), r["verdict"], r.get("reason") or "", setting]
+            _num(r.get("n_pairs")), r["verdict"], r.get("reason") or "", F.setting_text(r.get("setting"))]
 
 
 def _claim_rows(table: dict, a: Analysis) -> list[dict]:
@@ -117,8 +117,9 @@ def _strata(verdicts: dict | None) -> dict | None:
 
 
 def _collapses(collapses: list[dict]) -> dict:
-    attacks = sorted((c for c in collapses if not is_control(c)), key=lambda c: c["agreement"])
-    return {"attacks": attacks, "controls": len(collapses) - len(attacks)}
+    attacks = attack_collapses(collapses)
+    return {"attacks": attacks, "controls": len(collapses) - len(attacks),
+            "predicted": sum(map(predicted_collapse, attacks))}
 
 
 def context(run_dir: Path, records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis,

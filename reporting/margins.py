@@ -127,15 +127,19 @@ def margin(rec: dict, known: dict | None = None) -> Margin | None:
                   unit=unit)
 
 
-def least_room(records: list[dict]) -> list[dict]:
+#: Verdicts of records held to their bound (an observation outside the assumption is not).
+HELD = ("pass", "underpowered", "fail")
+
+
+def least_room(records: list[dict], verdicts=HELD) -> list[dict]:
     """Per (claim, statistic): the record whose bound has the least room (smallest scaled margin), with
-    its setting, value and bound, over the records that have a margin."""
+    its setting, value and bound, over the records with one of ``verdicts`` that have a margin."""
     known = known_kinds(records)
     best: dict = {}
     counts: dict = {}
     for r in records:
         m = margin(r, known)
-        if m is None:
+        if m is None or r.get("verdict") not in verdicts:
             continue
         key = (r["claim"], r["statistic"])
         counts[key] = counts.get(key, 0) + 1

@@ -15,7 +15,7 @@ from theory.prediction import COLLAPSE_AGREEMENT
 
 from . import figures as F
 from .analysis import Analysis, finite
-from .margins import test_in_words
+from .margins import CENTRE, test_in_words
 
 #: Rows of the "measured ranges" table (results.json has all).
 MAX_RANGE_ROWS = 30
@@ -120,28 +120,36 @@ def is_control(c: dict) -> bool:
             or s.get("eps") == 0 or s.get("t_f") == 0)
 
 
-def _setting_text(c: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k not in ("seeds", "first_seed"))
+def predicted_collapse(c: dict) -> bool:
+    return c.get("predicted") is not None and c["predicted"] < COLLAPSE_AGREEMENT
+
+
+def attack_collapses(collapses: list[dict]) -> list[dict]:
+    """The collapses of attack runs, the ones P5 did not predict first, then the deepest."""
+    return sorted((c for c in collapses if not is_control(c)), key=lambda c: (predicted_collapse(c), c["agreement"]))
 
 
 def top_collapses(collapses: list[dict], n: int = SUMMARY_COLLAPSES) -> list[str]:
-    """The n deepest collapses of attack runs, with their prediction; controls only counted."""
-    attacks = sorted((c for c in collapses if not is_control(c)), key=lambda c: c["agreement"])
-    md = [f"## Deepest collapses of attack runs (agreement < {COLLAPSE_AGREEMENT})", ""]
+    """The first n collapses of attack runs (unpredicted first), with their prediction; controls only counted."""
+    attacks = attack_collapses(collapses)
+    md = [f"## Collapses of attack runs (agreement < {COLLAPSE_AGREEMENT})", ""]
     controls = len(collapses) - len(attacks)
     if controls:
         md += [f"{controls} collapses of control runs (random or shuffled perturbations, ε = 0, t = 0) are left "
                "out: there the collapse is the control working, and the attack's prediction does not apply.", ""]
     if not attacks:
         return md + ["None.", ""]
-    md += ["| check | setting | seed | agreement | predicted | reason |", "|---|---|---|---|---|---|"]
+    predicted = sum(map(predicted_collapse, attacks))
+    md += [f"{len(attacks)} collapses, {predicted} of them predicted before g was trained (P5); the unpredicted "
+           "first, then the deepest.", "",
+           "| check | setting | seed | agreement | predicted | reason |", "|---|---|---|---|---|---|"]
     for c in attacks[:n]:
-        predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
+        shown = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
         reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
-        md.append(f"| {c.get('check', '')} | {cell(_setting_text(c))} | {c['seed']} | {c['agreement']:.3f} | "
-                  f"{predicted} | {cell(reason)} |")
+        md.append(f"| {c.get('check', '')} | {cell(F.setting_text(c.get('setting')))} | {c['seed']} | "
+                  f"{c['agreement']:.3f} | {shown} | {cell(reason)} |")
     if len(attacks) > n:
-        md.append(f"\n{len(attacks) - n} more attack-run collapses in records.md.")
+        md.append(f"\n{len(attacks) - n} more in records.md.")
     return md + [""]
 
 
@@ -168,9 +176,9 @@ def constants_table(a: Analysis) -> list[str]:
     md = ["| claim | bound | fitted constant | median | central 90% | records | largest at |", "|---|---|---|---|---|---|---|"]
     for c in a.constants:
         iv = c.get("interval")
-        md.append(f"| {c['claim']} | {cell(c['bound'])} | {c['name'].split(' ')[0]} = **{c['value']:.3g}** | "
+        md.append(f"| {c['claim']} | {cell(c['bound'])} | {c['name']} = **{c['value']:.3g}** | "
                   f"{fmt(c.get('median'))} | {'–' if not iv else f'[{iv[0]:.3g}, {iv[1]:.3g}]'} | {c['n']} | "
-                  f"{cell(c['at'] or c['name'])} |")
+                  f"{cell(c['at'] or '–')} |")
     return md + [""]
 
 
@@ -178,9 +186,8 @@ def least_room_table(rows: list[dict]) -> list[str]:
     md = ["| claim | statistic | bound side | margin (target units) | value | bound | verdict | setting |",
           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        setting = ", ".join(f"{k}={v}" for k, v in (r.get("setting") or {}).items() if k not in ("seeds",))
         md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {r['margin']:.3g} | {_value(r['value'])} | "
-                  f"{_value(r['bound'])} | {r['verdict']} | {cell(setting)} |")
+                  f"{_value(r['bound'])} | {r['verdict']} | {cell(F.setting_text(r.get('setting')))} |")
     return md + [""]
 
 
@@ -194,11 +201,12 @@ def glance_section(a: Analysis, drawn: dict) -> list[str]:
           "oriented so that holding is to the right of 0 for a ceiling and a floor alike, in units of the violation "
           "its power target asks to detect (| detects, ◇ target, × least room of one example).", "",
           *_link(drawn, F.FOREST, "claims at a glance")]
-    rows = [r for r in a.forest if r.get("margin") is not None]
+    rows = [r for r in a.forest if r.get("margin") is not None and r.get("kind") != CENTRE]
     if rows:
         tight = min(rows, key=lambda r: r["margin"])
-        md += [f"Least room: **{tight['claim']}** ({cell(tight['statistic'])}), margin {tight['margin']:.3g} "
-               f"({tight['kind']}; value {_value(tight['value'])}, bound {_value(tight['bound'])}).", ""]
+        md += [f"Least room among ceilings and floors: **{tight['claim']}** ({cell(tight['statistic'])}), margin "
+               f"{tight['margin']:.3g} ({tight['kind']}; value {_value(tight['value'])}, bound {_value(tight['bound'])}).",
+               ""]
     return md
 
 
@@ -210,11 +218,11 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
     lines += claim_table_lines(table, a.forest) + [""]
     lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
     lines += glance_section(a, drawn)
-    tightest = sorted(a.least_room, key=lambda r: r["margin"])[:SUMMARY_LEAST_ROOM]
+    tightest = sorted((r for r in a.least_room if r["kind"] != CENTRE), key=lambda r: r["margin"])[:SUMMARY_LEAST_ROOM]
     lines += ["## Empirical bounds", "", *constants_table(a)]
     if tightest:
-        lines += [f"The {len(tightest)} bounds with the least room (all {len(a.least_room)}: records.md):", "",
-                  *least_room_table(tightest)]
+        lines += [f"The {len(tightest)} ceilings and floors with the least room over their asserted records (all "
+                  f"{len(a.least_room)} statistics, equalities included: records.md):", "", *least_room_table(tightest)]
     lines += _link(drawn, F.EMPIRICAL_BOUNDS, "empirical bounds")
     others = [f"[{name}]({path})" for name, path in drawn.items() if name not in (F.FOREST, F.EMPIRICAL_BOUNDS)]
     if others:
