@@ -24,6 +24,7 @@ further from its chance level), else ``improved``. The same run twice gives no d
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections import defaultdict
@@ -57,15 +58,17 @@ _RANK = {FAILED: 0, "FAIL": 0, NOT_VERIFIED: 1, "invalid runs only": 1, "observa
 
 
 def load_run(path, name: str = "run") -> dict:
-    """results.json of a run (the file, or a reports/<run>/ folder holding it); ValueError naming ``name``
+    """results.json of a run (the file, gzipped or not, or a reports/<run>/ folder holding it); ValueError naming ``name``
     when it is missing, not JSON, or of another format version."""
     p = Path(path)
-    p = p / "results.json" if p.is_dir() else p
+    if p.is_dir():
+        p = next((p / f for f in ("results.json", "results.json.gz") if (p / f).is_file()), p / "results.json")
     if not p.is_file():
         raise ValueError(f"{name}: no results.json at {path}")
     try:
-        doc = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The committed baseline is gzipped (a few hundred kB instead of 2 MB).
+        doc = json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_text())
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{name}: {p} is not a readable results.json ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
         raise ValueError(f"{name}: {p} has no records list, is not a check run's results.json")

@@ -3,6 +3,7 @@ claim-change table the plugin prints."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -155,13 +156,18 @@ def slim_results(doc: dict) -> dict:
 
 
 def write_baseline(results_path, target) -> Path:
-    """Write the slimmed results.json of ``results_path`` as the baseline ``target`` (a folder, or a
-    .json file); returns the file written."""
+    """Write the slimmed results.json of ``results_path`` as the baseline ``target`` (a folder: its
+    results.json.gz; or a .json or .json.gz file); returns the file written."""
     from .compare import load_run
 
     doc = load_run(results_path, "run")
     target = Path(target)
-    out = target if target.suffix == ".json" else target / "results.json"
+    out = target if target.suffix in (".json", ".gz") else target / "results.json.gz"
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(json_clean(slim_results(doc)), sort_keys=True, separators=(",", ":")) + "\n")
+    text = json.dumps(json_clean(slim_results(doc)), sort_keys=True, separators=(",", ":")) + "\n"
+    # mtime=0: the same run gives the same bytes, so a regenerated baseline diffs only where results moved.
+    if out.suffix == ".gz":
+        atomic_write_bytes(out, gzip.compress(text.encode(), mtime=0))
+    else:
+        atomic_write_text(out, text)
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reporting.compare import load_run
 from reporting.plugin import OPTION_BASELINE, OPTION_BASELINE_UPDATE, _load_baseline
 
 CHECK = '''
@@ -53,7 +54,7 @@ def checkout(tmp_path_factory):
 
 def test_update_then_compare_strict(checkout):
     base = checkout / "base"
-    doc = json.loads((base / "results.json").read_text())
+    doc = load_run(base, "baseline")
     assert doc["format_version"] and doc["meta"]["git_revision"] and doc["records"][0]["pair_values"]
     drift = run(checkout, "--claims-baseline", str(base), "--claims-baseline-strict", shift=0.02)
     assert drift.returncode == 1, drift.stdout[-2000:]
