@@ -18,6 +18,9 @@ records whose setting lies in it are pooled as above (one more test per stratum 
 where the stratum holds two or more records and not all of the claim's); the stratum is verified when
 one of its records or its pooled test passes at its power target. A stratum without records is "not
 verified"; an axis the claim does not range over is named, with the reason, in ``AXES_OUTSIDE_CLAIM``.
+A stratum where the claim's conditions cover fewer than STRATUM_MIN_COVERAGE of the inputs in every record
+is "not covered by the conditions": stated next to the claim's verdict with its largest coverage, neither
+verified nor failing the run (the lazy presets' coverage floors keep the main settings from going vacuous).
 
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
 record or pooled test passed at its power target, and every stratum the claim covers is verified), "observation-only: <reason>"
@@ -41,7 +44,8 @@ from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import binomial_detects, pooled_betting_detects, power_spread
 from theory.stats import clopper_pearson
 from theory.strata import covered_strata, stratum
-from theory.tolerances import ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, power_target
+from theory.tolerances import (ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, STRATUM_MIN_COVERAGE,
+                               power_target)
 
 from .records import Record
 
@@ -53,6 +57,8 @@ STRATUM_CHECK = "run: pooled over a stratum"
 #: false failure, and is not counted.
 STATISTICAL = {"betting", "betting, two-sided", "clopper-pearson", "t-interval", "hoeffding"}
 VERIFIED, FAILED, NOT_VERIFIED = "verified at target power", "failed", "not verified"
+#: A stratum where the claim's conditions hold on too few inputs to test it (STRATUM_MIN_COVERAGE).
+NOT_COVERED = "not covered by the conditions"
 
 
 @dataclass(frozen=True)
@@ -209,9 +215,16 @@ def _per_example(recs: list[dict]) -> list[dict]:
     return [r for r in recs if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)]
 
 
-def strata_verdicts(claim: str, asserted: list[dict]) -> dict:
+def _covered_too_little(cell: list[dict]) -> bool:
+    """Every record of the cell states a coverage of the claim's conditions, all below the floor."""
+    covs = [r.get("coverage") for r in cell]
+    return bool(cell) and all(c is not None and c < STRATUM_MIN_COVERAGE for c in covs)
+
+
+def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = ()) -> dict:
     """Per covered stratum of ``claim``: its verdict from the asserted records in it (the claim-wide
-    pooled records count in a stratum that holds every per-example record)."""
+    pooled records count in a stratum that holds every per-example record). ``mine``: all the claim's
+    records, observed ones included, for the coverage of a stratum that none passes."""
     examples = _per_example(asserted)
     out = {}
     for axis, value in covered_strata(claim):
@@ -219,12 +232,16 @@ def strata_verdicts(claim: str, asserted: list[dict]) -> dict:
         n_records = len(_per_example(cell))
         if n_records and n_records == len(examples):
             cell += [r for r in asserted if r.get("check") == POOLED_CHECK]
+        tried = [r for r in _per_example(mine) if _in_cell(r, axis, value) and r.get("power_target") != "coverage"]
         best = best_record(cell)
         verdict = (FAILED if any(r["verdict"] == "fail" for r in cell) else
-                   VERIFIED if any(r["verdict"] == "pass" for r in cell) else NOT_VERIFIED)
+                   VERIFIED if any(r["verdict"] == "pass" for r in cell) else
+                   NOT_COVERED if _covered_too_little(tried) else NOT_VERIFIED)
+        covs = [r["coverage"] for r in tried if r.get("coverage") is not None]
         out[_cell_name(axis, value)] = {"verdict": verdict, "records": n_records,
                                         "best_detects": best and best.get("detects"),
-                                        "target": best and best.get("target")}
+                                        "target": best and best.get("target"),
+                                        "max_coverage": max(covs) if covs else None}
     return out
 
 
@@ -232,6 +249,13 @@ def _unverified_strata(strata: dict) -> str:
     cells = [f"{cell} ({'no record' if v['records'] == 0 else 'underpowered'})"
              for cell, v in strata.items() if v["verdict"] == NOT_VERIFIED]
     return "not verified on the strata " + ", ".join(cells) if cells else ""
+
+
+def _uncovered_strata(strata: dict) -> str:
+    cells = [f"{cell} (coverage ≤ {v['max_coverage']:.2f})" for cell, v in strata.items()
+             if v["verdict"] == NOT_COVERED]
+    return (f"not covered: the conditions hold on too few inputs (< {STRATUM_MIN_COVERAGE:g}) to test it on the "
+            "strata " + ", ".join(cells)) if cells else ""
 
 
 def claim_verdicts(claims, records: list[dict]) -> dict:
@@ -242,7 +266,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         # A coverage shown above its floor is a premise of the claim's check, not a test of the claim.
         asserted = [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
         best = best_record(asserted)
-        strata = strata_verdicts(claim, asserted) if asserted else {}
+        strata = strata_verdicts(claim, asserted, mine) if asserted else {}
         info = {"records": len(mine), "asserted": len(asserted),
                 "best_detects": best and best.get("detects"), "target": best and best.get("target"),
                 "strata": strata}
@@ -252,7 +276,8 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
             out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim"
                               + (f" (strata {', '.join(failed)})" if failed else ""))
         elif any(r["verdict"] == "pass" for r in asserted) and not unverified:
-            out[claim] = dict(info, verdict=VERIFIED, reason=_unchecked_parts(asserted))
+            out[claim] = dict(info, verdict=VERIFIED, reason="; ".join(
+                part for part in (_uncovered_strata(strata), _unchecked_parts(asserted)) if part))
         elif claim in OBSERVATION_ONLY:
             out[claim] = dict(info, verdict=f"observation-only: {OBSERVATION_ONLY[claim]}", reason="")
         else:

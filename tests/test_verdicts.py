@@ -11,8 +11,8 @@ import pytest
 
 from checks import assertions
 from reporting import records
-from reporting.verdicts import (FAILED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, conclude, count_tests,
-                                pool)
+from reporting.verdicts import (FAILED, NOT_COVERED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, conclude,
+                                count_tests, pool)
 from theory.power import beta_draws
 from theory.tolerances import ALPHA, OBSERVATION_ONLY
 
@@ -142,3 +142,21 @@ def test_a_coverage_shown_above_its_floor_does_not_verify_the_claim():
     recs = [dict(r, nodeid="n") for r in records.pending()]
     assert recs[0]["verdict"] == "pass"
     assert conclude(["P4"], recs).claims["P4"]["verdict"] == NOT_VERIFIED
+
+
+def test_a_stratum_the_conditions_do_not_cover_is_stated_not_verified():
+    """Scenario (b) records whose conditions cover 1% of the inputs (observed, no pair asserted): the
+    stratum is "not covered", named with its coverage next to the verdict; at coverage 0.3 the same
+    records leave the claim not verified."""
+    recs = _share_records("P1", [0.01] * 12, 12, corners=[dict(CORNERS[0], scenario="a"),
+                                                          dict(CORNERS[1], scenario="a")] * 6)
+    with records.checking("test_P1_synthetic", ("P1",)):
+        assertions.observe(value=None, statistic="share", setting=dict(CORNERS[1]), seeds=[99],
+                           reason="no coverage", coverage=0.01)
+    uncovered = recs + [dict(r, nodeid="n") for r in records.pending()]
+    records.discard()
+    v = conclude(["P1"], uncovered).claims["P1"]
+    assert v["verdict"] == VERIFIED and v["strata"]["scenario=b"]["verdict"] == NOT_COVERED
+    assert "scenario=b (coverage ≤ 0.01)" in v["reason"]
+    covered = [dict(r, coverage=0.3) if r["setting"].get("scenario") == "b" else r for r in uncovered]
+    assert conclude(["P1"], covered).claims["P1"]["verdict"] == NOT_VERIFIED

@@ -121,6 +121,13 @@ MIN_P4_COVERAGE = 0.2
 #: each).
 MIN_C1_COVERAGE = 0.2
 
+#: A stratum (``theory.strata``) of a claim asserted only where its conditions hold is "not covered",
+#: not "not verified", when none of its records passes and each reaches a coverage below this floor
+#: (or records none): the floor the lazy presets must show (MIN_P1_COVERAGE), below which the
+#: conditions select too few inputs for the claim to be tested there. Such a stratum is stated next to
+#: the claim's verdict with its largest coverage, never counted as verified.
+STRATUM_MIN_COVERAGE = MIN_P1_COVERAGE
+
 #: P3 headline: the share of pairs in which g agrees with f (or classifies D) on more than
 #: HEADLINE_AGREEMENT of the inputs must be ≥ HEADLINE_PAIR_SHARE (Clopper–Pearson, one-sided).
 HEADLINE_AGREEMENT = 0.6
