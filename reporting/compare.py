@@ -16,7 +16,8 @@ matched units have the same setting and seeds, so under "nothing changed" (the s
 implementations of one procedure) the two values of a unit are exchangeable, and the test is exact
 whatever the unit's law; units pooled from different settings need not share one. The false-alarm
 budget is FAMILY_ALPHA for the whole comparison: Holm's step-down over every test made (claims ×
-quantities). A quantity moved by less than its tolerance (``TOLERANCES``) is ``unchanged`` even when
+quantities); a bound, a formula of the setting, is judged by its tolerance alone (``FORMULAS``). A
+quantity moved by less than its tolerance (``TOLERANCES``) is ``unchanged`` even when
 significant; a significant move beyond it is ``regressed`` when it goes toward failure (a larger
 violation share, a looser bound, a lower coverage, a larger ``detects`` gap, a larger constant, a mean
 further from its chance level), else ``improved``. The same run twice gives no difference at all.
@@ -52,6 +53,10 @@ N_RESAMPLES = 10_000
 TOLERANCES = {"share": (0.003, 0.1), "coverage": (0.02, 0.0), "bound": (0.0, 0.01), "detects": (0.0, 0.1),
               "constant": (0.0, 0.1), "slope": (0.05, 0.0), "rounding": (0.1, 0.0)}
 STATUSES = ("regressed", "improved", "unchanged", "new", "gone")
+#: Quantities that are formulas of the setting (δ, t, d, N, m), not estimates: the same setting gives the
+#: same value, so a move beyond the tolerance is a change of the theory, judged without a test (a test over
+#: the few records of a claim could not reject: 8 records give p ≥ 2/2⁸ before Holm).
+FORMULAS = ("bound",)
 #: A claim verdict's rank: a lower rank is nearer failure.
 _RANK = {FAILED: 0, "FAIL": 0, NOT_VERIFIED: 1, "invalid runs only": 1, "observation-only": 2,
          "observed outside the assumption only": 2, VERIFIED: 3, "verified inside the assumption": 3}
@@ -206,9 +211,9 @@ def tolerance(kind: str, baseline: float) -> float:
     return max(absolute, relative * abs(baseline))
 
 
-def _judge(q: Quantity, adjusted: float) -> str:
+def _judge(q: Quantity, adjusted, alpha: float) -> str:
     r = q.result
-    if r["diff"] == 0 or abs(r["diff"]) <= r["tolerance"] or adjusted > FAMILY_ALPHA:
+    if r["diff"] == 0 or abs(r["diff"]) <= r["tolerance"] or (adjusted is not None and adjusted > alpha):
         return "unchanged"
     if isinstance(q.worse, tuple):
         ref = q.worse[1]
@@ -265,7 +270,8 @@ def compare_runs(a: dict, b: dict, *, allow_profile_mismatch: bool = False, alph
         t = paired_permutation_test(q.a, q.b, q.statistic, n_resamples=n_resamples)
         q.result = {"n": t.n, "a": t.a, "b": t.b, "diff": t.diff, "pvalue": t.pvalue, "null": [t.null_low, t.null_high],
                     "tolerance": tolerance(q.kind, t.a)}
-    tested = [q for q in qs if q.result["diff"] != 0]      # an identical quantity makes no test
+    # An identical quantity makes no test, nor does a formula.
+    tested = [q for q in qs if q.result["diff"] != 0 and q.kind not in FORMULAS]
     adjusted = holm([q.result["pvalue"] for q in tested], alpha).adjusted if tested else []
     for q, adj in zip(tested, adjusted):
         q.result["adjusted"] = float(adj)
@@ -274,9 +280,9 @@ def compare_runs(a: dict, b: dict, *, allow_profile_mismatch: bool = False, alph
     names_b = set(claims_b) | {r["claim"] for r in b["records"]}
     by_claim = defaultdict(list)
     for q in qs:
-        adj = q.result.get("adjusted", 1.0)
+        adj = None if q.kind in FORMULAS else q.result.get("adjusted", 1.0)
         by_claim[q.claim].append(dict(q.result, claim=q.claim, name=q.name, kind=q.kind, statistic=q.statistic,
-                                      adjusted=adj, status=_judge(q, adj)))
+                                      adjusted=adj, status=_judge(q, adj, alpha)))
     out = {}
     for claim in claim_order(names_a | names_b):
         if claim not in names_b or claim not in names_a:
@@ -328,7 +334,11 @@ def headline(q: dict) -> str:
     if q["kind"] == "verdict":
         return f"verdict {q['a']} → {q['b']}"
     return (f"{q['name']} {q['a']:.4g} → {q['b']:.4g} (Δ {q['diff']:+.3g}, n {q['n']}, "
-            f"p_adj {q['adjusted']:.2g}, tol {q['tolerance']:.2g})")
+            f"{p_shown(q)}, tol {q['tolerance']:.2g})")
+
+
+def p_shown(q: dict) -> str:
+    return "a formula, not tested" if q["adjusted"] is None else f"p_adj {q['adjusted']:.2g}"
 
 
 def most_telling(claim_row: dict) -> list[dict]:
@@ -339,4 +349,4 @@ def most_telling(claim_row: dict) -> list[dict]:
         if hit:
             return hit
     moved = [r for r in claim_row.get("quantities", []) if r["diff"] != 0 and math.isfinite(r["diff"])]
-    return sorted(moved, key=lambda r: r["adjusted"])[:1]
+    return sorted(moved, key=lambda r: (r["adjusted"] is not None, r["adjusted"] or 0))[:1]

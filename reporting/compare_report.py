@@ -9,7 +9,7 @@ from pathlib import Path
 
 from perturbation_learning.files import atomic_write_bytes, atomic_write_text, figure_png_bytes, json_clean
 
-from .compare import STATUSES, headline, most_telling
+from .compare import STATUSES, headline, most_telling, p_shown
 
 
 def _verdict_cell(row: dict) -> str:
@@ -62,7 +62,7 @@ def markdown(comparison: dict, figure: str | None = None) -> str:
     lines += ["", summary_line(comparison), "",
               "Each quantity is compared on the records of both runs with the same check, setting and seeds, by a "
               "paired permutation test (swaps within each pair or record); p-values are Holm-adjusted over the "
-              "comparison's tests. A move within its tolerance is unchanged even when significant: "
+              "comparison's tests; a bound, a formula of the setting, is judged by its tolerance alone. A move within its tolerance is unchanged even when significant: "
               + ", ".join(f"{k} max({abs_:g}, {rel:g}×|a|)" for k, (abs_, rel) in comparison["tolerances"].items())
               + ".", "", "| claim | status | verdict | what moved |", "|---|---|---|---|"]
     lines += [f"| {c} | {s} | {v} | {m} |" for c, s, v, m in table_rows(comparison)]
@@ -73,7 +73,7 @@ def markdown(comparison: dict, figure: str | None = None) -> str:
         for q in row["quantities"]:
             lo, hi = q["null"]
             lines.append(f"| {claim} | {q['name']} | {q['n']} | {q['a']:.4g} | {q['b']:.4g} | {q['diff']:+.3g} | "
-                         f"[{lo:+.2g}, {hi:+.2g}] | {q['adjusted']:.2g} | {q['tolerance']:.2g} | {q['status']} |")
+                         f"[{lo:+.2g}, {hi:+.2g}] | {p_shown(q)} | {q['tolerance']:.2g} | {q['status']} |")
     if figure:
         lines += ["", "## Pooled intervals, side by side", "", f"![pooled intervals]({figure})"]
     return "\n".join(lines) + "\n"
