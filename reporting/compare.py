@@ -63,8 +63,8 @@ _RANK = {FAILED: 0, "FAIL": 0, NOT_VERIFIED: 1, "invalid runs only": 1, "observa
 
 
 def load_run(path, name: str = "run") -> dict:
-    """results.json of a run (the file, gzipped or not, or a reports/<run>/ folder holding it); ValueError naming ``name``
-    when it is missing, not JSON, or of another format version."""
+    """results.json of a run (the file, gzipped or not, or a reports/<run>/ folder holding it); ValueError
+    naming ``name`` when it is missing, not JSON, or of another format version."""
     p = Path(path)
     if p.is_dir():
         p = next((p / f for f in ("results.json", "results.json.gz") if (p / f).is_file()), p / "results.json")

@@ -51,7 +51,8 @@ def terminal_lines(comparison: dict) -> list[str]:
 
 
 def _who(d: dict) -> str:
-    return f"rev {str(d.get('git_revision'))[:12]}, {d.get('procedure')}, profile {d.get('profile')}, seed {d.get('seed')}"
+    rev = str(d.get("git_revision"))[:12]
+    return f"rev {rev}, {d.get('procedure')}, profile {d.get('profile')}, seed {d.get('seed')}"
 
 
 def markdown(comparison: dict, figure: str | None = None) -> str:
@@ -62,7 +63,8 @@ def markdown(comparison: dict, figure: str | None = None) -> str:
     lines += ["", summary_line(comparison), "",
               "Each quantity is compared on the records of both runs with the same check, setting and seeds, by a "
               "paired permutation test (swaps within each pair or record); p-values are Holm-adjusted over the "
-              "comparison's tests; a bound, a formula of the setting, is judged by its tolerance alone. A move within its tolerance is unchanged even when significant: "
+              "comparison's tests; a bound, a formula of the setting, is judged by its tolerance alone. A move "
+              "within its tolerance is unchanged even when significant: "
               + ", ".join(f"{k} max({abs_:g}, {rel:g}×|a|)" for k, (abs_, rel) in comparison["tolerances"].items())
               + ".", "", "| claim | status | verdict | what moved |", "|---|---|---|---|"]
     lines += [f"| {c} | {s} | {v} | {m} |" for c, s, v, m in table_rows(comparison)]

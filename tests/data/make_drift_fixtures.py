@@ -6,8 +6,9 @@
 
 The δ = 0.01 side is the full run's records of the same checks (Hypothesis draws each check's examples
 from the run seed and the check alone, so they are the records a run of those checks alone makes),
-concluded again as a run of those checks would (``reporting.verdicts.conclude``). Both sides are slimmed and
-gzipped like the baseline (``reporting.compare_report.write_baseline``): tests/data/delta_0.01.json.gz, delta_0.02.json.gz.
+concluded again as a run of those checks would (``reporting.verdicts.conclude``). Both sides are slimmed
+and gzipped like the baseline (``reporting.compare_report.write_baseline``): tests/data/delta_0.01.json.gz
+and delta_0.02.json.gz.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from perturbation_learning.files import json_clean  # noqa: E402
 from reporting.compare import load_run  # noqa: E402
 from reporting.compare_report import write_baseline  # noqa: E402
-from reporting.verdicts import POOLED_CHECK, conclude  # noqa: E402
+from reporting.verdicts import conclude  # noqa: E402
 from reporting.writer import claim_table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
