@@ -34,7 +34,7 @@ from reporting.verdicts import POOLED_CHECK, conclude  # noqa: E402
 RESAMPLED = ("coverage", "detects", "xi_ratio_max", "slope", "predicted_flip")
 
 
-def simulated_run(doc: dict, rng: np.random.Generator) -> dict:
+def simulated_run(doc: dict, rng: np.random.Generator, verdicts: bool = True) -> dict:
     records = [copy.deepcopy(r) for r in doc["records"] if r.get("check") != POOLED_CHECK]
     groups = defaultdict(list)
     for r in records:
@@ -50,6 +50,8 @@ def simulated_run(doc: dict, rng: np.random.Generator) -> dict:
         if values:
             r["pair_values"] = [float(v) for v in rng.choice(values, size=len(values))]
             r["value"] = float(np.mean(r["pair_values"]))
+    if not verdicts:
+        return dict(doc, records=records)
     claims = sorted({r["claim"] for r in records})
     conclusion = conclude(claims, records, require_verified=False)
     table = {c: dict(doc["claims"].get(c, {}), verdict=v["verdict"]) for c, v in conclusion.claims.items()}
@@ -62,19 +64,22 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=40, help="simulated pairs of runs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the counts as JSON here")
+    parser.add_argument("--keep-verdicts", action="store_true",
+                        help="keep the run's claim verdicts instead of concluding them again (much faster)")
     args = parser.parse_args(argv)
     doc = load_run(args.run, "run")
     rng = np.random.default_rng(args.seed)
     alarms, claims, quantities, started = Counter(), 0, Counter(), time.time()
     for _ in range(args.pairs):
-        out = compare_runs(simulated_run(doc, rng), simulated_run(doc, rng))
+        verdicts = not args.keep_verdicts
+        out = compare_runs(simulated_run(doc, rng, verdicts), simulated_run(doc, rng, verdicts))
         flagged = [c for c, row in out["claims"].items() if row["status"] in ("regressed", "improved")]
         alarms["comparisons with an alarm"] += bool(flagged)
         alarms["regressed comparisons"] += out["regressed"]
         claims += len(out["claims"])
         for c in flagged:
             quantities[c] += 1
-    result = {"pairs": args.pairs, "claims_compared": claims, "alarms": dict(alarms), "per_claim": dict(quantities),
+    result = {"pairs": args.pairs, "verdicts_concluded_again": not args.keep_verdicts, "claims_compared": claims, "alarms": dict(alarms), "per_claim": dict(quantities),
               "rate_any_alarm": alarms["comparisons with an alarm"] / args.pairs,
               "rate_regressed": alarms["regressed comparisons"] / args.pairs, "seconds": time.time() - started}
     print(json.dumps(result, indent=1))
