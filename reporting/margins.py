@@ -186,7 +186,7 @@ def forest_row(records: list[dict], claim: str, verdict: dict | None, known: dic
     failing = [r for r in asserted if r["verdict"] == "fail" and _scaled(r, known) is not None]
     rec = (min(failing, key=lambda r: _scaled(r, known)) if failing else best_record(asserted)
            or min((r for r in mine if _scaled(r, known) is not None), key=lambda r: _scaled(r, known), default=None))
-    examples = [s for r in mine if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)
+    examples = [s for r in mine if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK) and r["verdict"] in HELD
                 and (s := _scaled(r, known)) is not None]
     row = {"claim": claim, "claim_verdict": (verdict or {}).get("verdict", ""), "records": len(mine),
            "least_example_margin": min(examples) if examples else None}
