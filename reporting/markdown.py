@@ -14,6 +14,7 @@ from theory.lazy import KAPPA_MAX
 from theory.prediction import COLLAPSE_AGREEMENT
 
 from . import figures as F
+from .strata_tables import strata_cells, strata_marks
 from .analysis import Analysis, finite
 from .margins import CENTRE, test_in_words
 
@@ -216,6 +217,7 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
              "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9; "
              "`target`: what its power target asks it to detect (theory.tolerances.POWER_TARGETS).", ""]
     lines += claim_table_lines(table, a.forest) + [""]
+    lines += strata_marks(table)
     lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
     lines += glance_section(a, drawn)
     tightest = sorted((r for r in a.least_room if r["kind"] != CENTRE), key=lambda r: r["margin"])[:SUMMARY_LEAST_ROOM]
@@ -261,20 +263,6 @@ def collapses_section(collapses: list[dict]) -> list[str]:
     return md
 
 
-def strata_lines(verdicts: dict | None) -> list[str]:
-    """A claim × stratum table, where the claim verdicts carry per-stratum verdicts."""
-    strata = {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
-    if not strata:
-        return []
-    cols = sorted({s for per in strata.values() for s in per})
-    md = ["## Claims by stratum", "", "Per covered stratum: its verdict (records in it). Blank: outside the claim.", "",
-          "| claim | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    for claim, per in strata.items():
-        md.append(f"| {claim} | " + " | ".join(
-            "" if s not in per else f"{per[s].get('verdict', '')} ({per[s].get('records', '')})" for s in cols) + " |")
-    return md + [""]
-
-
 def record_lines(records: list[dict]) -> list[str]:
     md = []
     for cid in CLAIMS:
@@ -302,7 +290,7 @@ def records_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
                                                    "## Claim verdicts", "", *claim_table_lines(table, a.forest), ""]
     md += ["| claim | mean coverage | checks |", "|---|---|---|"]
     md += [f"| {c} | {fmt(row['mean_coverage'])} | {', '.join(row['checks'])} |" for c, row in table.items()] + [""]
-    md += strata_lines(verdicts) + ["## Records", ""] + record_lines(records)
+    md += strata_cells(verdicts) + ["## Records", ""] + record_lines(records)
     md += failures_section(outcomes, meta, None) + collapses_section(meta.get("collapsed_pairs") or []) + [""]
     md += ["## Empirical bounds: fitted constants", "", *constants_table(a)]
     md += ["## Least room per bound", "", *least_room_table(a.least_room), *_link(drawn, F.EMPIRICAL_BOUNDS, "bounds")]

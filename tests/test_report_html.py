@@ -179,7 +179,7 @@ def test_claim_table_rebuilt_from_results_json_matches(broken):
     counts = _summary_counts((run_dir / "summary.md").read_text())
     for claim, row in results["claims"].items():
         assert counts[claim] == (row["records"], *(row[v] for v in VERDICTS))
-    table = (run_dir / "summary.md").read_text().split("## Claim verdicts", 1)[1].split("## Failures", 1)[0]
+    table = (run_dir / "summary.md").read_text().split("## Claim verdicts", 1)[1].split("\n## ", 1)[0]
     lines = {ln.split("|")[1].strip(): ln for ln in table.splitlines()
              if ln.startswith("| ") and ln.split("|")[1].strip() in CLAIMS}
     for claim, row in results["claims"].items():
@@ -191,6 +191,7 @@ def test_summary_is_one_page_and_records_md_has_the_rest(broken):
     run_dir, recs, _ = broken
     summary = (run_dir / "summary.md").read_text().splitlines()
     assert len(summary) <= 150
+    assert "## Claims by stratum" in summary                      # one mark per claim and stratum
     detail = (run_dir / "records.md").read_text()
     assert detail.count("| test_P1_planted_disagreement |") == sum(r["check"] == "test_P1_planted_disagreement"
                                                                    for r in recs)
