@@ -105,9 +105,11 @@ def draw(comparison: dict):
             v = p.get(name)
             if not v or v["value"] is None:
                 continue
-            ci = v["ci"] or [v["value"], v["value"]]
-            ax.errorbar([x], [v["value"]], yerr=[[v["value"] - ci[0]], [ci[1] - v["value"]]], fmt="o",
-                        color=colour, capsize=4)
+            # The interval and the point apart: a betting confidence sequence (an intersection over time)
+            # need not contain the final pooled mean.
+            if v["ci"]:
+                ax.vlines(x, v["ci"][0], v["ci"][1], colors=colour, linewidth=2)
+            ax.plot([x], [v["value"]], "o", color=colour)
             if v["bound"] is not None:
                 ax.hlines(v["bound"], x - 0.3, x + 0.3, colors="k", linestyles="dashed", linewidth=1)
         ax.set_xticks([0, 1], ["a", "b"])

@@ -189,3 +189,13 @@ def test_paired_permutation_test_is_exact_on_small_samples():
         paired_permutation_test([0, 1], [0, 1, 2])
     with pytest.raises(ValueError, match="^statistic == 'median'"):
         paired_permutation_test([0], [1], "median")
+
+
+def test_figure_draws_a_pooled_mean_outside_its_confidence_sequence(tmp_path):
+    """A betting confidence sequence is an intersection over time and may exclude the final pooled mean
+    (seen in a seed-11 run); the figure draws the point and the interval apart instead of failing."""
+    from reporting.compare_report import draw
+
+    side = {"value": 0.02, "ci": [0.03, 0.05], "bound": 0.03}
+    fig = draw({"claims": {"P1": {"status": "unchanged", "pooled": [{"statistic": "share", "a": side, "b": side}]}}})
+    assert fig is not None and len(fig.axes[0].collections) == 4     # two intervals, two bound lines
