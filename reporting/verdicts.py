@@ -23,8 +23,9 @@ is "not covered by the conditions": stated next to the claim's verdict with its 
 verified nor failing the run (the lazy presets' coverage floors keep the main settings from going vacuous).
 
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
-record or pooled test passed at its power target, and every stratum the claim covers is verified), "observation-only: <reason>"
-(``theory.tolerances.OBSERVATION_ONLY``), "not verified" (nothing reached the target). A run with a
+record or pooled test passed at its power target, and every stratum the claim covers is verified or not
+covered), "observation-only: <reason>" (``theory.tolerances.OBSERVATION_ONLY``), "not verified" (nothing
+reached the target, or a stratum did not). A run with a
 failed claim fails; a run of the whole suite with a not-verified claim fails too.
 
 False-failure budget. Every test is made at α = ALPHA = RUN_BUDGET / MAX_ASSERTIONS_PER_RUN (Bonferroni);
@@ -65,7 +66,8 @@ NOT_COVERED = "not covered by the conditions"
 class Conclusion:
     pooled: list            # pooled records (dicts, like Record.to_jsonable)
     claims: dict            # claim → {"verdict": str, "reason": str, "best_detects": …, "target": …,
-                            #          "strata": {"axis=stratum": {"verdict", "records", "best_detects", "target"}}}
+                            #          "strata": {"axis=stratum": {"verdict", "records", "best_detects", "target",
+                            #                              "max_coverage"}}}
     tests_made: int
     budget_spent: float
     ok: bool
