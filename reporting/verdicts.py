@@ -285,7 +285,9 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         else:
             why = "no asserted record" if not asserted else unverified or \
                 f"underpowered in all {len(asserted)} asserted records (pooled included)"
-            out[claim] = dict(info, verdict=NOT_VERIFIED, reason=why)
+            # Parts not checked are stated whatever the verdict: never hidden behind another reason.
+            out[claim] = dict(info, verdict=NOT_VERIFIED,
+                              reason="; ".join(part for part in (why, _unchecked_parts(asserted)) if part))
     return out
 
 
