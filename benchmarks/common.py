@@ -218,6 +218,23 @@ def write_json(path: Path, payload: dict) -> Path:
     return Path(path)
 
 
+def interleaved_bench_main(argv, *, description: str, measure, name: str, title: str) -> int:
+    """The command line of an interleaved per-pair benchmark: ``--repeats``, ``--out``; ``measure(repeats)``
+    gives the rows, written to ``NAME.json`` (with the machine) and ``NAME.md`` and printed."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = p.parse_args(argv)
+    rows = measure(args.repeats)
+    write_json(args.out / f"{name}.json", {"machine": machine_info(), "repeats": args.repeats, "rows": rows})
+    md = section(title, "Interleaved rounds; medians, and the median of per-round ratios.", markdown_table(rows))
+    atomic_write_text(args.out / f"{name}.md", md)
+    print(md)
+    return 0
+
+
 def section(title: str, caption: str, *blocks: str) -> str:
     """A Markdown section of the report: its heading, one caption line, then each block (a table)."""
     return "\n".join([title, caption, *(part for block in blocks for part in ("", block)), ""])

@@ -11,19 +11,15 @@ and the median of the per-round ratios conformance/train.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 from checks import conformance
 from checks.axes import axis_examples, control_axis_examples
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.config import Config
-from perturbation_learning.files import atomic_write_text
 from perturbation_learning.run import run_batch
 from reporting import records
 
-from common import (interleaved_timings, log, machine_info, markdown_table, paired_ratio, pinned_threads, section,
-                    write_json)
+from common import interleaved_bench_main, interleaved_timings, log, paired_ratio, pinned_threads
 
 
 def settings() -> dict[str, Setting]:
@@ -61,17 +57,8 @@ def measure(repeats: int) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    args = p.parse_args(argv)
-    rows = measure(args.repeats)
-    write_json(args.out / "conformance.json", {"machine": machine_info(), "repeats": args.repeats, "rows": rows})
-    md = section("## Conformance checks R1–R5 against training, per pair (1 thread)",
-                 "Interleaved rounds; medians, and the median of per-round ratios.", markdown_table(rows))
-    atomic_write_text(args.out / "conformance.md", md)
-    print(md)
-    return 0
+    return interleaved_bench_main(argv, description=__doc__.splitlines()[0], measure=measure, name="conformance",
+                                  title="## Conformance checks R1–R5 against training, per pair (1 thread)")
 
 
 if __name__ == "__main__":

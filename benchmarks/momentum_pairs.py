@@ -12,16 +12,12 @@ median seconds per pair, the steps, and the median of the per-round ratios heavy
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 from checks.axes import EXAMPLE_MOMENTUM, EXAMPLE_TIMES, axis_examples
-from perturbation_learning.files import atomic_write_text
 from perturbation_learning.run import run_batch
 from theory.prediction import integrated_time, steps_for_time
 
-from common import (interleaved_timings, log, machine_info, markdown_table, paired_ratio, pinned_threads, section,
-                    write_json)
+from common import interleaved_bench_main, interleaved_timings, log, paired_ratio, pinned_threads
 
 
 def with_momentum(setting, momentum: float):
@@ -50,17 +46,8 @@ def measure(repeats: int) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    args = p.parse_args(argv)
-    rows = measure(args.repeats)
-    write_json(args.out / "momentum_pairs.json", {"machine": machine_info(), "repeats": args.repeats, "rows": rows})
-    md = section("## Seconds per pair, plain GD and heavy-ball at the same time (1 thread)",
-                 "Interleaved rounds; medians, and the median of per-round ratios.", markdown_table(rows))
-    atomic_write_text(args.out / "momentum_pairs.md", md)
-    print(md)
-    return 0
+    return interleaved_bench_main(argv, description=__doc__.splitlines()[0], measure=measure, name="momentum_pairs",
+                                  title="## Seconds per pair, plain GD and heavy-ball at the same time (1 thread)")
 
 
 if __name__ == "__main__":
