@@ -76,22 +76,42 @@ def _power_verdict(inside: bool, rejected: bool, key: str, detects, bound, side)
     return "underpowered", dict(fields, reason=f"underpowered: detects {shown}, target {goal:.3g}")
 
 
+def _pair_seeds(values: np.ndarray, seeds) -> list[int]:
+    """The seed of each value's pair: pooled tests count the pairs of one seed as one unit
+    (``reporting.verdicts.pair_units``), so a seed list that does not align with the values is an error."""
+    seeds = list(seeds or [])
+    if len(seeds) != len(values):
+        raise ValueError(f"seeds has {len(seeds)} entries, must hold one seed per value ({len(values)}), in order")
+    return [int(s) for s in seeds]
+
+
+def _pair_counts(values: np.ndarray, counts) -> list[int] | None:
+    """Per value, the inputs its share was taken over (None: the values are not shares)."""
+    if counts is None:
+        return None
+    if len(counts) != len(values):
+        raise ValueError(f"pair_counts has {len(counts)} entries, must hold one count per value ({len(values)})")
+    return [int(c) for c in counts]
+
+
 def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alpha, power_target_key=None,
-                 **fields) -> Record:
+                 pair_counts=None, **fields) -> Record:
     __tracebackhide__ = True
     values = np.asarray(values, dtype=float)
     key = power_target_key or current_claim()
+    pair_seeds, counts = _pair_seeds(values, seeds), _pair_counts(values, pair_counts)
     if not 0 < bound < 1:
         # A mean of [0, 1] values cannot break "≤ 1" or "≥ 0": nothing to test.
         return observe(value=float(values.mean()), statistic=statistic, setting=setting, seeds=seeds, bound=bound,
                        reason=f"bound {bound:g} outside (0, 1): the claim cannot be violated", n_pairs=len(values),
                        **fields)
     test = betting_test(values, bound, alpha, side)
-    detects = betting_detects(len(values), bound, alpha, power_spread(values, bound), side)
+    detects = betting_detects(len(values), bound, alpha, power_spread(values, bound), side, counts)
     verdict, power = _power_verdict(inside, test.reject, key, detects, bound, side)
     rec = emit(_new(statistic, float(values.mean()), bound, verdict, inside, setting, seeds,
                     ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values),
-                    p_value=test.pvalue, test="betting", pair_values=values.tolist(), **power, **fields))
+                    p_value=test.pvalue, test="betting", pair_values=values.tolist(), pair_seeds=pair_seeds,
+                    pair_counts=counts, **power, **fields))
     if verdict == "fail":
         relation = "exceeds" if side == "at most" else "is below"
         _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs {relation} {bound:.4f} "
@@ -101,23 +121,28 @@ def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alph
 
 def assert_mean_at_most(values, mu_max: float, *, setting: dict, seeds: list, statistic: str,
                         inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
-                        **fields) -> Record:
+                        pair_counts=None, **fields) -> Record:
     """Claim: E[X] ≤ mu_max over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α.
     Outside the assumption (inside=False) the outcome is recorded as an observation only.
+    ``seeds``: one per value, in order (its pair's). ``pair_counts``: per value, the inputs a share was
+    taken over (the power model's binomial layer, ``theory.power.share_model``).
     ``power_target_key``: the power target (default: the claim's); ``fields``: further :class:`Record`
     fields (coverage, kappa, …)."""
     __tracebackhide__ = True
     return _assert_mean(values, mu_max, "at most", setting=setting, seeds=seeds, statistic=statistic,
-                        inside=inside, alpha=alpha, power_target_key=power_target_key, **fields)
+                        inside=inside, alpha=alpha, power_target_key=power_target_key, pair_counts=pair_counts,
+                        **fields)
 
 
 def assert_mean_at_least(values, mu_min: float, *, setting: dict, seeds: list, statistic: str,
                          inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
-                         **fields) -> Record:
-    """Claim: E[X] ≥ mu_min over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α."""
+                         pair_counts=None, **fields) -> Record:
+    """Claim: E[X] ≥ mu_min over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α.
+    ``seeds`` and ``pair_counts`` as for :func:`assert_mean_at_most`."""
     __tracebackhide__ = True
     return _assert_mean(values, mu_min, "at least", setting=setting, seeds=seeds, statistic=statistic,
-                        inside=inside, alpha=alpha, power_target_key=power_target_key, **fields)
+                        inside=inside, alpha=alpha, power_target_key=power_target_key, pair_counts=pair_counts,
+                        **fields)
 
 
 def assert_coverage_above(values, floor: float, *, setting: dict, seeds: list, statistic: str,
@@ -133,7 +158,8 @@ def assert_coverage_above(values, floor: float, *, setting: dict, seeds: list, s
     rec = emit(_new(statistic, float(values.mean()), floor, verdict, True, setting, seeds,
                     ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values),
                     p_value=test.pvalue, test="betting (coverage above floor)", side="above", detects=floor,
-                    target=floor, power_target="coverage", pair_values=values.tolist(), **fields))
+                    target=floor, power_target="coverage", pair_values=values.tolist(),
+                    pair_seeds=_pair_seeds(values, seeds), **fields))
     if verdict == "fail":
         _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs not shown above the floor "
                    f"{floor:.3f} (betting p={test.pvalue:.2e} ≥ α={alpha:.1e}): the check would be vacuous")
@@ -154,6 +180,7 @@ def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, 
     either rejects. ``detects`` is the upper violation detected (the lower one mirrors it)."""
     __tracebackhide__ = True
     values = np.asarray(values, dtype=float)
+    pair_seeds = _pair_seeds(values, seeds)
     up, down = betting_test(values, center, alpha / 2, "at most"), betting_test(values, center, alpha / 2, "at least")
     p = min(1.0, 2 * min(up.pvalue, down.pvalue))
     detects = betting_detects(len(values), center, alpha / 2, power_spread(values, center), "at most")
@@ -161,23 +188,29 @@ def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, 
     power["side"] = "both"
     rec = emit(_new(statistic, float(values.mean()), center, verdict, True, setting, seeds,
                     ci=betting_confidence_sequence(values, alpha), alpha=alpha, n_pairs=len(values), p_value=p,
-                    test="betting, two-sided", pair_values=values.tolist(), **power, **fields))
+                    test="betting, two-sided", pair_values=values.tolist(), pair_seeds=pair_seeds, **power,
+                    **fields))
     if verdict == "fail":
         _fail(rec, f"mean {statistic}={values.mean():.4f} over {len(values)} pairs is not at {center:g} "
                    f"(betting p={p:.2e} < α={alpha:.1e})")
     return rec
 
 
-def assert_share_at_least(successes: int, n: int, p_min: float, *, setting: dict, seeds: list, statistic: str,
+def assert_share_at_least(outcomes, p_min: float, *, setting: dict, seeds: list, statistic: str,
                           inside: bool = True, alpha: float = ALPHA, **fields) -> Record:
     """Claim: each independent pair succeeds with probability ≥ p_min. Fails iff the
-    Clopper–Pearson upper bound (one-sided, level α) of the success share is below p_min."""
+    Clopper–Pearson upper bound (one-sided, level α) of the success share is below p_min.
+    ``outcomes``: per pair, whether it succeeded; ``seeds``: one per outcome, in order."""
     __tracebackhide__ = True
+    outcomes = np.asarray(outcomes, dtype=bool)
+    successes, n = int(outcomes.sum()), len(outcomes)
+    pair_seeds = _pair_seeds(outcomes, seeds)
     lo, hi = clopper_pearson(successes, n, 1 - 2 * alpha)
     detects = binomial_detects(n, p_min, alpha, "at least")
     verdict, power = _power_verdict(inside, hi < p_min, current_claim(), detects, p_min, "at least")
     rec = emit(_new(statistic, successes / n if n else None, p_min, verdict, inside, setting, seeds,
                     ci=(lo, hi), alpha=alpha, n_pairs=n, successes=successes,
+                    pair_values=outcomes.astype(float).tolist(), pair_seeds=pair_seeds,
                     p_value=binomial_tail_pvalue(successes, n, p_min, "less"), test="clopper-pearson",
                     **power, **fields))
     if verdict == "fail":
@@ -235,14 +268,16 @@ def record_invalid(*, reason: str, setting: dict, seeds: list) -> Record:
 
 
 def assert_share_of_pairs(values, multiple_of_delta: float, delta: float, *, setting: dict, seeds: list,
-                          statistic: str, min_pairs: int, **fields) -> Record:
+                          statistic: str, min_pairs: int, pair_counts=None, **fields) -> Record:
     """A per-point bound that fails with probability ≤ multiple·δ: the mean over pairs of the share
     of points where it fails is at most multiple·δ. With fewer than ``min_pairs`` pairs that have
-    points to count, the share is only recorded, with the reason "no coverage" or "too few pairs"."""
+    points to count, the share is only recorded, with the reason "no coverage" or "too few pairs".
+    ``seeds`` and ``pair_counts`` (the points each share counts): one per value."""
     __tracebackhide__ = True
     bound = multiple_of_delta * delta
     if len(values) >= min_pairs:
-        return assert_mean_at_most(values, bound, setting=setting, seeds=seeds, statistic=statistic, **fields)
+        return assert_mean_at_most(values, bound, setting=setting, seeds=seeds, statistic=statistic,
+                                   pair_counts=pair_counts, **fields)
     fields.setdefault("n_pairs", len(values))
     reason = "no coverage" if not len(values) else f"too few pairs with coverage ({len(values)} < {min_pairs})"
     return observe(value=float(np.mean(values)) if len(values) else None, statistic=statistic, setting=setting,

@@ -26,6 +26,7 @@ first listed option (shifted-gauss, identity loss, Scenario (a), random targets)
 from __future__ import annotations
 
 import functools
+import zlib
 from dataclasses import dataclass
 
 from hypothesis import settings as hsettings
@@ -35,6 +36,7 @@ from perturbation_learning.attacks import TARGET_MODES
 from perturbation_learning.config import Config, get_preset
 from perturbation_learning.data import SYNTHETIC_FAMILIES, family, registered_families
 from perturbation_learning.training import LOSSES
+from reporting.records import DIRECT_CALL, current_check
 from theory.model import SCENARIOS
 from theory.prediction import integrated_time, steps_for_time
 
@@ -203,11 +205,31 @@ class Setting:
         return Setting(self.config.replace(**changes), self.seeds)
 
 
-def pair_seeds(base: int, pairs: int) -> tuple[int, ...]:
-    """``pairs`` distinct seeds derived from ``base`` (distinct for pairs ≤ 1000)."""
+#: A check's pair seeds are offset by CHECK_SALT_STRIDE · (a hash of the check's name): above every seed
+#: a check uses (base·1000 + i with base < 2**31, plus the sequential batches' k·2**42, k < 4), so two
+#: checks never train the same pair. Hypothesis's minimal example (seed 0) and the explicit examples
+#: (bases 1, 2) would otherwise give every check the same pairs, which its pooled test would count
+#: as independent evidence several times (STATISTICS.md, "Pooling across examples").
+CHECK_SALT_STRIDE = 2**44
+_SALTS = 2**18
+
+
+def check_salt(check: str) -> int:
+    """The seed offset of the check named ``check`` (0 outside a check: scripts and direct calls)."""
+    return 0 if check == DIRECT_CALL else (zlib.crc32(check.encode()) % _SALTS) * CHECK_SALT_STRIDE
+
+
+def salted(seeds, check: str) -> tuple[int, ...]:
+    """``seeds`` as the check named ``check`` trains them."""
+    return tuple(int(s) + check_salt(check) for s in seeds)
+
+
+def pair_seeds(base: int, pairs: int, check: str | None = None) -> tuple[int, ...]:
+    """``pairs`` distinct seeds derived from ``base`` (distinct for pairs ≤ 1000), salted for ``check``
+    (default: the running check, ``reporting.records.current_check``)."""
     if not 1 <= pairs <= 1000:
         raise ValueError(f"pairs == {pairs}, must be in [1, 1000] so that the pair seeds stay distinct")
-    return tuple(base * 1000 + i for i in range(pairs))
+    return salted((base * 1000 + i for i in range(pairs)), current_check() if check is None else check)
 
 
 #: Step of the lazy settings. With the identity loss the gradient depends on the patterns only, so

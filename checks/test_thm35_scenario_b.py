@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from .properties import scenario
-from .axes import covering_axes
+from .axes import covering_axes, covering_theorem35
 from .strategies import lazy_preset_setting, lazy_settings, seeds
 from .test_thm34_scenario_a import ALL_SCENARIO_CLAIMS
 
@@ -22,6 +22,7 @@ FLIPPED_SMALL_EPS = dict(scenario="b", targets="flipped", eps=(0.3, 0.1))
 @pytest.mark.claim(*ALL_SCENARIO_CLAIMS)
 @given(setting=lazy_settings(scenario="b"))
 @covering_axes(scenario="b")
+@covering_theorem35()
 def test_P1_scenario_b_g_agrees_with_f_where_conditions_hold(setting):
     scenario.check_perturbation_learning(setting)
 

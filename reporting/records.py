@@ -38,7 +38,10 @@ class Record:
     rejects with probability ≥ 0.9: a mean, or a slope deviation), target (the violation the claim's
     power target asks it to detect), power_target (the key of that target in
     ``theory.tolerances.POWER_TARGETS``, or "lazy error"/"coverage"), pair_values (the per-pair
-    values, in test order, for the claim-level pooled test), unchecked (conformance parts the
+    values, in test order, for the claim-level pooled test), pair_seeds (the seed of each of those
+    values' network pair: pairs of one seed are one independent unit, ``reporting.verdicts.pair_units``),
+    pair_counts (per pair, the number of inputs a share was taken over: its binomial noise in the power
+    model, ``theory.power``), unchecked (conformance parts the
     procedure reported nothing for: "not checked (not reported)").
     Measured quantities, each None where the check does not measure it; lists are per pair:
     kappa (largest laziness index of f), agreement (sgn g = sgn f), c2_margin (median
@@ -83,6 +86,8 @@ class Record:
     target: float | None = None
     power_target: str | None = None
     pair_values: list | None = None
+    pair_seeds: list | None = None
+    pair_counts: list | None = None
     unchecked: list | None = None
 
     def to_jsonable(self) -> dict:

@@ -19,8 +19,11 @@ where the stratum holds two or more records and not all of the claim's); the str
 one of its records or its pooled test passes at its power target. A stratum without records is "not
 verified"; an axis the claim does not range over is named, with the reason, in ``AXES_OUTSIDE_CLAIM``.
 A stratum where the claim's conditions cover fewer than STRATUM_MIN_COVERAGE of the inputs in every record
-is "not covered by the conditions": stated next to the claim's verdict with its largest coverage, neither
-verified nor failing the run (the lazy presets' coverage floors keep the main settings from going vacuous).
+holds no evidence: it is "not covered by the conditions" (stated next to the claim's verdict with its
+largest coverage and the reason, neither verified nor failing the run) only where ``theory.strata``
+states that the theorem's conditions cannot select an input there (P4 in Scenario (a) or with random
+targets); anywhere else it is "not verified", and explicit examples must cover it (Theorem 3.5's
+Scenario (b) example, ``checks.axes``).
 
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
 record or pooled test passed at its power target, and every stratum the claim covers is verified or not
@@ -44,7 +47,7 @@ import numpy as np
 from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import binomial_detects, pooled_betting_detects, power_spread
 from theory.stats import clopper_pearson
-from theory.strata import covered_strata, stratum
+from theory.strata import conditions_never_hold, covered_strata, stratum
 from theory.tolerances import (ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, STRATUM_MIN_COVERAGE,
                                power_target)
 
@@ -73,6 +76,20 @@ class Conclusion:
     ok: bool
 
 
+def pair_units(rec: dict) -> list:
+    """One independence key per entry of ``rec["pair_values"]``: the seed of its network pair.
+
+    ``config.seed_streams`` splits every generator of a pair from its seed, so pairs of distinct seeds are
+    independent, and two records of one seed are copies of one unit whatever their configs (the same data
+    and f when only ε, t_g or the scenario differ; streams consumed in another shape otherwise: correlated).
+    """
+    values, seeds = rec.get("pair_values") or [], rec.get("pair_seeds")
+    if seeds is None or len(seeds) != len(values):
+        raise ValueError(f"record {rec.get('claim')}/{rec.get('check')}: pair_seeds must hold one seed per pair "
+                         f"value ({len(values)}), got {None if seeds is None else len(seeds)}")
+    return [int(s) for s in seeds]
+
+
 def _asserted(rec: dict) -> bool:
     return bool(rec.get("inside")) and rec.get("verdict") in ("pass", "underpowered", "fail")
 
@@ -85,11 +102,38 @@ def _finite(x):
     return float(x) if x is not None and math.isfinite(x) else None
 
 
+@dataclass(frozen=True)
+class Units:
+    """A group's pair values merged into independent units (``pair_units``), in order of first appearance:
+    a unit's value and bound are the means of its entries (the claim, E[X] ≤ b per entry, implies E[mean
+    X] ≤ mean b), its power spread the largest, its input count the smallest (more binomial noise: the
+    conservative power model); ``first`` is its first entry's value (a Bernoulli outcome stays one)."""
+
+    values: np.ndarray
+    bounds: np.ndarray
+    spreads: np.ndarray
+    counts: np.ndarray
+    first: np.ndarray
+    keys: list                   # the units' seeds
+    entries: int                 # pair values before merging
+
+
+def units_of(group: list[dict]) -> Units:
+    rows: dict = {}
+    for r in group:
+        spread = power_spread(r["pair_values"], r["bound"]) if 0 < r["bound"] < 1 else 0.0
+        counts = r.get("pair_counts") or [0] * len(r["pair_values"])
+        for key, v, c in zip(pair_units(r), r["pair_values"], counts):
+            rows.setdefault(key, []).append((float(v), float(r["bound"]), spread, int(c)))
+    cols = [np.array(col) for col in zip(*[(np.mean([e[0] for e in es]), np.mean([e[1] for e in es]),
+                                            max(e[2] for e in es), min(e[3] for e in es), es[0][0])
+                                           for es in rows.values()])]
+    return Units(*cols, keys=list(rows), entries=sum(len(es) for es in rows.values()))
+
+
 def _pool_betting(claim: str, group: list[dict]) -> dict:
-    values = np.concatenate([np.asarray(r["pair_values"], dtype=float) for r in group])
-    bounds = np.concatenate([np.full(len(r["pair_values"]), r["bound"], dtype=float) for r in group])
-    spreads = np.concatenate([np.full(len(r["pair_values"]), power_spread(r["pair_values"], r["bound"]))
-                              for r in group])
+    units = units_of(group)
+    values, bounds = units.values, units.bounds
     side = group[0]["side"]
     target = power_target(group[0]["power_target"])
     scale = "ratio" if target.rule == "factor" else "shift"
@@ -97,19 +141,20 @@ def _pool_betting(claim: str, group: list[dict]) -> dict:
         tests = [betting_test(values, bounds, ALPHA / 2, s) for s in ("at most", "at least")]
         pvalue = min(1.0, 2 * min(t.pvalue for t in tests))
         rejected = any(t.reject for t in tests)
-        effect = pooled_betting_detects(bounds, spreads, ALPHA / 2, "at most", scale)
+        effect = pooled_betting_detects(bounds, units.spreads, ALPHA / 2, "at most", scale, units.counts)
     else:
         test = betting_test(values, bounds, ALPHA, side)
         pvalue, rejected = test.pvalue, test.reject
-        effect = pooled_betting_detects(bounds, spreads, ALPHA, side, scale)
+        effect = pooled_betting_detects(bounds, units.spreads, ALPHA, side, scale, units.counts)
     reached = not rejected and effect <= target.amount + 1e-12
     rec = _pooled_record(claim, group, float(values.mean()), pvalue, rejected, reached, effect, target.amount,
-                         scale, len(values), float(bounds.mean()))
+                         scale, units, float(bounds.mean()))
     return dict(rec, ci=list(betting_confidence_sequence(values, ALPHA)))
 
 
 def _pool_counts(claim: str, group: list[dict]) -> dict:
-    successes, n = sum(int(r["successes"]) for r in group), sum(int(r["n_pairs"]) for r in group)
+    units = units_of(group)
+    successes, n = int(units.first.sum()), len(units.first)
     p_min = group[0]["bound"]
     lo, hi = clopper_pearson(successes, n, 1 - 2 * ALPHA)
     detects = binomial_detects(n, p_min, ALPHA, "at least")
@@ -117,7 +162,7 @@ def _pool_counts(claim: str, group: list[dict]) -> dict:
     rejected = hi < p_min
     reached = not rejected and detects >= goal - 1e-12
     rec = _pooled_record(claim, group, successes / n, None, rejected, reached, p_min - detects, p_min - goal,
-                         "shift", n, p_min)
+                         "shift", units, p_min)
     return dict(rec, successes=successes, ci=[lo, hi], test="clopper-pearson, pooled", side="at least")
 
 
@@ -130,10 +175,13 @@ def _as_mean(effect, bound, side, scale):
     return bound - effect if side == "at least" else bound + effect
 
 
-def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, scale, n, mean_bound) -> dict:
-    """A pooled record; ``detects`` and ``target`` are means, as in the per-example records. With several
-    bounds (L2: one per record) its bound is their mean over the pairs, and the shift (or ratio) from each
-    pair's own bound becomes the mean it stands for: the claim, E[X_i] ≤ b_i, implies mean E[X] ≤ mean b."""
+def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, scale, units: Units,
+                   mean_bound) -> dict:
+    """A pooled record over independent units (``n_pairs``: the units); ``detects`` and ``target`` are
+    means, as in the per-example records. With several bounds (L2: one per record) its bound is their
+    mean over the units, and the shift (or ratio) from each unit's own bound becomes the mean it stands
+    for: the claim, E[X_i] ≤ b_i, implies mean E[X] ≤ mean b."""
+    n = len(units.values)
     verdict = "fail" if rejected else ("pass" if reached else "underpowered")
     first = group[0]
     shown = "never" if _finite(effect) is None else f"{effect:.3g}"
@@ -146,8 +194,9 @@ def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, 
                   test="betting, pooled", side=side, detects=_as_mean(_finite(effect), bound, side, scale),
                   target=_as_mean(goal, bound, side, scale), power_target=first["power_target"],
                   reason=("bound: the mean of the pairs' bounds; " if several else "")
+                  + f"{n} independent pairs (one per seed) from {units.entries} pair values of {len(group)} records; "
                   + f"pooled {scale} from each pair's bound: detects {shown}, target {goal:.3g}",
-                  ).to_jsonable()
+                  pair_values=units.values.tolist(), pair_seeds=units.keys).to_jsonable()
 
 
 def pool(records: list[dict]) -> list[dict]:
@@ -236,28 +285,36 @@ def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = ()) -> 
             cell += [r for r in asserted if r.get("check") == POOLED_CHECK]
         tried = [r for r in _per_example(mine) if _in_cell(r, axis, value) and r.get("power_target") != "coverage"]
         best = best_record(cell)
+        vacuous = _covered_too_little(tried)
+        never = conditions_never_hold(claim, axis, value)
         verdict = (FAILED if any(r["verdict"] == "fail" for r in cell) else
                    VERIFIED if any(r["verdict"] == "pass" for r in cell) else
-                   NOT_COVERED if _covered_too_little(tried) else NOT_VERIFIED)
+                   NOT_COVERED if vacuous and never else NOT_VERIFIED)
         covs = [r["coverage"] for r in tried if r.get("coverage") is not None]
         out[_cell_name(axis, value)] = {"verdict": verdict, "records": n_records,
                                         "best_detects": best and best.get("detects"),
                                         "target": best and best.get("target"),
-                                        "max_coverage": max(covs) if covs else None}
+                                        "max_coverage": max(covs) if covs else None,
+                                        "uncovered": vacuous, "reason": never if verdict == NOT_COVERED else None}
     return out
 
 
+def _why_unverified(v: dict) -> str:
+    if v.get("uncovered"):
+        return f"the conditions cover ≤ {v['max_coverage']:.2f} of the inputs, < {STRATUM_MIN_COVERAGE:g}"
+    return "no record" if v["records"] == 0 else "underpowered"
+
+
 def _unverified_strata(strata: dict) -> str:
-    cells = [f"{cell} ({'no record' if v['records'] == 0 else 'underpowered'})"
-             for cell, v in strata.items() if v["verdict"] == NOT_VERIFIED]
+    cells = [f"{cell} ({_why_unverified(v)})" for cell, v in strata.items() if v["verdict"] == NOT_VERIFIED]
     return "not verified on the strata " + ", ".join(cells) if cells else ""
 
 
 def _uncovered_strata(strata: dict) -> str:
-    cells = [f"{cell} (coverage ≤ {v['max_coverage']:.2f})" for cell, v in strata.items()
+    cells = [f"{cell} (coverage ≤ {v['max_coverage']:.2f}: {v['reason']})" for cell, v in strata.items()
              if v["verdict"] == NOT_COVERED]
-    return (f"not covered: the conditions hold on too few inputs (< {STRATUM_MIN_COVERAGE:g}) to test it on the "
-            "strata " + ", ".join(cells)) if cells else ""
+    return ("not covered: the theory's conditions cannot select an input on the strata " + "; ".join(cells)
+            if cells else "")
 
 
 def claim_verdicts(claims, records: list[dict]) -> dict:

@@ -26,7 +26,7 @@ from .markdown import records_markdown, summary_markdown
 from .records import VERDICTS
 
 # The layout of results.json; a reader of another version (``reporting.compare``) refuses it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:

@@ -352,3 +352,19 @@ def test_power_target_reasons_state_measured_costs():
         [0.5] * 100, 0.1, 2e-5)
     assert power.pooled_betting_detects([0.5] * 110, 0.15, 2e-5) > 0.1 >= power.pooled_betting_detects(
         [0.5] * 120, 0.15, 2e-5)
+
+
+def test_share_power_model_is_binomial_with_a_between_pair_spread():
+    """STATISTICS.md: at P1's bound 0.03 with 12 pairs, the spread of a passing run (floored at b/2) says a
+    violation of 0.126 is detected; a share over ~200 covered inputs whose true mean varies between pairs
+    (spread max(observed, μ/2)) needs a larger violation, and more pairs bring it back below P1's target."""
+    old = betting_detects(12, 0.03, 2e-6, 0.015)
+    new = betting_detects(12, 0.03, 2e-6, 0.015, counts=[200] * 12)
+    assert old == pytest.approx(0.126) and new > 0.2
+    assert betting_detects(24, 0.03, 2e-6, 0.015, counts=[200] * 24) < 0.13 < new
+    # Fewer inputs per pair: more binomial noise, less power.
+    assert betting_detects(24, 0.03, 2e-6, 0.015, counts=[20] * 24) > betting_detects(24, 0.03, 2e-6, 0.015,
+                                                                                     counts=[200] * 24)
+    assert power.share_counts([0, 7, 123, 4567], 4).tolist() == [0, 7, 120, 4500]    # rounded down
+    with pytest.raises(ValueError, match="one count >= 0 of inputs per pair"):
+        power.share_counts([1, 2], 3)

@@ -39,7 +39,8 @@ def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int
             values = beta_draws(mean, 0.05, rng.random(pairs))
             try:
                 assertions.assert_mean_at_most(values, bound, setting={"example": i, **corners[i]},
-                                               seeds=[1000 * seed + i], statistic="share")
+                                               seeds=[1000 * (100 * seed + i) + k for k in range(pairs)],
+                                               statistic="share")
             except AssertionError:
                 pass
     out = [dict(r, nodeid=f"checks/test_x.py::test_{claim}") for r in records.pending()]
@@ -114,7 +115,7 @@ def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
     with records.checking("test_L2_synthetic", ("L2",)):
         for i, b in enumerate([0.01, 0.02, 0.04, 0.05]):
             assertions.assert_mean_at_most(beta_draws(b / 3, b / 6, rng.random(24)), b, setting={"i": i},
-                                           seeds=[i], statistic="flip share")
+                                           seeds=[100 * i + k for k in range(24)], statistic="flip share")
     recs = [dict(r, nodeid="n") for r in records.pending()]
     (pooled,) = pool(recs)
     assert pooled["bound"] == pytest.approx(0.03) and pooled["target"] == pytest.approx(2.0 * 0.03)
@@ -138,25 +139,66 @@ def test_budget_counts_the_tests_made():
 
 def test_a_coverage_shown_above_its_floor_does_not_verify_the_claim():
     with records.checking("test_P4_synthetic", ("P4",)):
-        assertions.assert_coverage_above([0.9] * 12, 0.2, setting={}, seeds=[0], statistic="coverage")
+        assertions.assert_coverage_above([0.9] * 12, 0.2, setting={}, seeds=list(range(12)),
+                                         statistic="coverage")
     recs = [dict(r, nodeid="n") for r in records.pending()]
     assert recs[0]["verdict"] == "pass"
     assert conclude(["P4"], recs).claims["P4"]["verdict"] == NOT_VERIFIED
 
 
-def test_a_stratum_the_conditions_do_not_cover_is_stated_not_verified():
-    """Scenario (b) records whose conditions cover 1% of the inputs (observed, no pair asserted): the
-    stratum is "not covered", named with its coverage next to the verdict; at coverage 0.3 the same
-    records leave the claim not verified."""
+def _with_uncovered_record(claim: str, recs: list[dict], setting: dict) -> list[dict]:
+    """``recs`` plus one observed record at ``setting`` whose conditions cover 1% of the inputs."""
+    with records.checking(f"test_{claim}_synthetic", (claim,)):
+        assertions.observe(value=None, statistic="share", setting=setting, seeds=[99], reason="no coverage",
+                           coverage=0.01)
+    out = recs + [dict(r, nodeid="n") for r in records.pending()]
+    records.discard()
+    return out
+
+
+def test_a_stratum_the_conditions_do_not_cover_is_not_verified():
+    """P1's Scenario (b) records cover 1% of the inputs: no evidence, so P1 is not verified there
+    (Theorem 3.5's agreement must be asserted somewhere); at coverage 0.3 the reason is the power."""
     recs = _share_records("P1", [0.01] * 12, 12, corners=[dict(CORNERS[0], scenario="a"),
                                                           dict(CORNERS[1], scenario="a")] * 6)
-    with records.checking("test_P1_synthetic", ("P1",)):
-        assertions.observe(value=None, statistic="share", setting=dict(CORNERS[1]), seeds=[99],
-                           reason="no coverage", coverage=0.01)
-    uncovered = recs + [dict(r, nodeid="n") for r in records.pending()]
-    records.discard()
+    uncovered = _with_uncovered_record("P1", recs, dict(CORNERS[1]))
     v = conclude(["P1"], uncovered).claims["P1"]
-    assert v["verdict"] == VERIFIED and v["strata"]["scenario=b"]["verdict"] == NOT_COVERED
-    assert "scenario=b (coverage ≤ 0.01)" in v["reason"]
+    assert v["verdict"] == NOT_VERIFIED and v["strata"]["scenario=b"]["verdict"] == NOT_VERIFIED
+    assert "scenario=b (the conditions cover ≤ 0.01 of the inputs, < 0.2)" in v["reason"]
     covered = [dict(r, coverage=0.3) if r["setting"].get("scenario") == "b" else r for r in uncovered]
-    assert conclude(["P1"], covered).claims["P1"]["verdict"] == NOT_VERIFIED
+    assert "scenario=b (no record)" in conclude(["P1"], covered).claims["P1"]["reason"]
+
+
+def test_a_stratum_where_theory_says_the_conditions_cannot_hold_is_stated_not_covered():
+    """P4 in Scenario (a): C3 holds wherever C2 does (``theory.strata.CONDITIONS_NEVER_HOLD``), so the
+    stratum is "not covered", with the theory's reason, and does not keep P4 from being verified."""
+    corner_b = dict(CORNERS[1], targets="flipped")
+    recs = _share_records("P4", [0.01] * 12, 12, corners=[dict(corner_b, gamma=0.0, momentum=0.0, loss="identity"),
+                                                          corner_b] * 6)
+    recs = _with_uncovered_record("P4", recs, dict(CORNERS[0], targets="random"))
+    v = conclude(["P4"], recs).claims["P4"]
+    assert v["verdict"] == VERIFIED
+    assert v["strata"]["scenario=a"]["verdict"] == v["strata"]["targets=random"]["verdict"] == NOT_COVERED
+    assert "scenario=a (coverage ≤ 0.01: C2 ∧ ¬C3 needs ĝ to oppose f̂" in v["reason"]
+
+
+def test_copies_of_one_pair_are_one_unit_in_the_pooled_test():
+    """Three checks that reuse the same 12 seeds (the same pairs) pool into 12 units, not 36: each unit's
+    value is the mean of its copies, and ``n_pairs`` and ``detects`` count it once."""
+    with records.checking("test_synthetic", ("C3",)):
+        for check in range(3):
+            assertions.assert_mean_at_most([0.0] * 12, 0.01, setting={"check": check}, seeds=list(range(12)),
+                                           statistic="share", pair_counts=[300] * 12)
+        assertions.assert_mean_at_most([0.0] * 12, 0.01, setting={"check": 3}, seeds=list(range(100, 112)),
+                                       statistic="share", pair_counts=[300] * 12)
+    recs = [dict(r, nodeid="n") for r in records.pending()]
+    (pooled,) = pool(recs)
+    assert pooled["n_pairs"] == 24 and sorted(pooled["pair_seeds"]) == list(range(12)) + list(range(100, 112))
+    assert "24 independent pairs (one per seed) from 48 pair values of 4 records" in pooled["reason"]
+    distinct = [dict(r, pair_seeds=[1000 * i + s for s in r["pair_seeds"]]) for i, r in enumerate(recs)]
+    assert pool(distinct)[0]["n_pairs"] == 48 and pool(distinct)[0]["detects"] < pooled["detects"]
+
+
+def test_misaligned_pair_seeds_are_refused():
+    with records.checking("test_synthetic", ("P1",)), pytest.raises(ValueError, match="one seed per value"):
+        assertions.assert_mean_at_most([0.0] * 12, 0.03, setting={}, seeds=[0], statistic="share")

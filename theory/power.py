@@ -3,7 +3,9 @@ that a test rejects with probability ≥ POWER (0.9) at its α and pair budget (
 
 Models. Chernoff–KL: x̄ is normal with the stated per-pair spread (a closed form). Betting: simulated with
 per-pair values drawn from a Beta with the stated mean and spread, the test's own bet and the same budget,
-on common random numbers from ``POWER_SEED`` (deterministic; cached per (α, b, budget, spread)).
+on common random numbers from ``POWER_SEED`` (deterministic; cached per (α, b, budget, spread)). A share
+over a pair's covered inputs (``counts``) is simulated as a violation makes it (``share_model``): binomial
+over those inputs, with a between-pair spread of at least half the violated mean.
 Clopper–Pearson on a count of pairs: exact binomial. A t-interval of a least-squares slope: the noncentral
 t distribution.
 """
@@ -25,7 +27,7 @@ from .tolerances import MIN_POWER_SPREAD, POWER, POWER_GRID_STEP, POWER_REPEATS,
 from .validation import check_array, check_choice, check_confidence, check_scalar
 
 __all__ = ["beta_draws", "power_spread", "chernoff_threshold", "chernoff_detects", "betting_detects",
-           "pooled_betting_detects", "binomial_detects", "slope_detects", "slope_effect"]
+           "pooled_betting_detects", "share_counts", "share_model", "binomial_detects", "slope_detects", "slope_effect"]
 
 
 def _spread(spread) -> float:
@@ -132,30 +134,47 @@ def chernoff_detects(n, bound, alpha, spread, side="at most") -> float:
     return math.inf if side == "at most" else -math.inf
 
 
-def betting_detects(n, bound, alpha, spread, side="at most") -> float:
+def betting_detects(n, bound, alpha, spread, side="at most", counts=None) -> float:
     """Smallest true mean that the betting test with a budget of n pairs rejects with probability ≥ POWER.
 
     Simulated: per-pair values from a Beta with that mean and standard deviation ``spread``,
     POWER_REPEATS sequences of common random numbers (seed POWER_SEED), the test's own bet; the mean is
     searched on a grid of step POWER_GRID_STEP (finer for small bounds), and a mean counts when its
     estimated power exceeds POWER by 1.645 standard errors. ±inf when no mean in range is detected.
+    ``counts``: per pair, the inputs a share was taken over: the violation model of ``share_model``.
     Cached: pass a spread rounded to a grid (``power_spread``) so that repeated calls hit the cache.
     """
     side = check_choice(side, "side", SIDES)
-    n, alpha, spread = check_pair_count(n), check_alpha(alpha), _spread(spread)
-    bound = check_open_unit(bound, "bound", "null mean")
-    b = round(bound if side == "at most" else 1 - bound, 12)
-    shift = _pooled_detects_upper(((b, round(spread, 12), n),), alpha, "shift")
-    return _unorient(b + shift, side) if math.isfinite(shift) else _unorient(math.inf, side)
+    n = check_pair_count(n)
+    b = check_open_unit(bound, "bound", "null mean")
+    shift = pooled_betting_detects([b] * n, _spread(spread), alpha, side, "shift", counts)
+    if not math.isfinite(shift):
+        return _unorient(math.inf, side)
+    b = round(b if side == "at most" else 1 - b, 12)
+    return _unorient(b + shift, side)
 
 
-def pooled_betting_detects(bounds, spreads, alpha, side="at most", scale="shift") -> float:
+def share_counts(counts, n: int) -> np.ndarray:
+    """Per-pair input counts for the power model, rounded down to two significant digits (fewer inputs:
+    more binomial noise, so conservative; few distinct values keep the power cache small); 0 where a
+    pair's value is not a share over inputs."""
+    if counts is None:
+        return np.zeros(n, dtype=np.int64)
+    c = np.asarray(counts, dtype=float)
+    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError(f"counts has shape {c.shape}, must hold one count >= 0 of inputs per pair ({n})")
+    scale = 10.0 ** np.maximum(np.floor(np.log10(np.maximum(c, 1))) - 1, 0)
+    return (np.floor(c / scale) * scale).astype(np.int64)
+
+
+def pooled_betting_detects(bounds, spreads, alpha, side="at most", scale="shift", counts=None) -> float:
     """Power of one betting test over pairs pooled from several settings, pair i with null mean b_i and
     spread s_i (in the order the test takes them).
 
     scale "shift": the smallest Δ such that true means b_i + Δ ("at least": b_i − Δ) are rejected with
     probability ≥ POWER; "ratio": the smallest k such that true means k·b_i ("at least": 1 − k(1 − b_i))
-    are. Same simulation model as ``betting_detects``; inf when none in range.
+    are. Same simulation model as ``betting_detects``; inf when none in range. ``counts``: per pair,
+    the inputs its share was taken over (0 or None: not a share), which selects ``share_model``.
     """
     side = check_choice(side, "side", SIDES)
     scale = check_choice(scale, "scale", ("shift", "ratio"))
@@ -168,20 +187,33 @@ def pooled_betting_detects(bounds, spreads, alpha, side="at most", scale="shift"
         raise ValueError("bounds has entries outside (0, 1), must be null means")
     if ((sp < 0) | (sp > 0.5)).any():
         raise ValueError("spreads has entries outside [0, 0.5], must be per-pair standard deviations")
+    ns = share_counts(counts, b.size)
     bo = b if side == "at most" else 1 - b
-    runs, start = [], 0                      # runs of equal (bound, spread), in order: the cache key
+    runs, start = [], 0                      # runs of equal (bound, spread, inputs), in order: the cache key
     for i in range(1, b.size + 1):
-        if i == b.size or (bo[i], sp[i]) != (bo[start], sp[start]):
-            runs.append((round(float(bo[start]), 12), round(float(sp[start]), 12), i - start))
+        if i == b.size or (bo[i], sp[i], ns[i]) != (bo[start], sp[start], ns[start]):
+            runs.append((round(float(bo[start]), 12), round(float(sp[start]), 12), int(ns[start]), i - start))
             start = i
     return _pooled_detects_upper(tuple(runs), alpha, scale)
+
+
+def share_model(mean: float, spread: float, inputs: int) -> tuple[float, int]:
+    """The between-pair spread and the binomial layer of a violation of true mean ``mean``
+    (STATISTICS.md, "Power of a sequential test with a budget").
+
+    A violated share is Binomial(n_i, p_i)/n_i over a pair's n_i covered inputs, and p_i varies between
+    pairs: a Beta with mean ``mean`` and spread max(observed spread, mean/2), since a passing run's
+    spread (often all shares 0) says nothing about a violation's. ``inputs`` 0 (not a share): the
+    observed ``spread`` and no binomial layer, as before.
+    """
+    return (max(spread, mean / 2), inputs) if inputs > 0 else (spread, 0)
 
 
 @functools.lru_cache(maxsize=4096)
 def _pooled_detects_upper(runs: tuple, alpha: float, scale: str) -> float:
     """Shift Δ or ratio k (see ``pooled_betting_detects``) for the "at most" test; ``runs`` lists
-    (bound, spread, count) in order."""
-    bounds = np.concatenate([np.full(c, b) for b, _, c in runs])
+    (bound, spread, inputs, count) in order."""
+    bounds = np.concatenate([np.full(c, b) for b, _, _, c in runs])
     n = bounds.size
     # Column-major draws: the first n rows are the same for every budget, so power rises with n exactly.
     uniforms = np.random.Generator(np.random.PCG64(POWER_SEED)).random((n, POWER_REPEATS)).T
@@ -190,19 +222,28 @@ def _pooled_detects_upper(runs: tuple, alpha: float, scale: str) -> float:
     if scale == "shift":
         step = _grid_step(b_min)
         grid = step * np.arange(1, int(math.ceil((1 - b_min) / step)) + 1)
-        means_of = lambda v: [min(b + v, 1.0) for b, _, _ in runs]      # noqa: E731
+        means_of = lambda v: [min(b + v, 1.0) for b, _, _, _ in runs]      # noqa: E731
     else:
         step = POWER_GRID_STEP * 2
         grid = 1 + step * np.arange(1, int(math.ceil((1 / b_max - 1) / step)) + 1)
         grid = grid if grid.size else np.array([1 / b_max])
-        means_of = lambda v: [min(b * v, 1.0) for b, _, _ in runs]      # noqa: E731
+        means_of = lambda v: [min(b * v, 1.0) for b, _, _, _ in runs]      # noqa: E731
+
+    inputs = np.concatenate([np.full(c, n_in) for _, _, n_in, c in runs])
+    shares = inputs > 0
 
     def power_at(v):
-        cols, start = [], 0
-        for mean, (_, spread, c) in zip(means_of(v), runs):
-            cols.append(beta_draws(mean, spread, uniforms[:, start:start + c]))
-            start += c
-        x = np.concatenate(cols, axis=1)
+        laws = [share_model(mean, spread, n_in)[0] for mean, (_, spread, n_in, _) in zip(means_of(v), runs)]
+        law_of = np.concatenate([np.full(c, k) for k, (_, _, _, c) in enumerate(runs)])
+        x = np.empty_like(uniforms)
+        for law in {(mean, min(sd, 0.5)) for mean, sd in zip(means_of(v), laws)}:   # one quantile table each
+            cols = np.isin(law_of, [k for k, (mean, sd) in enumerate(zip(means_of(v), laws))
+                                    if (mean, min(sd, 0.5)) == law])
+            x[:, cols] = beta_draws(*law, uniforms[:, cols])
+        if shares.any():
+            # A fresh generator per evaluation: every mean sees the same binomial stream.
+            draws = np.random.Generator(np.random.PCG64(POWER_SEED + 1)).binomial(inputs[shares], x[:, shares])
+            x[:, shares] = draws / inputs[shares]
         return float((log_capital(x, bounds, alpha).max(axis=-1) >= level).mean())
 
     return _smallest_detected(grid, power_at, _POWER_MARGIN)

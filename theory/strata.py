@@ -54,6 +54,24 @@ AXES_OUTSIDE_CLAIM: dict[str, dict[str, str]] = {
 }
 
 
+#: Strata where a claim's conditions cannot select an input, with the reason: there the claim is
+#: vacuous by the theory, "not covered" is stated and does not count against it. Every other stratum
+#: whose conditions cover too few inputs is not verified (``reporting.verdicts``).
+_C3_HOLDS = ("C2 ∧ ¬C3 needs ĝ to oppose f̂ where it beats the noise; {why}, so where C2 holds sgn ĝ = sgn "
+             "f̂ (C3 holds) and P4 selects no input (THEORY.md §5's prototype: share predicted to disagree 0)")
+CONDITIONS_NEVER_HOLD: dict[str, dict[tuple[str, str], str]] = {
+    "P4": {("scenario", "a"): _C3_HOLDS.format(why="in Scenario (a) the label term N_a ≈ Φ(0, z) Σ Λ'_n y^adv_n "
+                                                   "is a near-constant offset, not −f̂"),
+           ("targets", "random"): _C3_HOLDS.format(why="with random targets N is a random-label regression, "
+                                                       "not −f̂")},
+}
+
+
+def conditions_never_hold(claim: str, axis: str, value: str) -> str | None:
+    """Why ``claim``'s conditions select no input in the stratum ``axis`` = ``value`` (None: they can)."""
+    return CONDITIONS_NEVER_HOLD.get(claim, {}).get((axis, value))
+
+
 def covered_strata(claim: str) -> list[tuple[str, str]]:
     """The (axis, stratum) cells ``claim`` ranges over: every stratum of every axis not outside it."""
     outside = AXES_OUTSIDE_CLAIM.get(claim, {})

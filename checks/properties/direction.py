@@ -50,6 +50,7 @@ class DirectionPair:
     sign_share: float | None          # cos ≤ 0, where L2 ∧ C1
     cos_shortfall: float | None       # worst cos − bound where L2 ∧ C1 (steering)
     c1_coverage: float                # share of n with L2 ∧ C1
+    counts: tuple = (0, 0)            # training points inside L2, and inside L2 ∧ C1 (the shares' sizes)
 
 
 def measure_direction(pairs: list[Pair]) -> list[DirectionPair]:
@@ -69,7 +70,7 @@ def _measure_pairs(pairs: list[Pair]) -> list[DirectionPair]:
             seed=p.seed, xi_ratio_max=p.xi_ratio_max, residual_share=_share(inside, xi > p.xi_bound),
             angle_share=_share(c1, cos < bound.cos), sign_share=_share(c1, cos <= 0),
             cos_shortfall=float(-np.min(cos[c1] - bound.cos[c1])) if c1.any() else None,
-            c1_coverage=float(c1.mean())))
+            c1_coverage=float(c1.mean()), counts=(int(inside.sum()), int(c1.sum()))))
     return out
 
 
@@ -89,11 +90,12 @@ def _coverage(obs: list[DirectionPair]) -> float | None:
 
 def _assert(obs, setting: Setting, field: str, statistic: str, **fields):
     __tracebackhide__ = True
-    shares = [getattr(o, field) for o in obs if getattr(o, field) is not None]
-    return assertions.assert_share_of_pairs(shares, 1, DELTA, setting=setting.describe(),
-                                            seeds=[o.seed for o in obs], statistic=statistic,
+    kept = [o for o in obs if getattr(o, field) is not None]
+    where = 0 if field == "residual_share" else 1             # D1 counts L2's points, D2/D3 L2 ∧ C1's
+    return assertions.assert_share_of_pairs([getattr(o, field) for o in kept], 1, DELTA, setting=setting.describe(),
+                                            seeds=[o.seed for o in kept], statistic=statistic,
                                             min_pairs=MIN_PAIRS, coverage=_coverage(obs),
-                                            **fields)
+                                            pair_counts=[o.counts[where] for o in kept], **fields)
 
 
 @tests_claim("D1")
@@ -232,7 +234,7 @@ def perturbations_transfer(setting: Setting) -> None:
     directions do (recorded)."""
     __tracebackhide__ = True
     setting = f_only(setting)
-    shares, fool_own, fool_random, seeds_ = [], [], [], []
+    shares, fool_own, fool_random, seeds_, share_seeds, counts = [], [], [], [], [], []
     for p in run_pairs(setting):
         gen = torch.Generator().manual_seed(p.seed + 7919)
         X = torch.as_tensor(p.X)
@@ -246,15 +248,17 @@ def perturbations_transfer(setting: Setting) -> None:
         cos = direction.signed_cosine(p.r, np.ones(len(p.r)), r2)
         if inside.any():
             shares.append(float((cos[inside] < bound.cos[inside]).mean()))
+            share_seeds.append(p.seed)
+            counts.append(int(inside.sum()))
         fooled = sign_pm1(f2.net(X + torch.as_tensor(p.r)).numpy()) == p.y_adv
         fooled_rnd = sign_pm1(f2.net(X + random_direction(X, p.eps, generator=gen)).numpy()) == p.y_adv
         fool_own.append(float(fooled.mean()))
         fool_random.append(float(fooled_rnd.mean()))
         seeds_.append(p.seed)
     measured = dict(fooling_own=fool_own, fooling_random=fool_random)
-    assertions.assert_share_of_pairs(shares, 2, DELTA, setting=setting.describe(), seeds=seeds_,
+    assertions.assert_share_of_pairs(shares, 2, DELTA, setting=setting.describe(), seeds=share_seeds,
                                      statistic="share of n with cos(r_n, r'_n) below the D5 bound",
-                                     min_pairs=MIN_PAIRS, **measured)
+                                     min_pairs=MIN_PAIRS, pair_counts=counts, **measured)
     if fool_own:
         assertions.observe(value=float(np.mean(fool_own)), bound=float(np.mean(fool_random)),
                            statistic="fooling rate on f' by f's perturbations (bound: by random directions)",

@@ -55,6 +55,7 @@ class ScenarioPair:
     c1_train: float
     c2_margin: float | None        # median |ĝ| − B_0 − B_E where C2 ∧ C3
     agreement: float | None        # sgn g = sgn f where C2 ∧ C3
+    n_test: int = 0                # test inputs: a coverage times n_test is the inputs a share counts
 
 
 def measure_pair(p: Pair) -> ScenarioPair:
@@ -75,7 +76,7 @@ def measure_pair(p: Pair) -> ScenarioPair:
         cov_l2=float(inside.mean()), cov_c2=float(c2.mean()), cov_c3=float(f_known.mean()),
         cov_p1=float(agree.mean()), cov_p4=float(disagree.mean()), c1_train=float(cond.c1_train.mean()),
         c2_margin=float(np.median(cond.margin_C2[agree])) if agree.any() else None,
-        agreement=float((sf == sg)[agree].mean()) if agree.any() else None)
+        agreement=float((sf == sg)[agree].mean()) if agree.any() else None, n_test=len(inside))
 
 
 def measure_scenario(pairs: list[Pair]) -> list[ScenarioPair]:
@@ -104,11 +105,12 @@ class ShareBound:
 
 def _assert(obs: list[ScenarioPair], setting: Setting, bound: ShareBound):
     __tracebackhide__ = True
-    values = [getattr(o, bound.field) for o in obs if getattr(o, bound.field) is not None]
+    kept = [o for o in obs if getattr(o, bound.field) is not None]
     coverage = float(np.mean([getattr(o, bound.coverage) for o in obs])) if obs else 0.0
-    return assertions.assert_share_of_pairs(values, bound.multiple, DELTA, setting=setting.describe(),
-                                            seeds=[o.seed for o in obs], statistic=bound.statistic,
-                                            min_pairs=MIN_PAIRS, coverage=coverage)
+    return assertions.assert_share_of_pairs(
+        [getattr(o, bound.field) for o in kept], bound.multiple, DELTA, setting=setting.describe(),
+        seeds=[o.seed for o in kept], statistic=bound.statistic, min_pairs=MIN_PAIRS, coverage=coverage,
+        pair_counts=[round(getattr(o, bound.coverage) * o.n_test) for o in kept])
 
 
 def _share_property(name: str, claim: str, doc: str, bounds: tuple):
