@@ -115,6 +115,12 @@ def claim_table_lines(table: dict, forest: list[dict]) -> list[str]:
     return lines
 
 
+def excludes_lines(table: dict) -> list[str]:
+    """Per verified claim, what its verdict excludes (``reporting.verdicts.excludes``)."""
+    rows = [f"- {cid}: {row['excludes']}" for cid, row in table.items() if row.get("excludes")]
+    return ["What each verdict excludes (its most telling test):", "", *rows, ""] if rows else []
+
+
 def is_control(c: dict) -> bool:
     s = c.get("setting") or {}
     return (str(c.get("check", "")).startswith("test_CTRL") or s.get("attack") in CONTROL_ATTACKS
@@ -217,6 +223,7 @@ def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
              "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9; "
              "`target`: what its power target asks it to detect (theory.tolerances.POWER_TARGETS).", ""]
     lines += claim_table_lines(table, a.forest) + [""]
+    lines += excludes_lines(table)
     lines += strata_marks(table)
     lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
     lines += glance_section(a, drawn)

@@ -234,6 +234,22 @@ def best_record(asserted: list[dict]) -> dict | None:
                               -(r["n_pairs"] or 0)), default=None)
 
 
+def excludes(best: dict | None) -> str | None:
+    """What a claim's verdict excludes, in words (STATISTICS.md, "What a verdict excludes"): the violation
+    its most telling test would have caught with probability 0.9, and the end of its interval next to the
+    bound."""
+    if best is None or best.get("detects") is None:
+        return None
+    if best.get("test") in ("exact", "hoeffding") or best.get("side") is None:
+        return f"every value of {best['statistic']} beyond its bound {best['bound']:.4g} fails"
+    lo, hi = (best.get("ci") or (None, None))[:2]
+    at_least = best["side"] == "at least"
+    relation, end = ("≤", lo) if at_least else ("≥", hi)
+    shown = "" if end is None else f"; {'lower' if at_least else 'upper'} end of its interval {end:.4g}"
+    return (f"a mean {best['statistic']} {relation} {best['detects']:.4g} on every pair (bound {best['bound']:.4g}) "
+            f"would have been caught with probability 0.9 over {best['n_pairs']} independent pairs{shown}")
+
+
 def _cell_name(axis: str, value: str) -> str:
     return f"{axis}={value}"
 
@@ -328,7 +344,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
         strata = strata_verdicts(claim, asserted, mine) if asserted else {}
         info = {"records": len(mine), "asserted": len(asserted),
                 "best_detects": best and best.get("detects"), "target": best and best.get("target"),
-                "strata": strata}
+                "excludes": excludes(best), "strata": strata}
         unverified = _unverified_strata(strata)
         if any(r["verdict"] == "fail" for r in mine if _asserted(r)):
             failed = [c for c, v in strata.items() if v["verdict"] == FAILED]

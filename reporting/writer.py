@@ -51,7 +51,7 @@ def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
         v = (verdicts or {}).get(claim)
         if v is not None:
             row.update(verdict=v["verdict"] + (f" ({v['reason']})" if v.get("reason") else ""),
-                       best_detects=v.get("best_detects"), target=v.get("target"))
+                       best_detects=v.get("best_detects"), target=v.get("target"), excludes=v.get("excludes"))
             if v.get("strata"):
                 row["strata"] = v["strata"]
     return dict(out)

@@ -202,3 +202,10 @@ def test_copies_of_one_pair_are_one_unit_in_the_pooled_test():
 def test_misaligned_pair_seeds_are_refused():
     with records.checking("test_synthetic", ("P1",)), pytest.raises(ValueError, match="one seed per value"):
         assertions.assert_mean_at_most([0.0] * 12, 0.03, setting={}, seeds=[0], statistic="share")
+
+
+def test_a_verdict_states_what_it_excludes():
+    recs = _share_records("P1", [0.01] * 12, 12)
+    v = conclude(["P1"], recs).claims["P1"]
+    assert v["excludes"].startswith(f"a mean share ≥ {v['best_detects']:.4g} on every pair (bound 0.15) would have "
+                                    "been caught with probability 0.9 over 144 independent pairs; upper end of")
