@@ -238,7 +238,7 @@ def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds
 
 
 def record_conformance(parts, unchecked, *, procedure: str, setting: dict, seeds: list) -> tuple[Record, str | None]:
-    """An exact conformance claim (R1–R5): ``parts`` (``checks.conformance.Part``) each with the
+    """An exact conformance claim (R1–R6): ``parts`` (``checks.conformance.Part``) each with the
     ratio |deviation|/rounding tolerance of its worst input; "pass" iff every ratio is ≤ 1.
     ``unchecked``: parts not checked, each with why ("not reported" by the procedure, …): stated, never
     passed.

@@ -1,9 +1,10 @@
-"""R1–R5: every trained pair's report checked against itself (THEORY.md §8), for any procedure.
+"""R1–R6: every trained pair's report checked against itself (THEORY.md §8), for any procedure, and
+the run's own measurements of it (R6) against their definitions.
 
 The harness calls :func:`check_runs` on the runs of every setting it trains, before any property
 reads them, so each check's settings (both scenarios, both losses, γ = 0 and γ > 0, the gradient
 attack and the controls, plain GD and the paper's momentum) are also conformance settings, and
-nothing is trained for R1–R5. Each claim leaves one exact record per setting: the largest
+nothing is trained for R1–R6. Each claim leaves one exact record per setting: the largest
 |deviation|/tolerance over its parts and pairs (≤ 1 holds), every part's ratio, and the parts the
 procedure did not report what they need for ("not checked (not reported)"). A violation fails the
 check with the procedure, the quantity and the worst input named.
@@ -11,8 +12,9 @@ check with the procedure, the quantity and the worst input named.
 Tolerances are the rounding bounds of ``theory.conformance`` at the unit roundoff of the run's dtype.
 The first :data:`PAIRS_PER_SETTING` valid pairs of each trained batch are checked, and the
 comparisons that evaluate networks (R1's values, R2's gradients) read the first :data:`ROWS_PER_SET`
-rows of each input set; shares, permutations and data-contract checks read all rows. A bug of the
-kind R1–R5 exist for acts on every pair and row, so the cuts cost no power against it;
+rows of each input set; shares, permutations, data-contract checks and R6 (whose metrics are means
+over all rows) read all rows. A bug of the kind R1–R6 exist for acts on every pair and row, so the
+cuts cost no power against it;
 ``benchmarks/conformance.py`` measures the cost per pair.
 """
 
@@ -33,10 +35,10 @@ from . import assertions
 
 #: Rows of each input set (D, D^adv, test inputs) on which networks are evaluated per pair.
 ROWS_PER_SET = 64
-#: Valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R5 are
+#: Valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R6 are
 #: identities, so one pair decides a bug that acts on every pair; the second guards against a
 #: seed-dependent branch. All twelve pairs of every setting cost 44% of the default run's CPU time
-#: (765 s of 1728 s, 4236 pairs, ``R1–R5 conformance checks`` in the terminal summary).
+#: (765 s of 1728 s, 4236 pairs, ``R1–R6 conformance checks`` in the terminal summary).
 PAIRS_PER_SETTING = 2
 U64 = C.unit_roundoff("float64")
 
@@ -139,14 +141,15 @@ def _seedwhere(seed):
 
 class _Pair:
     """One valid pair of a run as float64 arrays, with its config, unit roundoff, and each network's
-    pre-activations on the input sets, computed once: on all rows of the network's own training set,
-    on the first ROWS_PER_SET rows of the others."""
+    pre-activations on the input sets, computed once: on all rows of the network's own training set and
+    of the sets the run measures the trained f and g on (D and the test inputs: R6), on the first
+    ROWS_PER_SET rows of the others."""
 
     def __init__(self, data, i):
         self.data, self.i, self.cfg = data, i, data.config
         self.seed = data.seeds[i]
         self.u = C.unit_roundoff(self.cfg.dtype)
-        self.X, self.y, self.Z = _np(data.X[i]), _np(data.y[i]), _np(data.Z[i])
+        self.X, self.y, self.Z, self.yz = _np(data.X[i]), _np(data.y[i]), _np(data.Z[i]), _np(data.yz[i])
         self.X_adv, self.y_adv, self.r = _np(data.X_adv[i]), _np(data.y_adv[i]), _np(data.r[i])
         self.nets = {"f": data.f.net[i], "f_0": data.f.net0[i], "g": data.g.net[i], "g_0": data.g.net0[i]}
         self.params = {name: _params(net) for name, net in self.nets.items()}
@@ -157,7 +160,8 @@ class _Pair:
     def rows(self, name, label) -> np.ndarray:
         own = {"f": "x", "g": "x^adv"}[name[0]]
         X = self.sets[label]
-        return X if label == own else X[:ROWS_PER_SET]
+        measured = name in ("f", "g") and label in ("x", "z")
+        return X if label == own or measured else X[:ROWS_PER_SET]
 
     def pre(self, name, label):
         """(H, bound) of network ``name`` on ``rows(name, label)``; this float64 evaluation's own error
@@ -169,9 +173,13 @@ class _Pair:
         return self._pre[key]
 
     def formula(self, name, label):
-        """f of network ``name`` from its returned parameters on ``rows(name, label)``, with tolerance."""
-        _, _, a, gamma = self.params[name]
-        return C.forward_from_preactivations(*self.pre(name, label), a, gamma, self.u + U64)
+        """f of network ``name`` from its returned parameters on ``rows(name, label)``, with tolerance;
+        computed once (R1, the recorded losses and R6 read the same values)."""
+        key = ("forward", name, label)
+        if key not in self._pre:
+            _, _, a, gamma = self.params[name]
+            self._pre[key] = C.forward_from_preactivations(*self.pre(name, label), a, gamma, self.u + U64)
+        return self._pre[key]
 
     def t(self, name) -> float:
         tr = self.train[name]
@@ -262,11 +270,11 @@ def attack_consistency(p: _Pair, out: Findings) -> None:
 
 
 def scenario_inputs(p: _Pair, out: Findings) -> None:
-    """R3: x^adv = r (a) or x + r (b); y^adv ∈ {±1}, = −y for flipped targets; g's recorded training
-    losses are those of the returned g_0 and g on (x^adv, y^adv)."""
-    expected = p.r if p.cfg.scenario == "a" else p.X + p.r
-    out.compare("R3", f"x^adv differs from the Scenario ({p.cfg.scenario}) input", p.X_adv, expected,
-                p.u * np.abs(expected), lambda i: f"x^adv #{i // p.X.shape[1]} (seed {p.seed})")
+    """R3: x^adv = r (a) or x + r (b), rounded in either order; y^adv ∈ {±1}, = −y for flipped targets;
+    g's recorded training losses are those of the returned g_0 and g on (x^adv, y^adv)."""
+    expected, tol = C.scenario_input(p.X, p.r, p.cfg.scenario, p.u + U64)
+    out.compare("R3", f"x^adv differs from the Scenario ({p.cfg.scenario}) input", p.X_adv, expected, tol,
+                lambda i: f"x^adv #{i // p.X.shape[1]} (seed {p.seed})")
     out.count("R3", "y^adv is not ±1", np.flatnonzero(np.abs(p.y_adv) != 1), _rowwhere("y^adv", p.seed))
     if p.cfg.targets == "flipped":
         out.count("R3", "flipped targets y^adv differ from −y", np.flatnonzero(p.y_adv != -p.y),
@@ -318,11 +326,40 @@ def data_contract(p: _Pair, out: Findings) -> None:
                   [k for k, size in enumerate(sizes) if size != n], _seedwhere(p.seed))
 
 
-CHECKS = (forward_consistency, attack_consistency, scenario_inputs, time_bookkeeping, data_contract)
+#: R6's shares: metric → (network, input set, labels or the other network, its definition as named).
+SHARES = {
+    "acc_f_train": ("f", "x", "y", "the share of D where sgn f(x) = y"),
+    "acc_g_train": ("g", "x", "y", "the share of D where sgn g(x) = y"),
+    "acc_f_test": ("f", "z", "yz", "the share of the test inputs where sgn f(z) = y_z"),
+    "acc_g_test": ("g", "z", "yz", "the share of the test inputs where sgn g(z) = y_z"),
+    "agreement": ("f", "z", "g", "the share of the fresh test inputs where sgn f(z) = sgn g(z)"),
+}
+
+
+def reported_metrics(p: _Pair, out: Findings) -> None:
+    """R6: the run's reported metrics (``run.measure``, shared by every procedure, so R1–R5 cannot
+    see it) recomputed from their definitions: the signs of the returned f and g from their parameters
+    on every row (sgn(0) = −1; a row within its rounding bound of 0 may count either way), the cosines
+    from the reported r, y^adv and u_n (u_n itself is the D claims' to test against ∇f)."""
+    reported = p.data.record(p.i)
+    for metric, (name, label, target, definition) in SHARES.items():
+        values, tol = p.formula(name, label)
+        other = (getattr(p, target), None) if target != "g" else p.formula(target, label)
+        share, share_tol = C.sign_share(values, tol, *other)
+        out.compare("R6", f"the reported {metric} differs from {definition}", [reported[metric]], [share],
+                    [share_tol], _seedwhere(p.seed))
+    means, tol = C.cosine_means(p.r, p.y_adv, _np(p.data.u[p.i]), p.u + U64)
+    for metric, mean, definition in zip(("cos_signed", "cos_abs"), means, ("cos", "|cos|")):
+        out.compare("R6", f"the reported {metric} differs from the mean of {definition}(r_n, y^adv_n u_n)",
+                    [reported[metric]], [mean], [tol], _seedwhere(p.seed))
+
+
+CHECKS = (forward_consistency, attack_consistency, scenario_inputs, time_bookkeeping, data_contract,
+          reported_metrics)
 
 
 def check_runs(setting, runs, procedure: str) -> dict:
-    """R1–R5 on the valid pairs of ``runs`` ((run, index) per seed): one record per claim, returned
+    """R1–R6 on the valid pairs of ``runs`` ((run, index) per seed): one record per claim, returned
     by claim; then an AssertionError naming every violated claim, one line each."""
     found = Findings()
     valid = [(data, i) for data, i in runs if not (data.f.diverged[i] or data.g.diverged[i])]

@@ -44,7 +44,7 @@ _CHECKED = {"procedure": load_procedure(None), "conformance": True}
 
 @contextlib.contextmanager
 def without_conformance():
-    """Train without checking R1–R5 first: for tests that show another claim's check failing on a
+    """Train without checking R1–R6 first: for tests that show another claim's check failing on a
     planted bug that the conformance checks would report before it."""
     saved = _CHECKED["conformance"]
     _CHECKED["conformance"] = False
@@ -232,7 +232,7 @@ def run_pairs(setting: Setting, claims=None) -> list[Pair]:
 def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     """(run, index in it) per seed: one batched run in this process, or one run per seed through the
     Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers.
-    Every run's report is checked against itself first (R1–R5, ``checks.conformance``)."""
+    Every run's report is checked against itself first (R1–R6, ``checks.conformance``)."""
     args = (_on_run_device(setting.config), list(setting.seeds))
     kw = dict(procedure=checked_procedure(), predict_coverage=PREDICT_COVERAGE)
     if remote.active():
@@ -240,7 +240,7 @@ def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     else:
         data = run_batch(*args, **kw)
         runs = [(data, i) for i in range(len(setting.seeds))]
-    if _CHECKED["conformance"]:  # R1–R5 on these very pairs, before any claim reads them (THEORY.md §8)
+    if _CHECKED["conformance"]:  # R1–R6 on these very pairs, before any claim reads them (THEORY.md §8)
         started = time.perf_counter()
         try:
             conformance.check_runs(setting, runs, checked_procedure_name())

@@ -317,7 +317,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(budget_line(conclusion))
     tr.write_line(f"network pairs trained: {_STATE['pairs']}")
     if _STATE.get("seconds", {}).get("conformance"):
-        tr.write_line(f"R1–R5 conformance checks: {_STATE['seconds']['conformance']:.1f} s (summed over workers)")
+        tr.write_line(f"R1–R6 conformance checks: {_STATE['seconds']['conformance']:.1f} s (summed over workers)")
     tr.write_line(f"procedure checked: {_STATE['procedure']}")
     path = getattr(config, "_claims_report_path", None)
     if path:

@@ -1,4 +1,5 @@
-"""Planted bugs that only the conformance claims R1–R5 catch (THEORY.md §8).
+"""Planted bugs that only the conformance claims R1–R5 catch (THEORY.md §8); R6's, in the run's own
+measurements: tests/test_measurement_conformance.py.
 
 Each bug below is a realistic one-line defect planted twice: in the project's trainer (by
 monkeypatching) and in a copy of ``examples/reference_torch.py`` whose source carries the same
@@ -10,8 +11,9 @@ is involved: the suite alone sees the bug.
 
 The classes: a forward pass that ignores the leaky slope, an input gradient that ignores it, a trained
 bias that is not returned, an integrated time t off by the learning rate, fresh test inputs that are
-the training inputs; and per claim: x^adv = x + r in Scenario (a) (R3), g trained on D instead of
-D^adv (R3), Λ without the momentum weights (R4, acts only under heavy-ball).
+the training inputs; and per claim: x^adv = x + r in Scenario (a), x + 2r or r in Scenario (b), g
+trained on D instead of D^adv (R3), Λ without the momentum weights (R4, acts only under heavy-ball).
+A correct procedure that keeps r in float64 and rounds x + r and r separately passes R3.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,8 +36,10 @@ from checks import harness
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.config import Config
 from perturbation_learning.network import TwoLayerNet, matmul_per_network
+from perturbation_learning.procedure import ProcedureOutput, as_dtype
 from reporting import records
-from theory.model import leaky_relu, readout
+from theory import conformance as C
+from theory.model import leaky_relu, readout, scenario_inputs
 from theory.tolerances import CONFORMANCE_CLAIMS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,6 +100,14 @@ def _xadv_is_x_plus_r(mp):
     mp.setattr(run, "scenario_inputs", lambda scenario, X, r: X + r)
 
 
+def _xadv_is_x_plus_2r(mp):
+    mp.setattr(run, "scenario_inputs", lambda scenario, X, r: X + 2 * r)
+
+
+def _xadv_is_r(mp):
+    mp.setattr(run, "scenario_inputs", lambda scenario, X, r: r)
+
+
 def _g_trained_on_d(mp):
     original = run.train_network
     calls = []
@@ -145,6 +158,13 @@ BUGS = (
     Bug("x^adv = x + r in Scenario (a)", "R3", _xadv_is_x_plus_r,
         ('    X_adv = r if config.scenario == "a" else X + r', "    X_adv = X + r"),
         "gamma>0", r"x\^adv differs from the Scenario \(a\) input"),
+    Bug("x^adv = x + 2r in Scenario (b)", "R3", _xadv_is_x_plus_2r,
+        ('    X_adv = r if config.scenario == "a" else X + r',
+         '    X_adv = r if config.scenario == "a" else X + 2 * r'),
+        "logistic, b", r"x\^adv differs from the Scenario \(b\) input"),
+    Bug("x^adv = r in Scenario (b)", "R3", _xadv_is_r,
+        ('    X_adv = r if config.scenario == "a" else X + r', "    X_adv = r"),
+        "logistic, b", r"x\^adv differs from the Scenario \(b\) input"),
     Bug("g trained on D", "R3", _g_trained_on_d,
         ("    g = train(TwoLayerLeakyReLU(*init_g, config.gamma), X_adv, y_adv,",
          "    g = train(TwoLayerLeakyReLU(*init_g, config.gamma), X, y_adv,"),
@@ -267,3 +287,35 @@ def test_r5_equality_is_not_checked_where_the_law_has_atoms(check_with):
     records.discard()
     assert r5 and r5[0]["verdict"] == "pass"
     assert any("has atoms" in part for part in r5[0]["unchecked"])
+
+
+def r_in_float64(config, sample, streams):
+    """The project's procedure, except that r is crafted in float64 (f's parameters and x cast up) and
+    reported rounded to the run's dtype, and x^adv = x + r is added in float64 and rounded once: a
+    correct implementation whose x^adv is not one addition in the run's dtype."""
+    eps, dtype = config.effective_eps(sample.d), sample.X.dtype
+    f, seconds_f = run.train_network(config, run.init_networks(config, sample, streams, "f_init"), sample.X,
+                                     sample.y, config.lr, config.epochs_f)
+    f64 = dataclasses.replace(f, net=as_dtype(f.net, torch.float64))
+    y_adv, r64 = run.perturb(config, f64, sample.X.double(), sample.y.double(), streams, eps)
+    X_adv, y_adv = scenario_inputs(config.scenario, sample.X.double(), r64).to(dtype), y_adv.to(dtype)
+    g, seconds_g = run.train_network(config, run.init_networks(config, sample, streams, "g_init"), X_adv, y_adv,
+                                     config.lr_g or config.lr, config.epochs_g)
+    return ProcedureOutput(f=f, g=g, y_adv=y_adv, r=r64.to(dtype), X_adv=X_adv, eps=eps, seconds_f=seconds_f,
+                           seconds_g=seconds_g)
+
+
+@pytest.mark.parametrize("setting", ["logistic, b", "random"])
+def test_r3_holds_for_r_kept_in_float64(check_with, setting):
+    """x^adv = fl(x + r) with r reported as fl(r) is x + r̂ only up to u|x + r| + u|r̂|: one rounding
+    bound u|x + r̂| (a single addition in the run's dtype) fails it wherever x + r cancels."""
+    cfg = SETTINGS[setting]
+    data = run.run_batch(cfg, list(_setting(setting).seeds), procedure=r_in_float64, predict=False)
+    X, r, X_adv = (t.double().numpy() for t in (data.X, data.r, data.X_adv))
+    u = C.unit_roundoff(cfg.dtype)
+    dev = np.abs(X_adv - (X + r))
+    assert (dev > u * np.abs(X + r)).mean() > 0.01  # the one-addition bound would fail on this procedure
+    expected, tol = C.scenario_input(X, r, "b", u)
+    assert (dev <= tol).all()
+    r3 = [rec for rec in check_with(r_in_float64, setting) if rec["claim"] == "R3"]
+    assert r3 and r3[0]["verdict"] == "pass", r3

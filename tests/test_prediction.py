@@ -11,7 +11,7 @@ from theory.direction import predicted_direction
 from theory.lazy import kernel_predictor
 from theory.prediction import (COLLAPSE_AGREEMENT, LOSS_WEIGHT_RULES, Calibration, Prediction, calibration,
                                collapse_reason, integrated_time, p5_tolerance, predict_outcome,
-                               predicted_loss_weights)
+                               predicted_loss_weights, predicted_signs)
 
 
 def setting(seed=0, N=60, d=8, t=3.0, n_test=80, shift=0.6):
@@ -173,6 +173,22 @@ def test_P5_to_dict_is_json_ready():
                         "median_abs_noise", "mean_y_adv", "reason", "inside", "lam_g_rule", "collapse"}
     assert out["lam_g_rule"] == LOSS_WEIGHT_RULES["identity"]
     assert set(out["inside"]) >= {"l2", "l2_f", "l2_g", "c2_coverage", "c2_l2_coverage", "kappa_f_max"}
+
+
+def test_P5_record_carries_the_predicted_sign_per_fresh_input():
+    """P5 pair by pair compares sgn ĝ with sgn g input by input: the record carries sgn ĝ on Z
+    (sgn(0) = −1), and ``predicted_signs`` reads it back."""
+    pred, (X, y, lam, Z, y_adv, lam_g) = predict()
+    out = json.loads(json.dumps(pred.to_dict()))
+    signs = predicted_signs(out)
+    assert len(out["sign_g_hat"]) == len(Z)
+    np.testing.assert_array_equal(signs, np.where(pred.g_hat > 0, 1.0, -1.0))
+    assert pred.agreement == pytest.approx(float((signs == np.sign(kernel_predictor(X, y, lam, Z, 0.0))).mean()))
+    zero = Prediction(**{**{f: getattr(pred, f) for f in pred.__dataclass_fields__}, "g_hat": np.array([0.0, 2.0])})
+    assert zero.to_dict()["sign_g_hat"] == "-+"
+    for bad in ("+0-", ["+", "-"]):
+        with pytest.raises(ValueError, match="sign_g_hat"):
+            predicted_signs({"sign_g_hat": bad})
 
 
 @pytest.mark.parametrize("kw,exc,word", [

@@ -21,7 +21,7 @@ TINY = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=50, width=16, ep
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 PREDICTION_KEYS = {"agreement", "acc_g_train", "collapse", "share_signal_dominates", "median_abs_signal",
-                   "median_abs_noise", "mean_y_adv", "reason", "lam_g_rule", "inside"}
+                   "median_abs_noise", "mean_y_adv", "reason", "lam_g_rule", "inside", "sign_g_hat"}
 
 
 def test_P5_run_record_carries_the_prediction():

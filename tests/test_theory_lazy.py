@@ -10,7 +10,8 @@ from theory.claims import get_claim
 from theory.kernel import phi, phi_finite_width
 from theory.model import leaky_derivative
 from theory.lazy import (FLIP_FRACTION_MAX, KAPPA_MAX, WidthAssumption, kernel_predictor, laziness_index,
-                         linearized_predictor, network_output, predicted_flip_fraction, width_assumption)
+                         lazy_error, linearized_predictor, network_output, predicted_flip_fraction,
+                         width_assumption)
 from theory.stats import wilson_interval
 
 
@@ -75,11 +76,26 @@ def test_L1_linearization_tracks_gradient_descent_when_wide():
     lam = np.full(N, lr * steps / N)
     f0, ft = network_output(W0, b0, a, gamma, Z), network_output(W, b, a, gamma, Z)
     lin = linearized_predictor(W0, b0, a, gamma, X, y, lam, Z)
-    rel = np.linalg.norm(ft - lin) / np.linalg.norm(ft - f0)
+    rel = lazy_error(ft, lin, f0)
     assert rel < 0.05, f"L1: relative error {rel:.3f} [m={m}, t=1]"
+    assert lazy_error(f0, lin, f0) == 1.0        # the same network never trained: the whole update missing
     fhat = kernel_predictor(X, y, lam, Z, gamma)             # Φ in place of Φ_m: O(m^(−1/2)) more
     rel_hat = np.linalg.norm(ft - f0 - fhat) / np.linalg.norm(ft - f0)
     assert rel_hat < 0.1, f"L1: kernel predictor relative error {rel_hat:.3f}"
+
+
+def test_L1_lazy_error_is_measured_against_the_predicted_update():
+    """‖f_t − lin‖/‖lin − f_0‖, capped at 1: a network that never moved has error 1, not 0/0."""
+    f0, lin = np.array([0.0, 1.0, -1.0]), np.array([3.0, 5.0, -1.0])    # predicted update (3, 4, 0): norm 5
+    assert lazy_error(lin, lin, f0) == 0.0
+    assert lazy_error(f0, lin, f0) == 1.0                                 # untrained: f_t = f_0
+    assert lazy_error(lin + np.array([0.0, 0.0, 1.0]), lin, f0) == pytest.approx(0.2)
+    assert lazy_error(f0 - (lin - f0), lin, f0) == 1.0                     # moved the wrong way: 2, capped
+    assert lazy_error(f0 + 1.0, f0, f0) == 1.0                            # moved where nothing was predicted
+    assert lazy_error(f0, f0, f0) is None                                 # nothing predicted, nothing moved
+    assert lazy_error(torch.from_numpy(lin), torch.from_numpy(lin), torch.from_numpy(f0)) == 0.0
+    with pytest.raises(ValueError, match="initial"):
+        lazy_error(lin, lin, f0[:2])
 
 
 def test_L1_kernel_predictor_matches_explicit_sum():

@@ -110,11 +110,15 @@ f_z, r_n, x_adv, grad_f, lam_n, tol_, overlap, overlap_adv = (
 x_n, a_k, w_kz, b_k, phi_ = _S("x_n"), sp.IndexedBase("a"), sp.IndexedBase("h"), _S("b_k"), sp.Function("phi")
 k_m = sp.Idx("k")
 sup_lp, grad_vec = _S("sup_lprime"), _S("nabla_f")
+sgn_, f_fn, g_fn, z_, cos_ = (sp.Function("sgn"), sp.Function("f"), sp.Function("g"), sp.IndexedBase("z"),
+                              sp.IndexedBase("c"))
+n_z, cos_mean, j_z = _S("N_Z"), _S("cos_signed"), sp.Idx("j")
 _LATEX_NAMES = {**F.LATEX_NAMES, **{
     Phi_xx: r"\Phi(x, x)", Phi_pi: r"\Phi|_{\theta=\pi}", E_r: r"\mathbb{E}[u_n \cdot r_n]",
     y_adv_pi: r"y^{adv}_{\pi(n)}", rademacher: r"\pm 1\ \text{(uniform)}",
     f_z: "f(z)", r_n: "r_n", x_adv: r"x^{adv}_n", grad_f: r"\|\nabla f(x_n)\|", lam_n: r"\Lambda_n",
     tol_: r"\mathrm{tol}", overlap: r"|Z \cap X|", overlap_adv: r"|Z \cap X^{adv}|", x_n: "x_n",
+    n_z: "N_Z", cos_mean: r"\mathrm{cos}_{\mathrm{signed}}",
     sup_lp: r"\sup \ell'", grad_vec: r"\nabla f(x_n)",
     f_t: "f_t", f_0: "f_0", g_lin: r"g_{\mathrm{lin}}", agree: r"A(f, g)", agree_pred: r"\hat{A}(f, g)", acc_g: r"\mathrm{acc}_D(g)",
     share_wrong: r"\mathrm{share}_{\mathrm{sgn}\, g \neq \mathrm{sgn}\, f}", E_grad0: r"\mathbb{E}\|\nabla f_0(x)\|^2",
@@ -269,6 +273,12 @@ _CLAIM_LIST = [
     Claim("R5", "Data contract: no test input is a training input of f or of g; both train on the N samples of D",
           "derived", "§8",
           sp.And(_eq(overlap, 0), _eq(overlap_adv, 0)), {}, (_R + "identical_rows",)),
+    Claim("R6", "Measurements: the run's reported accuracies, agreement on the fresh test inputs and cosines "
+          "cos(r_n, y^adv_n u_n) are their definitions (sgn(0) = −1)", "derived", "§8",
+          sp.And(sp.Le(sp.Abs(agree - sp.Sum(sp.KroneckerDelta(sgn_(f_fn(z_[j_z])), sgn_(g_fn(z_[j_z]))),
+                                             (j_z, 1, n_z)) / n_z), tol_, evaluate=False),
+                 sp.Le(sp.Abs(cos_mean - sp.Sum(cos_[k_m], (k_m, 1, F.N)) / F.N), tol_, evaluate=False)),
+          {}, (_R + "sign_share", _R + "cosine_means", "theory.model.sign_pm1", _D + "signed_cosine")),
 ]
 
 #: Claim ID → Claim, in THEORY.md order.

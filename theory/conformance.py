@@ -1,4 +1,4 @@
-"""Conformance of a procedure's report with itself (THEORY.md §8, claims R1–R5): the identities and
+"""Conformance of a procedure's report with itself (THEORY.md §8, claims R1–R6): the identities and
 their rounding tolerances.   [§8]
 
 Each identity holds exactly in real arithmetic for any correct implementation, inside or outside the
@@ -20,13 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import formulas
-from .model import leaky_derivative, leaky_relu
+from .direction import signed_cosine
+from .model import leaky_derivative, leaky_relu, sign_pm1
 from .tolerances import CONFORMANCE_CLAIMS
 from .validation import check_choice
 
 __all__ = ["CONFORMANCE_CLAIMS", "LOSSES", "unit_roundoff", "rounding_gamma", "network_forward",
            "network_input_gradient", "one_step_perturbation", "loss_values", "loss_weights_from_losses",
-           "time_tolerance", "integrated_time"]
+           "time_tolerance", "integrated_time", "scenario_input", "sign_share", "cosine_means"]
 
 #: Unit roundoff u = 2^-p of the dtypes a procedure may compute in.
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
@@ -124,6 +125,59 @@ def one_step_perturbation(grad, grad_tol, y_adv, eps, u):
     determined = norm > grad_tol
     tol = np.where(determined, eps * (2 * grad_tol / safe + rounding_gamma(grad.shape[1] + 2, u)), 2 * eps)
     return r, tol
+
+
+def scenario_input(X, r, scenario: str, u):
+    """x^adv = r (Scenario a) or x + r (b) from the reported x and r, and a bound on |x̂^adv − x^adv|
+    for a procedure that rounds in either order.   [R3]
+
+    (a): x̂^adv and r̂ are the same rounding of r: u|r̂|. (b): a procedure may add in its dtype
+    (x̂^adv = fl(x + r̂): error ≤ u|x + r̂|) or keep r in a wider type and round r and the sum
+    separately (r̂ = fl(r), x̂^adv = fl(x + r)). Rounding r then costs |r − r̂| ≤ u|r̂| (round to
+    nearest: ≤ u|r|/(1 + u), and |r| ≤ (1 + u)|r̂|), and rounding the sum u|x + r| ≤ u|x + r̂| + u²|r̂|.
+    Either order stays within u|x + r̂| + u(1 + u)|r̂|; one rounding of the sum alone (u|x + r̂|) is
+    attained by the first and fails the second wherever x + r cancels. Pass u + u₆₄ to cover this
+    float64 evaluation of x + r̂. Returns (x^adv, tol), each of r's shape.
+    """
+    X, r = np.asarray(X, float), np.asarray(r, float)
+    if check_choice(scenario, "scenario", ("a", "b")) == "a":
+        return r, u * np.abs(r)
+    expected = X + r
+    return expected, u * np.abs(expected) + u * (1 + u) * np.abs(r)
+
+
+def sign_share(v, v_tol, target, target_tol=None):
+    """The share of rows n with sgn v_n = sgn target_n (sgn(0) = −1, ``model.sign_pm1``), for values
+    known only within their rounding bounds, and how far any evaluation's share can be from it.   [R6]
+
+    A row with −tol_n < v_n ≤ tol_n may take either sign in another evaluation (one in [v − tol, v + tol]
+    is ≤ 0 or > 0): it is ambiguous (as is a row whose target is, for a target of values such as g(z);
+    labels are exact). The share of any evaluation lies in [lo, lo + n_amb/N], lo the share among the
+    unambiguous rows. The run's float64 mean of N values in {0, 1} errs by at most γ_N(u₆₄) in any
+    summation order, and this midpoint by three roundings: γ_{N+3}(u₆₄). Returns (the midpoint, tol).
+    """
+    v, target = np.asarray(v, float), np.asarray(target, float)
+    ambiguous = (-v_tol < v) & (v <= v_tol)
+    if target_tol is not None:
+        ambiguous |= (-target_tol < target) & (target <= target_tol)
+    agree = (sign_pm1(v) == sign_pm1(target)) & ~ambiguous
+    n, half = len(v), ambiguous.sum() / (2 * len(v))
+    return agree.sum() / n + half, half + rounding_gamma(n + 3, UNIT_ROUNDOFF["float64"])
+
+
+def cosine_means(r, y_adv, u_dir, u):
+    """The means over n of cos(r_n, y^adv_n u_n) and of its absolute value (each 0 where r_n or u_n is 0,
+    as the run reports them), and a bound on the error of any evaluation of them at unit roundoff u.   [R6]
+
+    c = y (r·v)/(‖r‖‖v‖), v = u_n: the dot product errs by at most γ_d Σ|r_i v_i| ≤ γ_d ‖r‖‖v‖
+    (Cauchy–Schwarz), the denominator (two sums of d squares, two square roots, a product) by a
+    relative γ_{2d+3}, the division by one rounding; with |c| ≤ 1 the sum stays below γ_{3d+6}
+    (Higham, Lemma 3.3), and ||ĉ| − |c|| ≤ |ĉ − c|. Two means of N terms in [−1, 1] (the run's and
+    this one: a sum and a division each) add 2γ_{N+1}(u). Returns ((signed mean, absolute mean), tol).
+    """
+    cos = np.nan_to_num(signed_cosine(r, y_adv, u_dir), nan=0.0)
+    tol = rounding_gamma(3 * np.shape(r)[1] + 6, u) + 2 * rounding_gamma(len(cos) + 1, u)
+    return (cos.mean(), np.abs(cos).mean()), tol
 
 
 def loss_values(loss: str, margins):

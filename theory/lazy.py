@@ -20,7 +20,7 @@ from .validation import (check_array, check_consistent_length, check_gamma, chec
                          check_nonnegative_array, check_queries, check_rows, check_scalar,
                          check_positive_int)
 
-__all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction",
+__all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction", "lazy_error",
            "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
 
 #: L2 [derived]: tolerated predicted share of flipping activation patterns *at one input*.
@@ -107,6 +107,37 @@ def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
     Phi_m = (Sx * (a * a)) @ Sz.T                                   # (N, n)
     out = f0 + ((lam * y)[:, None] * Phi_m * (X @ Z.T + 1)).sum(0)
     return float(out[0]) if single else out
+
+
+def lazy_error(actual, linearized, initial):
+    """‖f_t − lin‖ / ‖lin − f_0‖ over a set of inputs, capped at 1: L1's relative error.   [L1, derived]
+
+    The denominator is the *predicted* update lin − f_0 (``linearized_predictor`` minus f_0), known
+    before training from the data, Λ and the initial network. Measured against the observed update
+    ‖f_t − f_0‖ instead, a network that never moved (f_t = f_0) would have error 0/0, read as 0, and
+    pass; here it has error exactly 1, as has a network that moved while no update was predicted.
+    Where the error is small the two forms agree to first order (‖f_t − f_0‖ = ‖lin − f_0‖ ± ‖f_t − lin‖,
+    so a ratio r of one form is at most r/(1 − r) of the other). The cap keeps the value in [0, 1], as
+    the tests over pairs need, and is conservative: a capped error is still above any bound below 1.
+
+    Parameters
+    ----------
+    actual, linearized, initial : (n,) values of f_t, of f_0 plus the lazy update, and of f_0 on
+    the same inputs (numpy or torch; compared in float64).
+
+    Returns
+    -------
+    float in [0, 1]; None where nothing was predicted and nothing moved (lin = f_0 = f_t): L1 then
+    holds trivially and says nothing.
+    """
+    actual, linearized, initial = (to_numpy64(check_array(v, name, ndim=1)) for v, name in
+                                   ((actual, "actual"), (linearized, "linearized"), (initial, "initial")))
+    check_consistent_length(("actual", actual), ("linearized", linearized), ("initial", initial))
+    predicted = float(np.linalg.norm(linearized - initial))
+    error = float(np.linalg.norm(actual - linearized))
+    if predicted == 0.0:
+        return None if error == 0.0 else 1.0
+    return min(error / predicted, 1.0)
 
 
 def kernel_predictor(X, y, lam, Z, gamma):

@@ -38,7 +38,7 @@ from .validation import (check_array, check_choice, check_consistent_length, che
 __all__ = ["COLLAPSE_AGREEMENT", "COVERAGE_MODES", "LOSS_SLOPE_AT_ZERO", "LOSS_WEIGHT_RULES", "integrated_time",
            "steps_for_time",
            "predicted_loss_weights", "predict_outcome", "Prediction", "Inside", "collapse_reason",
-           "calibration", "Calibration", "p5_tolerance"]
+           "calibration", "Calibration", "p5_tolerance", "predicted_signs"]
 
 #: THEORY.md P5: a pair "collapses" when its agreement is below this share (g near one class).
 COLLAPSE_AGREEMENT = 0.65
@@ -167,8 +167,10 @@ class Prediction:
         return self.agreement < COLLAPSE_AGREEMENT
 
     def to_dict(self) -> dict:
-        """JSON-ready scalars (no per-input arrays)."""
+        """JSON-ready: scalars, and sgn ĝ on the fresh inputs as one character per input ("+" or "-",
+        sgn(0) = −1), so that P5 can compare the prediction with g input by input (``predicted_signs``)."""
         return {"agreement": self.agreement, "acc_g_train": self.acc_g_train, "collapse": self.collapse,
+                "sign_g_hat": "".join(np.where(np.asarray(self.g_hat) > 0, "+", "-")),
                 "share_signal_dominates": self.share_signal_dominates,
                 "median_abs_signal": self.median_abs_signal, "median_abs_noise": self.median_abs_noise,
                 "mean_y_adv": self.mean_y_adv, "reason": self.reason, "lam_g_rule": self.lam_g_rule,
@@ -363,6 +365,14 @@ def calibration(predicted, observed, *, n_worst=3):
     worst = tuple(int(i) for i in np.argsort(-err, kind="stable")[:n_worst])
     return Calibration(n=len(p), correlation=corr, mae=float(err.mean()), max_abs_error=float(err.max()),
                        confusion=confusion, worst=worst)
+
+
+def predicted_signs(prediction):
+    """sgn ĝ on the fresh inputs, ±1 float64, from a prediction's ``to_dict`` ("sign_g_hat").   [P5]"""
+    signs = prediction["sign_g_hat"]
+    if not isinstance(signs, str) or set(signs) - {"+", "-"}:
+        raise ValueError("prediction['sign_g_hat'] must be a string of '+' and '-', one per fresh input")
+    return np.where(np.frombuffer(signs.encode(), dtype=np.uint8) == ord("+"), 1.0, -1.0)
 
 
 def p5_tolerance(c, delta):

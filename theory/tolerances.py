@@ -148,6 +148,17 @@ L1_REL_ERR_MAX = 0.25
 #: pre-activation; the factor allows for that approximation, not for a different order in κ.
 L2_FLIP_FACTOR = 2.0
 
+#: P5 pair by pair: on the test inputs where C2 ∧ L2 hold, the predicted and the observed agreement
+#: differ by at most the share where sgn g ≠ sgn ĝ, which is the share P2's link "sgn g = sgn ĝ where
+#: C2" bounds by 2δ (B_0 of g_0 and B_E, δ each). Derived, not tuned: the multiple of δ that P2 uses.
+P5_TRACKING_DELTA_MULTIPLE = 2
+
+#: P5 pair by pair is asserted on pairs whose C2 ∧ L2 coverage is at least this share: there the
+#: covered inputs carry a fifth or more of the pair's agreement, so the prediction is informative for
+#: the pair; the floor the lazy presets must reach for P1 (MIN_P1_COVERAGE). Below it the per-input
+#: sign link is still asserted for every covered input, by P2.
+P5_TRACKING_MIN_COVERAGE = MIN_P1_COVERAGE
+
 #: Untrained-f control: g's accuracy on D must have its mean within this band around chance
 #: (Chernoff–Hoeffding over pairs). The exact sign-test symmetry of the other controls does not
 #: hold there (r_n ∝ ∇f_0(x_n) ties g to f_0), so the band is what is asserted.
@@ -244,8 +255,9 @@ _CONTROL = PowerTarget("margin", CONTROL_POWER_MARGIN,
                        "control at chance: detect a leak of signal, agreement 1/2 ± 0.20 (signal gives 0.71–0.98)")
 
 #: The conformance claims (THEORY.md §8): a procedure's report checked against itself on every trained
-#: pair of every check (``checks.conformance``), so no check names them with a marker.
-CONFORMANCE_CLAIMS = ("R1", "R2", "R3", "R4", "R5")
+#: pair of every check (``checks.conformance``), so no check names them with a marker. R6 checks the
+#: run's own measurements (accuracies, agreement, cosines) against their definitions on the same pairs.
+CONFORMANCE_CLAIMS = ("R1", "R2", "R3", "R4", "R5", "R6")
 
 #: Power target of every claim the checks assert (claim ID → PowerTarget), each with its reason.
 POWER_TARGETS = {
