@@ -21,9 +21,9 @@ from __future__ import annotations
 from hypothesis import example
 
 from perturbation_learning.config import Config
-from reporting.records import DIRECT_CALL
 from theory.strata import AXES, AXES_OUTSIDE_CLAIM, stratum
 
+from .session import DIRECT_CALL
 from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, MOMENTA, Setting, SizeLimits, control_config,
                          fixed_sizes, lazy_config, limits, pair_seeds, salted)
 
@@ -43,6 +43,15 @@ _CORNERS = (dict(gamma=0.0, loss="identity", scenario="a", targets="flipped", mo
 #: below B_ξ ≈ 1.0 (C1 coverage 0); at t = 16, γ = 0.3, δ = 0.01 it is 1.44 > B_ξ 1.16 (C1 coverage
 #: 1), as for the identity loss at t = 2 (2.1 > 1.31).
 EXAMPLE_TIMES = {"identity": 2.0, "logistic": 16.0}
+
+
+#: Pairs of each lazy covering corner (at least; a profile may ask for more). Each stratum is verified
+#: on its own, so each corner alone must reach its claim's power target under the share model
+#: (``theory.power.share_model``: binomial over a pair's covered inputs, between-pair spread ≥ μ/2).
+#: Measured at the calibrated size: 12 pairs detect 0.118 for D1 (target 0.11, 150 points per pair),
+#: 0.18 for D5 (target 0.12), 0.234–0.238 for P1 (target 0.13, ~200 covered inputs); 24 pairs of 200
+#: covered inputs detect 0.0975.
+CORNER_PAIRS = 24
 
 
 def axis_values(config: Config) -> dict[str, str]:
@@ -70,7 +79,8 @@ def axis_examples(*, scenario=None, targets=None, loss=None, eps=None, gamma=Non
     for i, corner in enumerate(_corners(dict(scenario=scenario, targets=targets, loss=loss, gamma=gamma))):
         t = EXAMPLE_TIMES[corner["loss"]]
         cfg = lazy_config(family_name="shifted-gauss", **size, t_f=t, t_g=t, eps=eps, **corner)
-        out.append(Setting(cfg, pair_seeds(i + 1, pairs or lim.pairs, check=DIRECT_CALL)))
+        out.append(Setting(cfg, pair_seeds(i + 1, pairs or max(lim.pairs, fixed_sizes(pairs=CORNER_PAIRS)["pairs"]),
+                                           check=DIRECT_CALL)))
     return out
 
 
