@@ -5,11 +5,37 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from pathlib import Path
 
 from perturbation_learning.files import atomic_write_bytes, atomic_write_text, figure_png_bytes, json_clean
 
-from .compare import STATUSES, headline, most_telling, p_shown
+from .compare import JUDGED, STATUSES
+
+
+def headline(q: dict) -> str:
+    """One quantity's move, e.g. 'coverage 0.431 → 0.203 (Δ −0.228, n 14, p_adj 1e-04, tol 0.02)'."""
+    if q["kind"] == "verdict":
+        return f"{q['name']} {q['a']} → {q['b']}"            # "verdict" or "verdict [stratum]"
+    return (f"{q['name']} {q['a']:.4g} → {q['b']:.4g} (Δ {q['diff']:+.3g}, n {q['n']}, "
+            f"{p_shown(q)}, tol {q['tolerance']:.2g})")
+
+
+def p_shown(q: dict) -> str:
+    if q.get("judged") == "few units":
+        return f"{q['moved']} of {q['n']} units moved: {JUDGED['few units']}"
+    return JUDGED[q["judged"]] if q["adjusted"] is None else f"p_adj {q['adjusted']:.2g}"
+
+
+def most_telling(claim_row: dict) -> list[dict]:
+    """The rows that decided a claim's status: its regressions, else its improvements, else the largest move."""
+    rows = claim_row.get("moves", []) + claim_row.get("quantities", [])
+    for status in ("regressed", "improved"):
+        hit = [r for r in rows if r["status"] == status]
+        if hit:
+            return hit
+    moved = [r for r in claim_row.get("quantities", []) if r["diff"] != 0 and math.isfinite(r["diff"])]
+    return sorted(moved, key=lambda r: (r["adjusted"] is None, r["adjusted"] or 0))[:1]
 
 
 def _verdict_cell(row: dict) -> str:
@@ -36,9 +62,10 @@ def table_rows(comparison: dict) -> list[tuple[str, str, str, str]]:
 def summary_line(comparison: dict) -> str:
     c, r = comparison["counts"], comparison["records"]
     return (", ".join(f"{s} {c[s]}" for s in STATUSES if c[s]) +
-            f"; records {r['matched']} matched, {r['new']} new, {r['gone']} gone; {comparison['tests']} tests, "
-            f"Holm at family-wise α = {comparison['alpha']:g}; {comparison['statistic_differences']} statistic "
-            f"differences")
+            f"; records {r['matched']} matched, {r['new']} new, {r['gone']} gone; {comparison['tests']} tests "
+            f"({comparison['resamples']} swap patterns), Holm at family-wise α = {comparison['alpha']:g}; "
+            f"{comparison['tolerance_only']} with too few units judged by their tolerance alone; "
+            f"{comparison['statistic_differences']} statistic differences")
 
 
 def terminal_lines(comparison: dict) -> list[str]:
@@ -62,20 +89,22 @@ def markdown(comparison: dict, figure: str | None = None) -> str:
         lines.append(f"| {key} | {_cell(a.get(key))} | {_cell(b.get(key))} |")
     lines += ["", summary_line(comparison), "",
               "Each quantity is compared on the records of both runs with the same check, setting and seeds, by a "
-              "paired permutation test (swaps within each pair or record); p-values are Holm-adjusted over the "
-              "comparison's tests; a bound, a formula of the setting, is judged by its tolerance alone. A move "
-              "within its tolerance is unchanged even when significant: "
+              "paired permutation test over its units (one per network pair: a seed's pairs, or records sharing "
+              "seeds, are one unit); p-values are Holm-adjusted over the comparison's tests. A bound, a formula "
+              "of the setting, and a quantity whose units cannot give a p-value below Holm's first threshold "
+              "α/k are judged by their tolerance alone. A move within its tolerance is unchanged even when "
+              "significant: "
               + ", ".join(f"{k} max({abs_:g}, {rel:g}×|a|)" for k, (abs_, rel) in comparison["tolerances"].items())
               + ".", "", "| claim | status | verdict | what moved |", "|---|---|---|---|"]
     lines += [f"| {c} | {s} | {v} | {m} |" for c, s, v, m in table_rows(comparison)]
     lines += ["", "## Every compared quantity", "",
-              "| claim | quantity | n | a | b | Δ | null 95% | p (Holm) | tolerance | status |",
+              "| claim | quantity | units | a | b | Δ | null 95% | p (Holm) | tolerance | status |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for claim, row in comparison["claims"].items():
         for q in row["quantities"]:
-            lo, hi = q["null"]
+            null = "–" if q["null"] is None else f"[{q['null'][0]:+.2g}, {q['null'][1]:+.2g}]"
             lines.append(f"| {claim} | {q['name']} | {q['n']} | {q['a']:.4g} | {q['b']:.4g} | {q['diff']:+.3g} | "
-                         f"[{lo:+.2g}, {hi:+.2g}] | {p_shown(q)} | {q['tolerance']:.2g} | {q['status']} |")
+                         f"{null} | {p_shown(q)} | {q['tolerance']:.2g} | {q['status']} |")
     if figure:
         lines += ["", "## Pooled intervals, side by side", "", f"![pooled intervals]({figure})"]
     return "\n".join(lines) + "\n"
@@ -143,8 +172,8 @@ def write_comparison(comparison: dict, out_dir) -> Path:
 #: Record fields a comparison reads; the baseline keeps only these (the rest is per-pair detail for
 #: the analysis figures, most of a results.json's size).
 BASELINE_FIELDS = ("claim", "check", "statistic", "setting", "seeds", "value", "bound", "verdict", "inside", "coverage",
-                   "side", "detects", "target", "n_pairs", "pair_values", "ci", "test", "xi_ratio_max", "kappa",
-                   "predicted_flip", "slope", "slope_ci", "axis", "reason", "power_target")
+                   "side", "detects", "target", "n_pairs", "pair_values", "pair_seeds", "pair_counts", "ci", "test",
+                   "xi_ratio_max", "kappa", "predicted_flip", "slope", "slope_ci", "axis", "reason", "power_target")
 
 
 def slim_results(doc: dict) -> dict:

@@ -21,7 +21,8 @@ P1_STAT = "share of covered inputs where sgn g ≠ sgn f"
 
 def _record(claim, check, setting, seeds, values, **fields) -> dict:
     rec = {"claim": claim, "check": check, "statistic": fields.pop("statistic", P1_STAT), "setting": setting,
-           "seeds": list(seeds), "pair_values": list(values), "value": float(np.mean(values)),
+           "seeds": list(seeds), "pair_values": list(values), "pair_seeds": list(seeds)[:len(values)],
+           "value": float(np.mean(values)),
            "bound": 0.03, "verdict": "pass", "inside": True, "side": "at most", "test": "betting",
            "detects": 0.04, "coverage": 0.43, "n_pairs": len(values)}
     rec.update(fields)

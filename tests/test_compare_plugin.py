@@ -29,8 +29,8 @@ def test_K3_stand_in():
     values = [0.01 + 0.0005 * (i % 7) + shift for i in range(40)]
     records.emit(Record(claim="K3", check=records.current_check(), setting={"d": 10}, seeds=list(range(40)),
                         statistic="share", value=sum(values) / 40, bound=0.05, verdict="pass", inside=True,
-                        side="at most", test="betting", pair_values=values, detects=0.06, target=0.1,
-                        power_target="K3"))
+                        side="at most", test="betting", pair_values=values, pair_seeds=list(range(40)), detects=0.06,
+                        target=0.1, power_target="K3"))
 '''
 
 
