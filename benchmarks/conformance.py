@@ -12,12 +12,11 @@ and the median of the per-round ratios conformance/train.
 from __future__ import annotations
 
 
-from checks import conformance
+from checks import conformance, session
 from checks.axes import axis_examples, control_axis_examples
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.config import Config
 from perturbation_learning.run import run_batch
-from reporting import records
 
 from common import interleaved_bench_main, interleaved_timings, log, paired_ratio, pinned_threads
 
@@ -45,7 +44,7 @@ def measure(repeats: int) -> list[dict]:
 
             def check(s=s):
                 conformance.check_runs(s, runs_box["runs"], "benchmark")
-                records.discard()
+                session.current().discard()
 
             t = interleaved_timings({"train": train, "conformance": check}, repeats=repeats)
             pairs = len(s.seeds)

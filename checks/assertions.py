@@ -3,7 +3,7 @@ data *reject* the claim at level α, and states its power.
 
 A false failure (the claim true, the check red) has probability ≤ α per test; the run's budget and its
 split are in ``theory.tolerances`` (RUN_BUDGET, ALPHA). The claim and the check name come from the running
-check (``reporting.records``): a check with one claim marker needs nothing more; a property of a
+check (``checks.session``): a check with one claim marker needs nothing more; a property of a
 multi-claim check is decorated with :func:`tests_claim`.
 
 Power. Every statistical assertion records ``detects``, the smallest true violation its test rejects
@@ -22,15 +22,16 @@ trained after looking at the first ones.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
-from reporting.records import Record, claim_scope, current_check, current_claim, emit
+from reporting.records import Record, finite
 from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import betting_detects, binomial_detects, power_spread
 from theory.stats import binomial_tail_pvalue, clopper_pearson
 from theory.tolerances import ALPHA, EVIDENCE_ALPHA, power_target
+
+from .session import claim_scope, current_check, current_claim, emit
 
 
 def tests_claim(claim: str):
@@ -56,23 +57,19 @@ def _fail(rec: Record, message: str):
     raise AssertionError(f"{rec.claim}: {message} [{', '.join(f'{k}={v}' for k, v in rec.setting.items())}]")
 
 
-def _finite(x):
-    return float(x) if x is not None and math.isfinite(x) else None
-
-
 def _power_verdict(inside: bool, rejected: bool, key: str, detects, bound, side) -> tuple[str, dict]:
     """Verdict and power fields of a statistical record: "fail" when rejected, else "pass" only if the
     test reaches the power target of ``key``, else "underpowered"."""
     target = power_target(key)
     goal = target.target(bound, side)
-    fields = dict(detects=_finite(detects), target=_finite(goal), power_target=key, side=side)
+    fields = dict(detects=finite(detects), target=finite(goal), power_target=key, side=side)
     if not inside:
         return "observed", fields
     if rejected:
         return "fail", fields
-    if target.reached(_finite(detects), bound, side):
+    if target.reached(finite(detects), bound, side):
         return "pass", fields
-    shown = "never" if _finite(detects) is None else f"{detects:.3g}"
+    shown = "never" if finite(detects) is None else f"{detects:.3g}"
     return "underpowered", dict(fields, reason=f"underpowered: detects {shown}, target {goal:.3g}")
 
 
@@ -227,7 +224,7 @@ def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds
     __tracebackhide__ = True
     if detects is None:
         verdict = "observed" if not inside else ("pass" if ok else "fail")
-        power = dict(detects=_finite(bound) if isinstance(bound, (int, float)) else None, test=test)
+        power = dict(detects=finite(bound) if isinstance(bound, (int, float)) else None, test=test)
     else:
         verdict, power = _power_verdict(inside, not ok, current_claim(), detects, bound, "at most")
         power = dict(power, test=test, side=None)

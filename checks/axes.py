@@ -21,9 +21,9 @@ from __future__ import annotations
 from hypothesis import example
 
 from perturbation_learning.config import Config
-from reporting.records import DIRECT_CALL
 from theory.strata import AXES, AXES_OUTSIDE_CLAIM, stratum
 
+from .session import DIRECT_CALL
 from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, MOMENTA, Setting, SizeLimits, control_config,
                          fixed_sizes, lazy_config, limits, pair_seeds, salted)
 

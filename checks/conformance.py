@@ -10,10 +10,11 @@ procedure did not report what they need for ("not checked (not reported)"). A vi
 check with the procedure, the quantity and the worst input named.
 
 Tolerances are the rounding bounds of ``theory.conformance`` at the unit roundoff of the run's dtype.
-The first :data:`PAIRS_PER_SETTING` valid pairs of each trained batch are checked, and the
-comparisons that evaluate networks (R1's values, R2's gradients) read the first :data:`ROWS_PER_SET`
-rows of each input set; shares, permutations, data-contract checks and R6 (whose metrics are means
-over all rows) read all rows. A bug of the kind R1–R6 exist for acts on every pair and row, so the
+The first ``CONFORMANCE_PAIRS_PER_SETTING`` valid pairs of each trained batch are checked, and the
+comparisons that evaluate networks (R1's values, R2's gradients) read the first
+``CONFORMANCE_ROWS_PER_SET`` rows of each input set (both in ``theory.tolerances``, with their
+reasons); shares, permutations, data-contract checks and R6 (whose metrics are means over all rows)
+read all rows. A bug of the kind R1–R6 exist for acts on every pair and row, so the
 cuts cost no power against it;
 ``benchmarks/conformance.py`` measures the cost per pair.
 """
@@ -26,20 +27,15 @@ import numpy as np
 import torch
 
 from perturbation_learning.data import family
-from perturbation_learning.procedure import FunctionNet, as_dtype
-from reporting.records import claim_scope
+from perturbation_learning.procedure import FunctionNet
 from theory import conformance as C
 from theory.prediction import integrated_time
+from theory.tolerances import CONFORMANCE_PAIRS_PER_SETTING, CONFORMANCE_ROWS_PER_SET
 
 from . import assertions
+from .pairs import Pair, double, to_float64
+from .session import claim_scope
 
-#: Rows of each input set (D, D^adv, test inputs) on which networks are evaluated per pair.
-ROWS_PER_SET = 64
-#: Valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R6 are
-#: identities, so one pair decides a bug that acts on every pair; the second guards against a
-#: seed-dependent branch. All twelve pairs of every setting cost 44% of the default run's CPU time
-#: (765 s of 1728 s, 4236 pairs, ``R1–R6 conformance checks`` in the terminal summary).
-PAIRS_PER_SETTING = 2
 U64 = C.unit_roundoff("float64")
 
 
@@ -106,29 +102,25 @@ class Findings:
         self.unchecked.setdefault(claim, set()).add(f"{part} ({why})")
 
 
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().double().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, float)
-
-
 def _evaluate(net, X: np.ndarray) -> np.ndarray:
     """The returned network's own f on X (an implementation's function in its dtype)."""
     with torch.no_grad():
-        return _np(as_dtype(net, torch.float64)(torch.as_tensor(X)))
+        return to_float64(double(net)(torch.as_tensor(X)))
 
 
 def _autograd(net, X: np.ndarray) -> np.ndarray:
     """∇f(x) by autograd of the returned network's own f (not its analytic ``input_grad``)."""
-    net = as_dtype(net, torch.float64)
+    net = double(net)
     if isinstance(net, FunctionNet):  # autograd through the implementation's function
-        return _np(net.input_grad(torch.as_tensor(X)))
+        return to_float64(net.input_grad(torch.as_tensor(X)))
     x = torch.as_tensor(X).clone().requires_grad_(True)
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(net(x).sum(), x)
-    return _np(grad)
+    return to_float64(grad)
 
 
 def _params(net):
-    return _np(net.W), _np(net.b), _np(net.a), float(net.gamma)
+    return to_float64(net.W), to_float64(net.b), to_float64(net.a), float(net.gamma)
 
 
 def _rowwhere(label, seed):
@@ -139,21 +131,21 @@ def _seedwhere(seed):
     return lambda _: f"seed {seed}"
 
 
-class _Pair:
-    """One valid pair of a run as float64 arrays, with its config, unit roundoff, and each network's
-    pre-activations on the input sets, computed once: on all rows of the network's own training set and
-    of the sets the run measures the trained f and g on (D and the test inputs: R6), on the first
-    ROWS_PER_SET rows of the others."""
+class Checked:
+    """One valid pair (``checks.pairs.Pair``) as R1–R6 read it: its run's config and records, the unit
+    roundoff of its dtype, and each network's pre-activations on the input sets, computed once: on all
+    rows of the network's own training set and of the sets the run measures the trained f and g on (D
+    and the test inputs: R6), on the first CONFORMANCE_ROWS_PER_SET rows of the others."""
 
-    def __init__(self, data, i):
-        self.data, self.i, self.cfg = data, i, data.config
-        self.seed = data.seeds[i]
+    def __init__(self, pair: Pair):
+        self.pair, self.i, self.seed = pair, pair.index, pair.seed
+        self.data, self.cfg = pair.run, pair.run.config
         self.u = C.unit_roundoff(self.cfg.dtype)
-        self.X, self.y, self.Z, self.yz = _np(data.X[i]), _np(data.y[i]), _np(data.Z[i]), _np(data.yz[i])
-        self.X_adv, self.y_adv, self.r = _np(data.X_adv[i]), _np(data.y_adv[i]), _np(data.r[i])
-        self.nets = {"f": data.f.net[i], "f_0": data.f.net0[i], "g": data.g.net[i], "g_0": data.g.net0[i]}
+        self.X, self.y, self.Z, self.yz = pair.X, pair.y, pair.Z, pair.yz
+        self.X_adv, self.y_adv, self.r = pair.X_adv, pair.y_adv, pair.r
+        self.nets = {"f": pair.f_net, "f_0": pair.f0_net, "g": pair.g_net, "g_0": pair.g0_net}
         self.params = {name: _params(net) for name, net in self.nets.items()}
-        self.train = {"f": data.f, "g": data.g}
+        self.train = {"f": self.data.f, "g": self.data.g}
         self.sets = {"x": self.X, "x^adv": self.X_adv, "z": self.Z}
         self._pre = {}
 
@@ -161,7 +153,7 @@ class _Pair:
         own = {"f": "x", "g": "x^adv"}[name[0]]
         X = self.sets[label]
         measured = name in ("f", "g") and label in ("x", "z")
-        return X if label == own or measured else X[:ROWS_PER_SET]
+        return X if label == own or measured else X[:CONFORMANCE_ROWS_PER_SET]
 
     def pre(self, name, label):
         """(H, bound) of network ``name`` on ``rows(name, label)``; this float64 evaluation's own error
@@ -186,14 +178,14 @@ class _Pair:
         return float(tr.info.get("t_per_seed", [tr.t] * (self.i + 1))[self.i])
 
 
-def forward_consistency(p: _Pair, out: Findings) -> None:
+def forward_consistency(p: Checked, out: Findings) -> None:
     """R1: each returned f, f_0, g, g_0 equals Σ_k a_k φ(w_k·z + b_k) of its returned parameters on
     D, D^adv and the test inputs; f's recorded training losses are those of the returned f_0 and f on
     D (the returned f is the one trained); the reported flip shares are those of f_0 → f and g_0 → g."""
     for name, net in p.nets.items():
         for label, X in p.sets.items():
             exact, tol = p.formula(name, label)
-            rows = X[:ROWS_PER_SET]
+            rows = X[:CONFORMANCE_ROWS_PER_SET]
             out.compare("R1", f"{name}({label}) differs from Σ_k a_k φ(w_k·{label} + b_k)", _evaluate(net, rows),
                         exact[:len(rows)], tol[:len(rows)], _rowwhere(label, p.seed))
     recorded_losses(p, out, "R1", "f", "x", p.y, "D", "y")
@@ -204,7 +196,7 @@ def forward_consistency(p: _Pair, out: Findings) -> None:
                     [tol], _seedwhere(p.seed))
 
 
-def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name, y_name) -> None:
+def recorded_losses(p: Checked, out: Findings, claim, name, label, y, data_name, y_name) -> None:
     """The training losses recorded for network ``name`` are ℓ(−y f(x)) of the returned f_0 (before
     the first step) and f (after the last) on its training set (inputs ``label``, labels ``y``)."""
     tr, loss = p.train[name], p.cfg.loss
@@ -216,7 +208,7 @@ def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name, y
         values = C.loss_values(loss, -y * exact)
         ltol = C.loss_tolerance(loss, tol, values, p.u)
         if tr.sample_losses is not None:
-            recorded = _np(tr.sample_losses[p.i])
+            recorded = to_float64(tr.sample_losses[p.i])
             row = recorded[0] if which.endswith("_0") else recorded[-1]
             out.compare(claim, f"the recorded training loss of {name} differs from ℓ(−{y_name} {which}({label})) on {data_name}",
                         row, values, ltol, _rowwhere(f"{data_name} sample", p.seed))
@@ -228,7 +220,7 @@ def recorded_losses(p: _Pair, out: Findings, claim, name, label, y, data_name, y
         out.not_reported(claim, f"per-sample training losses of {name}")
 
 
-def attack_consistency(p: _Pair, out: Findings) -> None:
+def attack_consistency(p: Checked, out: Findings) -> None:
     """R2: r as the config's attack builds it from the returned f (autograd of its own function)."""
     cfg, eps = p.cfg, p.data.eps
     expected_eps = cfg.effective_eps(p.X.shape[1])
@@ -236,7 +228,7 @@ def attack_consistency(p: _Pair, out: Findings) -> None:
                 [2 * p.u * abs(expected_eps)], _seedwhere(p.seed))
     norms = np.linalg.norm(p.r, axis=1)
     if cfg.attack in ("l2-one-step", "shuffled"):
-        X = p.X if cfg.attack == "shuffled" else p.X[:ROWS_PER_SET]
+        X = p.X if cfg.attack == "shuffled" else p.X[:CONFORMANCE_ROWS_PER_SET]
         H, h_err = p.pre("f", "x")
         _, grad_tol = C.network_input_gradient(*p.params["f"], X, p.u + U64, pre=(H[:len(X)], h_err[:len(X)]))
         r_star, tol = C.one_step_perturbation(_autograd(p.nets["f"], X), 2 * grad_tol, p.y_adv[:len(X)], eps, p.u)
@@ -261,7 +253,7 @@ def attack_consistency(p: _Pair, out: Findings) -> None:
         size = norms if cfg.attack == "pgd-l2" else np.abs(p.r).max(1)
         out.compare("R2", f"{cfg.attack} leaves the ε-ball", np.maximum(size - eps, 0), 0.0,
                     eps * C.rounding_gamma(p.X.shape[1] + 2, p.u), _rowwhere("x", p.seed))
-        rows = slice(0, ROWS_PER_SET)
+        rows = slice(0, CONFORMANCE_ROWS_PER_SET)
         f_x, tol_x = C.network_forward(*p.params["f"], p.X[rows], p.u + U64)
         f_xr, tol_xr = C.network_forward(*p.params["f"], (p.X + p.r)[rows], p.u + U64)
         out.compare("R2", f"{cfg.attack} lowered y^adv f from x_n to x_n + r_n",
@@ -269,7 +261,7 @@ def attack_consistency(p: _Pair, out: Findings) -> None:
         out.not_reported("R2", "y^adv f along the PGD iterates (only the end points are reported)")
 
 
-def scenario_inputs(p: _Pair, out: Findings) -> None:
+def scenario_input_consistency(p: Checked, out: Findings) -> None:
     """R3: x^adv = r (a) or x + r (b), rounded in either order; y^adv ∈ {±1}, = −y for flipped targets;
     g's recorded training losses are those of the returned g_0 and g on (x^adv, y^adv)."""
     expected, tol = C.scenario_input(p.X, p.r, p.cfg.scenario, p.u + U64)
@@ -282,7 +274,7 @@ def scenario_inputs(p: _Pair, out: Findings) -> None:
     recorded_losses(p, out, "R3", "g", "x^adv", p.y_adv, "D^adv", "y^adv")
 
 
-def time_bookkeeping(p: _Pair, out: Findings) -> None:
+def time_bookkeeping(p: Checked, out: Findings) -> None:
     """R4: t = η Σ_{j<T}(1 − β^{T−j})/(1 − β) from the config; Λ_n = t/N (identity) or within
     [0, t·sup ℓ'/N] and equal to the weighted ℓ' of the recorded per-sample losses (logistic)."""
     cfg, loss = p.cfg, p.cfg.loss
@@ -290,7 +282,7 @@ def time_bookkeeping(p: _Pair, out: Findings) -> None:
         t = integrated_time(lr, steps, cfg.momentum)
         out.compare("R4", f"the integrated time of {name} differs from η Σ_j (1 − β^(T−j))/(1 − β) = {t:.6g}",
                     [p.t(name)], [t], [C.time_tolerance(t, steps, p.u)], _seedwhere(p.seed))
-        lam, n = _np(p.train[name].lam[p.i]), len(p.X)
+        lam, n = to_float64(p.train[name].lam[p.i]), len(p.X)
         ttol = C.time_tolerance(t, steps, p.u) / n
         if loss == "identity":
             out.compare("R4", f"Λ_n of {name} differs from t/N", lam, t / n, ttol, _rowwhere("n", p.seed))
@@ -302,12 +294,12 @@ def time_bookkeeping(p: _Pair, out: Findings) -> None:
         if curves is None:
             out.not_reported("R4", f"Λ of {name} from its per-sample losses")
             continue
-        expected, ltol = C.loss_weights_from_losses(loss, _np(curves[p.i]), lr, cfg.momentum, p.u)
+        expected, ltol = C.loss_weights_from_losses(loss, to_float64(curves[p.i]), lr, cfg.momentum, p.u)
         out.compare("R4", f"Λ_n of {name} differs from Σ_j w_j ℓ'_nj/N of its recorded per-sample losses", lam,
                     expected, ltol, _rowwhere("n", p.seed))
 
 
-def data_contract(p: _Pair, out: Findings) -> None:
+def data_contract(p: Checked, out: Findings) -> None:
     """R5: no test input is a training input of f or of g; f and g each trained on N samples. Where the
     data's law has atoms (``Distribution.atoms``), independent draws can be equal, so the equality
     parts are not checked there, and say why."""
@@ -336,7 +328,7 @@ SHARES = {
 }
 
 
-def reported_metrics(p: _Pair, out: Findings) -> None:
+def reported_metrics(p: Checked, out: Findings) -> None:
     """R6: the run's reported metrics (``run.measure``, shared by every procedure, so R1–R5 cannot
     see it) recomputed from their definitions: the signs of the returned f and g from their parameters
     on every row (sgn(0) = −1; a row within its rounding bound of 0 may count either way), the cosines
@@ -348,13 +340,13 @@ def reported_metrics(p: _Pair, out: Findings) -> None:
         share, share_tol = C.sign_share(values, tol, *other)
         out.compare("R6", f"the reported {metric} differs from {definition}", [reported[metric]], [share],
                     [share_tol], _seedwhere(p.seed))
-    means, tol = C.cosine_means(p.r, p.y_adv, _np(p.data.u[p.i]), p.u + U64)
+    means, tol = C.cosine_means(p.r, p.y_adv, p.pair.u, p.u + U64)
     for metric, mean, definition in zip(("cos_signed", "cos_abs"), means, ("cos", "|cos|")):
         out.compare("R6", f"the reported {metric} differs from the mean of {definition}(r_n, y^adv_n u_n)",
                     [reported[metric]], [mean], [tol], _seedwhere(p.seed))
 
 
-CHECKS = (forward_consistency, attack_consistency, scenario_inputs, time_bookkeeping, data_contract,
+CHECKS = (forward_consistency, attack_consistency, scenario_input_consistency, time_bookkeeping, data_contract,
           reported_metrics)
 
 
@@ -363,9 +355,9 @@ def check_runs(setting, runs, procedure: str) -> dict:
     by claim; then an AssertionError naming every violated claim, one line each."""
     found = Findings()
     valid = [(data, i) for data, i in runs if not (data.f.diverged[i] or data.g.diverged[i])]
-    checked = valid[:PAIRS_PER_SETTING]
+    checked = valid[:CONFORMANCE_PAIRS_PER_SETTING]
     for data, i in checked:
-        p = _Pair(data, i)
+        p = Checked(Pair.from_run(data, i, setting.config))
         for check in CHECKS:
             check(p, found)
     seeds = [data.seeds[i] for data, i in checked]

@@ -9,6 +9,8 @@ rot unseen.
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, Phase, settings
 
 from .strategies import PROFILE_LIMITS, SMOKE_SUFFIX
@@ -40,3 +42,15 @@ def register_profiles() -> None:
         settings.register_profile(name, **_COMMON, **kwargs)
         settings.register_profile(name + SMOKE_SUFFIX, settings.get_profile(name), max_examples=1,
                                   phases=(Phase.generate,), database=None)
+
+
+@contextlib.contextmanager
+def using_profile(name: str):
+    """Hypothesis profile ``name`` (registered here if it is not yet) inside; the profile before it after."""
+    register_profiles()
+    before = settings.get_current_profile_name()
+    settings.load_profile(name)
+    try:
+        yield
+    finally:
+        settings.load_profile(before)

@@ -36,9 +36,10 @@ from perturbation_learning.attacks import TARGET_MODES
 from perturbation_learning.config import Config, get_preset
 from perturbation_learning.data import SYNTHETIC_FAMILIES, family, registered_families
 from perturbation_learning.training import LOSSES
-from reporting.records import DIRECT_CALL, current_check
 from theory.model import SCENARIOS
 from theory.prediction import integrated_time, steps_for_time
+
+from .session import DIRECT_CALL, current_check
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class SizeLimits:
                           max_m=max(60, self.max_m // 20), pairs=min(self.pairs, 4))
 
 
-#: Size limits per Hypothesis profile (profiles themselves: ``checks/conftest.py``).
+#: Size limits per Hypothesis profile (profiles themselves: ``checks/profiles.py``).
 PROFILE_LIMITS: dict[str, SizeLimits] = {
     "fast": SizeLimits(max_d=40, max_n=100, max_m=1000, pairs=12),
     "ci": SizeLimits(max_d=100, max_n=200, max_m=3000, pairs=12),
@@ -75,14 +76,14 @@ DATA_FAMILIES = ("shifted-gauss",) + tuple(f for f in SYNTHETIC_FAMILIES if f !=
 
 def limits(profile: str | None = None) -> SizeLimits:
     """Size limits of ``profile`` (default: the active Hypothesis profile; unknown ones use ``ci``)."""
-    name = profile or getattr(hsettings, "_current_profile", None) or "ci"
+    name = profile or hsettings.get_current_profile_name()
     smoke = is_smoke_run(name)
     base = PROFILE_LIMITS.get(name[: -len(SMOKE_SUFFIX)] if smoke else name, PROFILE_LIMITS["ci"])
     return base.tiny() if smoke else base
 
 
 def is_smoke_run(profile: str | None = None) -> bool:
-    return (profile or getattr(hsettings, "_current_profile", None) or "").endswith(SMOKE_SUFFIX)
+    return (profile or hsettings.get_current_profile_name()).endswith(SMOKE_SUFFIX)
 
 
 def fixed_sizes(**sizes: int) -> dict[str, int]:
@@ -104,10 +105,6 @@ def dimensions(*, min_d: int = 2, max_d: int | None = None) -> st.SearchStrategy
     return st.integers(min_d, max_d or limits().max_d)
 
 
-def sample_sizes(*, min_n: int = 20, max_n: int | None = None) -> st.SearchStrategy[int]:
-    return st.integers(min_n, max_n or limits().max_n)
-
-
 def widths(*, min_m: int = 20, max_m: int | None = None) -> st.SearchStrategy[int]:
     return st.integers(min_m, max_m or limits().max_m)
 
@@ -127,15 +124,6 @@ def scenarios() -> st.SearchStrategy[str]:
 
 def target_modes() -> st.SearchStrategy[str]:
     return st.sampled_from(TARGET_MODES)
-
-
-def eps_values(*, min_eps: float = 0.0, max_eps: float = 10.0) -> st.SearchStrategy[float]:
-    return st.floats(min_eps, max_eps, allow_nan=False).map(lambda e: round(e, 4))
-
-
-def training_times(*, min_t: float = 0.1, max_t: float = 5.0) -> st.SearchStrategy[float]:
-    """Gradient-flow time t = η·T for plain GD (η chosen by the setting)."""
-    return st.floats(min_t, max_t, allow_nan=False).map(lambda t: round(t, 3))
 
 
 # ------------------------------------------------------------------ data families and their limits
@@ -226,7 +214,7 @@ def salted(seeds, check: str) -> tuple[int, ...]:
 
 def pair_seeds(base: int, pairs: int, check: str | None = None) -> tuple[int, ...]:
     """``pairs`` distinct seeds derived from ``base`` (distinct for pairs ≤ 1000), salted for ``check``
-    (default: the running check, ``reporting.records.current_check``)."""
+    (default: the running check, ``checks.session.current_check``)."""
     if not 1 <= pairs <= 1000:
         raise ValueError(f"pairs == {pairs}, must be in [1, 1000] so that the pair seeds stay distinct")
     return salted((base * 1000 + i for i in range(pairs)), current_check() if check is None else check)

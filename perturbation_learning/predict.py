@@ -32,6 +32,8 @@ def predict_outcomes(config: Config, sample, f: TrainResult, y_adv: torch.Tensor
     """
     # Imported here: theory.prediction pulls in scipy and sympy, which a CLI error path should not pay
     # for. Imported before the clock starts: seconds_predict is the prediction's own cost.
+    from theory.direction import predicted_direction
+    from theory.params import Perturbation, TrainingSet
     from theory.prediction import (LOSS_WEIGHT_RULES, integrated_time, predict_outcome,
                                    predicted_loss_weights)
 
@@ -44,11 +46,11 @@ def predict_outcomes(config: Config, sample, f: TrainResult, y_adv: torch.Tensor
         if f.diverged[i]:
             out.append(None)
             continue
-        X, y = sample.X[i].double(), sample.y[i].double()
-        lam_g = predicted_loss_weights(config.loss, t_g, X.shape[0])
-        out.append(predict_outcome(config.scenario, X, y, f.lam[i], y_adv[i].double(), lam_g, config.gamma, eps,
-                                   sample.Z[i].double(), f_Z[i].double(), width=config.width,
-                                   u=None if u is None else u[i].double(),
+        train = TrainingSet(sample.X[i].double(), sample.y[i].double(), f.lam[i]).on_cpu()
+        lam_g = predicted_loss_weights(config.loss, t_g, train.n)
+        u_i = predicted_direction(train, config.gamma) if u is None else u[i].double()
+        pert = Perturbation.predicted(train, config.scenario, y_adv[i].double(), u_i, lam_g, eps)
+        out.append(predict_outcome(pert, config.gamma, sample.Z[i].double(), f_Z[i].double(), width=config.width,
                                    generator=st["predict"], lam_g_rule=LOSS_WEIGHT_RULES[config.loss],
                                    coverage=coverage))
     return out, time.perf_counter() - t0

@@ -188,13 +188,14 @@ def measure(config: Config, sample: Sample, out: ProcedureOutput) -> Measures:
     # Imported here: theory.direction pulls in scipy.stats and sympy, which a CLI error path should
     # not pay for.
     from theory.direction import predicted_direction, signed_cosine
+    from theory.params import TrainingSet
 
     X, y, f, g, n = sample.X, sample.y, out.f, out.g, sample.X.shape[0]
     # Predicted direction u_n (Theorem 3.3), from the data and the recorded Λ of f: float64 on the
     # CPU; on an accelerator the kernel runs there, in the run's dtype (float32 by default).
     prec = torch.float64 if X.device.type == "cpu" else X.dtype
-    u = torch.stack([torch.as_tensor(predicted_direction(X[i].to(prec), y[i].to(prec), f.lam[i], config.gamma))
-                     for i in range(n)]).to(X)
+    u = torch.stack([torch.as_tensor(predicted_direction(TrainingSet(X[i].to(prec), y[i].to(prec), f.lam[i]),
+                                                         config.gamma)) for i in range(n)]).to(X)
     # cos(r_n, y^adv_n u_n) keeps the sign (D3); 0 where r_n or u_n vanishes (ε = 0, t = 0).
     cos = torch.as_tensor(np.nan_to_num(np.stack([signed_cosine(out.r[i].double(), out.y_adv[i].double(),
                                                                 u[i].double()) for i in range(n)]), nan=0.0))

@@ -32,6 +32,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from theory.tolerances import MAX_WEIGHT
+
 from .network import TwoLayerNet, stack_networks
 from .validation import check_lr, check_momentum, check_scalar, check_steps, check_training_set
 
@@ -106,7 +108,6 @@ def _per_network(fn: Callable, s: torch.Tensor, loss: Loss) -> torch.Tensor:
     return torch.stack([fn(row) for row in rows]).view(s.shape)
 
 
-MAX_WEIGHT = 1e6  # |W| beyond this counts as divergence; lazy/rich runs of the presets stay below 1e2.
 CHECK_EVERY = 50  # steps between divergence checks (each forces a host sync)
 
 

@@ -27,8 +27,8 @@ import numpy as np
 
 from theory.lazy import KAPPA_MAX
 
-from .margins import claim_order, finite, finite_list, forest_rows, least_room
-from .records import MEASURED_FIELDS, VERDICTS
+from .margins import claim_order, forest_rows, least_room
+from .records import MEASURED_FIELDS, VERDICTS, finite, finite_list
 
 #: κ bins for the lazy-error table (upper edges; the last bin is open).
 KAPPA_BINS = (0.01, 0.03, 0.1, 0.325, 1.0)

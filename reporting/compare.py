@@ -41,7 +41,7 @@ from theory.stats import holm, paired_permutation_test
 
 from .analysis import claim_order, finite, finite_list, lazy_error_points
 from .verdicts import FAILED, NOT_COVERED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, pair_units
-from .writer import FORMAT_VERSION
+from .records import FORMAT_VERSION
 
 #: Family-wise false-alarm rate of one comparison (Holm over every test it makes): a CI job that compares
 #: against its baseline on every commit flags an unchanged claim at most once in 100 runs (README, Baselines).

@@ -18,26 +18,10 @@ from dataclasses import dataclass
 from theory.claims import CLAIMS
 from theory.tolerances import power_target
 
+from .records import finite, finite_list
+
 CEILING, FLOOR, CENTRE = "ceiling", "floor", "centre"
 _KIND_OF_SIDE = {"at most": CEILING, "at least": FLOOR, "above": FLOOR, "both": CENTRE}
-
-
-def finite(v) -> float | None:
-    """A finite float, or None."""
-    if v is None or isinstance(v, bool):
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def finite_list(v) -> list[float]:
-    """The finite numbers of a number, a (nested) list or a dict of numbers."""
-    if isinstance(v, dict):
-        v = list(v.values())
-    if isinstance(v, (list, tuple)):
-        return [x for item in v for x in finite_list(item)]
-    x = finite(v)
-    return [] if x is None else [x]
 
 
 def claim_order(ids) -> list[str]:

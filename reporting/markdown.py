@@ -8,15 +8,15 @@ from __future__ import annotations
 import math
 import re
 
-from perturbation_learning.procedure import DEFAULT_PROCEDURE
 from theory.claims import CLAIMS
 from theory.lazy import KAPPA_MAX
-from theory.prediction import COLLAPSE_AGREEMENT
+from theory.tolerances import COLLAPSE_AGREEMENT
 
 from . import figures as F
-from .strata_tables import strata_cells, strata_marks
-from .analysis import Analysis, finite
+from .analysis import Analysis
 from .margins import CENTRE, test_in_words
+from .records import finite
+from .strata_tables import strata_cells, strata_marks
 
 #: Rows of the "measured ranges" table (results.json has all).
 MAX_RANGE_ROWS = 30
@@ -47,8 +47,8 @@ def _value(v) -> str:
 def rerun_command(nodeid: str, meta: dict) -> str:
     seed = meta.get("hypothesis_seed")
     seed_part = f" --hypothesis-seed={seed}" if seed is not None else ""
-    procedure = meta.get("procedure")
-    proc_part = f" --procedure={procedure}" if procedure and procedure != DEFAULT_PROCEDURE else ""
+    procedure = meta.get("rerun_procedure")  # None: the project's own, which needs no option
+    proc_part = f" --procedure={procedure}" if procedure else ""
     return f"pytest '{nodeid}' --hypothesis-profile={meta.get('profile')}{seed_part}{proc_part}"
 
 
@@ -77,7 +77,7 @@ def header(records: list[dict], meta: dict, title: str) -> list[str]:
     budget = meta["false_failure_budget"]
     rev = meta.get("git_revision")
     return [f"# {title} — run {meta['run_id']}", "",
-            f"- procedure checked: `{meta.get('procedure') or DEFAULT_PROCEDURE}`"
+            f"- procedure checked: `{meta.get('procedure') or 'not recorded'}`"
             + (f"; commit `{rev[:12]}`{' (dirty)' if meta.get('git_dirty') else ''}" if rev and rev != "unknown" else ""),
             f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
             f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",

@@ -1,28 +1,22 @@
-"""The record every assertion leaves behind, the per-process record buffer and the check context.
+"""The record every assertion leaves behind (one row of results.json), and the layout of results.json.
 
-A check's name and the claim IDs it tests come from the running test item (the plugin enters
-:func:`checking` around each test call); a property function that tests one claim of a
-multi-claim check enters :func:`claim_scope`. Assertions read both from here, so neither is
-threaded through the assertion calls.
-
-Records travel as JSON strings: the plugin drains the buffer into the test report, which
-pytest-xdist carries from a worker to the controller.
+The checks make records (``checks.assertions``) and buffer them in their session (``checks.session``);
+the plugin carries them as JSON strings in the test reports, which pytest-xdist carries from a worker
+to the controller, and the report reads them as plain dicts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
+import math
 from dataclasses import dataclass
 
 from perturbation_learning.files import json_clean
-from theory.tolerances import CONFORMANCE_CLAIMS
+
+# The layout of results.json; a reader of another version (``reporting.compare``) refuses it.
+FORMAT_VERSION = 3
 
 VERDICTS = ("pass", "underpowered", "fail", "observed", "invalid")
-
-#: Check name of records made outside a test item (scripts, tests that call a property directly).
-DIRECT_CALL = "direct call"
 
 
 @dataclass
@@ -99,115 +93,19 @@ MEASURED_FIELDS = ("kappa", "agreement", "c2_margin", "slope", "slope_ci", "xi_r
                    "violations", "fooling_own", "fooling_random", "acc_f", "acc_g", "flip_f")
 
 
-@dataclass
-class _Context:
-    check: str = DIRECT_CALL
-    claims: tuple = ()
-    claim: str | None = None
+def finite(v) -> float | None:
+    """A record's number as a finite float, or None (JSON has no NaN: a missing or non-finite value)."""
+    if v is None or isinstance(v, bool):
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
-_CONTEXT = _Context()
-# Records of the current test, drained into the test report by the plugin's makereport
-# hookwrapper (a function-scoped fixture cannot wrap the examples of a @given test).
-_BUFFER: list[dict] = []
-_PAIRS_TRAINED = [0]
-_SECONDS: dict = {}
-
-
-@contextlib.contextmanager
-def checking(check: str, claims=()):
-    """Records made inside carry ``check``; ``claims`` are the IDs the check may record."""
-    global _CONTEXT
-    saved = _CONTEXT
-    _CONTEXT = _Context(check=check, claims=tuple(claims))
-    try:
-        yield
-    finally:
-        _CONTEXT = saved
-
-
-@contextlib.contextmanager
-def claim_scope(claim: str):
-    """Records made inside are for ``claim`` (one property of a multi-claim check)."""
-    # The conformance claims are checked on the pairs of every check that trains (checks.conformance).
-    if _CONTEXT.claims and claim not in _CONTEXT.claims and claim not in CONFORMANCE_CLAIMS:
-        raise ValueError(f"claim: {claim!r} is not among the check's claim markers {list(_CONTEXT.claims)}")
-    saved = _CONTEXT.claim
-    _CONTEXT.claim = claim
-    try:
-        yield
-    finally:
-        _CONTEXT.claim = saved
-
-
-def current_check() -> str:
-    return _CONTEXT.check
-
-
-def current_claims() -> tuple:
-    """The check's claim IDs (empty outside a test item)."""
-    return _CONTEXT.claims
-
-
-def current_claim() -> str:
-    """The claim being tested: the property's scope, else the check's only claim marker."""
-    if _CONTEXT.claim is not None:
-        return _CONTEXT.claim
-    if len(_CONTEXT.claims) == 1:
-        return _CONTEXT.claims[0]
-    raise ValueError(f"claim: no claim scope inside check {_CONTEXT.check!r} with claim markers "
-                     f"{list(_CONTEXT.claims)}; decorate the property with checks.assertions.tests_claim")
-
-
-def emit(rec: Record) -> Record:
-    _BUFFER.append(rec.to_jsonable())
-    return rec
-
-
-def drain() -> list[str]:
-    out = [json.dumps(r, sort_keys=True) for r in _BUFFER]
-    _BUFFER.clear()
-    return out
-
-
-def pending() -> list[dict]:
-    """Records not yet drained (tests that call a property directly read them here)."""
-    return list(_BUFFER)
-
-
-def discard() -> None:
-    _BUFFER.clear()
-
-
-# Pairs whose agreement collapsed, with their prediction (THEORY.md P5): the harness notes them, the
-# plugin carries them to the controller like records, the summary lists them.
-_COLLAPSES: list[dict] = []
-
-
-def note_collapse(note: dict) -> None:
-    """Note one collapsed pair (a JSON-able dict); the running check's name is added."""
-    _COLLAPSES.append(json_clean(dict(note, check=_CONTEXT.check)))
-
-
-def drain_collapses() -> list[str]:
-    out = [json.dumps(n, sort_keys=True) for n in _COLLAPSES]
-    _COLLAPSES.clear()
-    return out
-
-
-def count_pairs(n: int) -> None:
-    """Count trained (f, g) network pairs for the run's total."""
-    _PAIRS_TRAINED[0] += int(n)
-
-
-def add_seconds(kind: str, seconds: float) -> None:
-    """Count seconds spent in one part of the checks (e.g. "conformance") for the run's metadata."""
-    _SECONDS[kind] = _SECONDS.get(kind, 0.0) + float(seconds)
-
-
-def seconds_spent() -> dict:
-    return dict(_SECONDS)
-
-
-def pairs_trained() -> int:
-    return _PAIRS_TRAINED[0]
+def finite_list(v) -> list[float]:
+    """The finite numbers of a number, a (nested) list or a dict of numbers."""
+    if isinstance(v, dict):
+        v = list(v.values())
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in finite_list(item)]
+    x = finite(v)
+    return [] if x is None else [x]

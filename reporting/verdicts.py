@@ -38,7 +38,6 @@ the tests actually made, per-example and pooled, are counted, and the run's spen
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ from theory.strata import conditions_never_hold, covered_strata, stratum
 from theory.tolerances import (ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, STRATUM_MIN_COVERAGE,
                                power_target)
 
-from .records import Record
+from .records import Record, finite
 
 #: Check names of the pooled records: over all of a claim's examples, and over one stratum's.
 POOLED_CHECK = "run: pooled over examples"
@@ -96,10 +95,6 @@ def _asserted(rec: dict) -> bool:
 
 def _order(rec: dict):
     return (rec.get("nodeid") or "", rec.get("check") or "", (rec.get("seeds") or [0])[0])
-
-
-def _finite(x):
-    return float(x) if x is not None and math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -184,14 +179,14 @@ def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, 
     n = len(units.values)
     verdict = "fail" if rejected else ("pass" if reached else "underpowered")
     first = group[0]
-    shown = "never" if _finite(effect) is None else f"{effect:.3g}"
+    shown = "never" if finite(effect) is None else f"{effect:.3g}"
     several = len({r["bound"] for r in group}) > 1
     bound = mean_bound if several else first["bound"]
     side = first["side"]
     return Record(claim=claim, check=POOLED_CHECK, setting={"records": len(group)},
                   seeds=sorted({s for r in group for s in r.get("seeds") or []}), statistic=first["statistic"],
                   value=mean, bound=bound, verdict=verdict, inside=True, alpha=ALPHA, n_pairs=n, p_value=pvalue,
-                  test="betting, pooled", side=side, detects=_as_mean(_finite(effect), bound, side, scale),
+                  test="betting, pooled", side=side, detects=_as_mean(finite(effect), bound, side, scale),
                   target=_as_mean(goal, bound, side, scale), power_target=first["power_target"],
                   reason=("bound: the mean of the pairs' bounds; " if several else "")
                   + f"{n} independent pairs (one per seed) from {units.entries} pair values of {len(group)} records; "

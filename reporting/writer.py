@@ -1,7 +1,7 @@
 """Write a run's report: reports/<run-id>/{results.json, summary.md, records.md, report.html, figures/}
 and reports/latest/.
 
-Only the controller writes (``reporting.plugin``). Every file is written atomically (temporary file
+Only the controller writes (``checks.plugin`` through ``reporting.run_report``). Every file is written atomically (temporary file
 in the same directory, then ``os.replace``), so an interrupted run or a parallel writer never
 leaves half a JSON behind; latest/ is swapped in with one rename.
 """
@@ -23,10 +23,9 @@ from .analysis import analyse
 from .html import report_html
 from .margins import record_margins
 from .markdown import records_markdown, summary_markdown
-from .records import VERDICTS
+from .records import FORMAT_VERSION, VERDICTS
 
-# The layout of results.json; a reader of another version (``reporting.compare``) refuses it.
-FORMAT_VERSION = 3
+__all__ = ["FORMAT_VERSION", "claim_table", "write_run_report"]
 
 
 def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:

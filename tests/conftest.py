@@ -19,10 +19,10 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def claims_alone():
-    """The checks train without R1–R6 first (``checks.harness.without_conformance``): for planted bugs
+    """The checks train without R1–R6 first (``CheckSession.without_conformance``): for planted bugs
     that must be shown failing another claim's own check, which the conformance checks would
     otherwise report first (``tests/test_conformance_planted.py`` shows those)."""
-    from checks.harness import without_conformance
+    from checks.session import current
 
-    with without_conformance():
+    with current().without_conformance():
         yield

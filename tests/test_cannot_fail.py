@@ -20,19 +20,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
 
 import perturbation_learning.run as run
 import theory.prediction as prediction_theory
-from checks.harness import DELTA, run_pairs
-from checks.properties import lazy, prediction
+from checks import session
+from checks.axes import theorem35_example
+from checks.harness import run_pairs
+from checks.pairs import DELTA
+from checks.properties import lazy, prediction, scenario
 from checks.properties.prediction import PredictionPair
 from checks.strategies import Setting
 from checks.test_prediction import lazy_prediction_setting
+from checks.test_thm34_scenario_a import ALL_SCENARIO_CLAIMS
 from perturbation_learning.config import Config
-from reporting import records
+from reporting.verdicts import FAILED, conclude
+from theory.params import Perturbation
 
 pytestmark = pytest.mark.usefixtures("one_thread", "claims_alone")
 
@@ -50,9 +56,9 @@ _UNBROKEN: dict = {}
 
 @pytest.fixture(autouse=True)
 def _clean_record_buffer():
-    records.discard()
+    session.current().discard()
     yield
-    records.discard()
+    session.current().discard()
 
 
 def _untrained(mp, which: str):
@@ -72,8 +78,9 @@ def _labels_as_targets(mp):
     """prediction: ĝ built with the clean labels y in place of the drawn targets y^adv."""
     original = prediction_theory.predict_outcome
 
-    def predict_outcome(scenario, X, y, lam, y_adv, *args, **kw):
-        return original(scenario, X, y, lam, y, *args, **kw)
+    def predict_outcome(pert, *args, **kw):
+        labels = Perturbation.predicted(pert.train, pert.scenario, pert.train.y, pert.u, pert.lam_g, pert.eps)
+        return original(labels, *args, **kw)
 
     mp.setattr(prediction_theory, "predict_outcome", predict_outcome)
 
@@ -138,7 +145,7 @@ def test_P5_pairs_that_could_not_exceed_the_bound_leave_the_excess_test():
     excess, left = _records("excess")
     assert excess["n_pairs"] == 8 and excess["pair_seeds"] == list(range(3, 11)) and excess["verdict"] == "fail"
     assert left["value"] == pytest.approx(3 / 11) and left["reason"].startswith("3 of 11 pairs left out")
-    records.discard()
+    session.current().discard()
     rec = prediction.prediction_tracks_agreement(_pairs([0.0, 0.02, 0.03, 0.01, 0.0]), P5_FLIPPED_B)
     assert rec.verdict == "observed" and rec.reason == "no coverage"      # never a pass on structural zeros
 
@@ -153,8 +160,38 @@ def test_P5_pair_by_pair_only_where_the_prediction_is_informative():
 
 def _records(statistic_start: str) -> tuple[dict, dict]:
     """The test's record of a statistic and the observed record of the pairs left out of it."""
-    mine = [r for r in records.pending() if r["statistic"].startswith(statistic_start)]
-    left = [r for r in records.pending() if r["statistic"].startswith("share of pairs left out of: "
+    mine = [r for r in session.current().pending() if r["statistic"].startswith(statistic_start)]
+    left = [r for r in session.current().pending() if r["statistic"].startswith("share of pairs left out of: "
                                                                       + statistic_start)]
     assert len(mine) == 1 and len(left) == 1
     return mine[0], left[0]
+
+
+def _minus_r_in_scenario_b(mp):
+    """procedure: x^adv_n = x_n − r_n in Scenario (b): g learns from perturbations pointing away from
+    the targets, so its signal S_b opposes f where Theorem 3.5's conditions hold."""
+    original = run.scenario_inputs
+    mp.setattr(run, "scenario_inputs", lambda scenario, X, r: original(scenario, X, r) if scenario == "a"
+               else X - r)
+
+
+def test_a_bug_only_in_scenario_b_fails_P1_in_that_cell():
+    """Theorem 3.5's agreement is asserted (``checks.axes.theorem35_example``): a bug acting only in
+    Scenario (b) fails P1 on the scenario=b cell of the claim × stratum table, while a Scenario (a)
+    corner of the same claim stays clean. Before the Scenario (b) example, P1's (b) records covered
+    ≤ 1% of the inputs and the cell was "not covered": this bug passed."""
+    b_example = theorem35_example().with_config(n_test=200)
+    b_example = Setting(b_example.config, b_example.seeds[:12])
+    a_corner = Setting(CORNER_A.config.replace(targets="random", n_test=200), tuple(range(100, 112)))
+    session.current().discard()
+    with pytest.MonkeyPatch.context() as mp, session.checking("test_P1_planted", ALL_SCENARIO_CLAIMS):
+        _minus_r_in_scenario_b(mp)
+        for setting in (a_corner, b_example):
+            obs = scenario.measure_scenario(run_pairs(setting))
+            with pytest.raises(AssertionError, match="^P1: ") if setting is b_example else contextlib.nullcontext():
+                scenario.agrees_where_conditions_hold(obs, setting)
+    recs = [dict(r, nodeid="checks/test_x.py::test_P1_planted") for r in session.current().pending()]
+    session.current().discard()
+    p1 = conclude(["P1"], recs, require_verified=False).claims["P1"]
+    assert p1["verdict"] == FAILED and p1["strata"]["scenario=b"]["verdict"] == FAILED
+    assert p1["strata"]["scenario=a"]["verdict"] != FAILED

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from reporting.compare import load_run
-from reporting.plugin import OPTION_BASELINE, OPTION_BASELINE_UPDATE, _load_baseline
+from reporting.run_report import OPTION_BASELINE, OPTION_BASELINE_UPDATE
+from reporting.run_report import load_baseline as _load_baseline
 
 CHECK = '''
 import os
 import pytest
-from reporting import records
+from checks import session
 from reporting.records import Record
 
 
@@ -27,7 +28,7 @@ from reporting.records import Record
 def test_K3_stand_in():
     shift = float(os.environ.get("PLANT_SHIFT", "0"))
     values = [0.01 + 0.0005 * (i % 7) + shift for i in range(40)]
-    records.emit(Record(claim="K3", check=records.current_check(), setting={"d": 10}, seeds=list(range(40)),
+    session.emit(Record(claim="K3", check=session.current_check(), setting={"d": 10}, seeds=list(range(40)),
                         statistic="share", value=sum(values) / 40, bound=0.05, verdict="pass", inside=True,
                         side="at most", test="betting", pair_values=values, pair_seeds=list(range(40)), detects=0.06,
                         target=0.1, power_target="K3"))

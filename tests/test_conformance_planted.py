@@ -4,7 +4,7 @@ measurements: tests/test_measurement_conformance.py.
 Each bug below is a realistic one-line defect planted twice: in the project's trainer (by
 monkeypatching) and in a copy of ``examples/reference_torch.py`` whose source carries the same
 one-line change (written to a temporary module and checked with ``--procedure`` semantics through
-``checks.harness.use_procedure``). The check suite's harness trains the setting with the broken
+``CheckSession.checking_procedure``). The check suite's harness trains the setting with the broken
 procedure and must fail with the claim, the procedure and the quantity named; the unbroken
 procedures pass the same settings with every part of every R claim checked. No differential test
 is involved: the suite alone sees the bug.
@@ -32,12 +32,11 @@ import torch
 
 import perturbation_learning.run as run
 import perturbation_learning.training as training
-from checks import harness
+from checks import harness, session
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.config import Config
 from perturbation_learning.network import TwoLayerNet, matmul_per_network
 from perturbation_learning.procedure import ProcedureOutput, as_dtype
-from reporting import records
 from theory import conformance as C
 from theory.model import leaky_relu, readout, scenario_inputs
 from theory.tolerances import CONFORMANCE_CLAIMS
@@ -197,14 +196,11 @@ def _reference_copy(tmp_path: Path, change: tuple | None):
 def check_with():
     """Run the harness (conformance included) on a setting with a procedure; restores the default."""
     def run_setting(procedure, setting_name):
-        records.discard()
-        harness.use_procedure(procedure)
-        try:
+        session.current().discard()
+        with session.current().checking_procedure(procedure):
             harness.run_pairs(_setting(setting_name))
-        finally:
-            harness.use_procedure(None)
-        recs = [r for r in records.pending() if r["claim"] in CONFORMANCE_CLAIMS]
-        records.discard()
+        recs = [r for r in session.current().pending() if r["claim"] in CONFORMANCE_CLAIMS]
+        session.current().discard()
         return recs
     return run_setting
 
@@ -281,10 +277,10 @@ def test_r5_equality_is_not_checked_where_the_law_has_atoms(check_with):
     """sparse-binary draws coincide with positive probability: equal rows there are no evidence of a
     broken split, so R5 states that part as not checked (with the reason) instead of failing."""
     setting = Setting(BASE.replace(dataset="sparse-binary"), pair_seeds(7, 2))
-    records.discard()
+    session.current().discard()
     harness.run_pairs(setting)
-    r5 = [r for r in records.pending() if r["claim"] == "R5"]
-    records.discard()
+    r5 = [r for r in session.current().pending() if r["claim"] == "R5"]
+    session.current().discard()
     assert r5 and r5[0]["verdict"] == "pass"
     assert any("has atoms" in part for part in r5[0]["unchecked"])
 

@@ -1,5 +1,5 @@
 """Tests of tools/flake.py: its pure parts, and end to end against a fake check directory whose
-conftest writes a results.json in the format of reporting/plugin.py (the real suite is too slow to
+conftest writes a results.json in the format of reporting/writer.py (the real suite is too slow to
 run K times here)."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_format_run_reports_wall_times_and_failures():
 # ------------------------------------------------------------------------------------------------
 
 FAKE_CONFTEST = textwrap.dedent('''
-    """Writes <report-dir>/latest/results.json like reporting/plugin.py, with verdicts set by the seed:
+    """Writes <report-dir>/latest/results.json like reporting/writer.py, with verdicts set by the seed:
     B2 fails for odd seeds, test_crash (claim D4) fails for multiples of 3, seed 5 writes nothing."""
     import json, os
     from pathlib import Path
@@ -171,7 +171,7 @@ FAKE_CONFTEST = textwrap.dedent('''
         outcomes = {"test_fake.py::test_ok": {"outcome": "passed", "claims": ["A1"]}}
         if seed % 3 == 0:
             outcomes["test_fake.py::test_crash"] = {"outcome": "failed", "claims": ["D4"]}
-        meta = {"wall_seconds": 0.25, "profile": settings._current_profile, "hypothesis_seed": seed}
+        meta = {"wall_seconds": 0.25, "profile": settings.get_current_profile_name(), "hypothesis_seed": seed}
         latest = Path(config.getoption("--report-dir")) / "latest"
         latest.mkdir(parents=True, exist_ok=True)
         (latest / "results.json").write_text(json.dumps({"meta": meta, "records": records, "outcomes": outcomes}))

@@ -53,13 +53,12 @@ def test_cpu_and_gpu_agree_on_one_small_config():
     ("ci", True, "cpu"), ("thorough", True, "cpu"),
 ])
 def test_only_the_paper_profile_of_the_checks_selects_cuda(monkeypatch, profile, cuda, device):
-    from hypothesis import settings
-
     from checks import harness
+    from checks.profiles import using_profile
 
-    monkeypatch.setattr(settings, "_current_profile", profile)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    assert harness.run_device() == device
-    cfg = get_preset("shifted-gauss-a")
-    assert harness._on_run_device(cfg).device == device
-    assert harness._on_run_device(cfg.replace(device="auto")).device == "auto"  # an explicit choice stays
+    with using_profile(profile):
+        assert harness.run_device() == device
+        cfg = get_preset("shifted-gauss-a")
+        assert harness._on_run_device(cfg).device == device
+        assert harness._on_run_device(cfg.replace(device="auto")).device == "auto"  # an explicit choice stays

@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 
 import perturbation_learning.run as run
-from checks import harness
+from checks import harness, session
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.config import Config
 from perturbation_learning.procedure import Sample
-from reporting import records
 from theory import conformance as C
 from theory.tolerances import CONFORMANCE_CLAIMS
 
@@ -44,7 +43,7 @@ METRICS = run.METRICS
 def _check(setting: str, plant: Callable | None = None):
     """The harness's conformance records of ``setting`` (by claim) and its failure message (None: passed),
     with ``plant`` applied to a monkeypatch while it trains."""
-    records.discard()
+    session.current().discard()
     message = None
     with pytest.MonkeyPatch.context() as mp:
         if plant is not None:
@@ -53,8 +52,8 @@ def _check(setting: str, plant: Callable | None = None):
             harness.run_pairs(Setting(SETTINGS[setting], pair_seeds(7, 2)))
         except AssertionError as failure:
             message = str(failure)
-    recs = {r["claim"]: r for r in records.pending() if r["claim"] in CONFORMANCE_CLAIMS}
-    records.discard()
+    recs = {r["claim"]: r for r in session.current().pending() if r["claim"] in CONFORMANCE_CLAIMS}
+    session.current().discard()
     return recs, message
 
 

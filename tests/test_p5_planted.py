@@ -14,10 +14,11 @@ from __future__ import annotations
 import pytest
 
 import theory.prediction as prediction_theory
+from checks import session
 from checks.harness import run_pairs
 from checks.properties import prediction
 from checks.test_prediction import lazy_prediction_setting
-from reporting import records
+from theory.params import Perturbation
 
 
 pytestmark = pytest.mark.usefixtures("one_thread", "claims_alone")
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_thread", "claims_alone")
 @pytest.fixture(autouse=True)
 def _clean_record_buffer():
     yield
-    records.discard()
+    session.current().discard()
 
 
 #: Pairs per example here: the planted bugs move the mean excess to ≈ 0.6–0.9, which 12 pairs detect
@@ -48,13 +49,12 @@ def test_P5_unbroken_prediction_is_not_rejected():
 
 
 def _wrapped(original, **change):
-    def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=None, **kw):
-        args = dict(y_adv=y_adv, f_sign=f_sign)
+    def predict_outcome(pert, gamma, Z, f_sign=None, **kw):
         if change.get("negate_f"):
-            args["f_sign"] = -f_sign
+            f_sign = -f_sign
         if change.get("labels_as_targets"):
-            args["y_adv"] = y
-        return original(scenario, X, y, lam, args["y_adv"], lam_g, gamma, eps, Z, args["f_sign"], **kw)
+            pert = Perturbation.predicted(pert.train, pert.scenario, pert.train.y, pert.u, pert.lam_g, pert.eps)
+        return original(pert, gamma, Z, f_sign, **kw)
     return predict_outcome
 
 

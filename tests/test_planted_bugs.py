@@ -45,13 +45,13 @@ import perturbation_learning.run as run
 import theory.conditions as conditions
 import theory.formulas as formulas
 import theory.kernel as kernel
+from checks import session
 from checks.harness import run_pairs, run_results
 from checks.properties import controls, direction, headline, lazy, scenario
 from checks.properties import kernel as kernel_props
 from checks.strategies import Setting
 from perturbation_learning.config import Config
 from perturbation_learning.network import TwoLayerNet, matmul_per_network
-from reporting import records
 from theory.model import readout
 from theory.tolerances import CONFORMANCE_CLAIMS, OBSERVATION_ONLY
 
@@ -189,10 +189,10 @@ def _run_check(claim: str, bug: str | None, setting: str, retrain: bool = True) 
     """Run ``claim``'s check; returns the records it made for ``claim`` and drops them from the buffer."""
     _drop_evidence()
     try:
-        with records.checking(f"planted bug: {bug}" if bug else "unbroken", (claim,)):
+        with session.checking(f"planted bug: {bug}" if bug else "unbroken", (claim,)):
             CHECKS[claim](bug, setting, retrain)
     finally:
-        made = [r for r in records.pending() if r["claim"] == claim]
+        made = [r for r in session.current().pending() if r["claim"] == claim]
         _drop_evidence()
     return made
 
@@ -201,8 +201,8 @@ def _drop_evidence() -> None:
     """This module's records are its tests' evidence, not a check run's: the plugin must not carry them
     into the claim verdicts of a session that also runs checks/ (it drains the buffer after each test's
     call, before fixture teardown)."""
-    records.discard()
-    records.drain_collapses()
+    session.current().discard()
+    session.current().drain_collapses()
 
 
 # ------------------------------------------------------------------ the bugs
@@ -281,8 +281,8 @@ def _xadv_rows_shifted(mp):
 
 def _b0_readout_twice(mp):
     """theory: B_0 with the readout variance 1/m applied a second time (B_0/√m)."""
-    original = conditions.bound_B0
-    mp.setattr(conditions, "bound_B0", lambda Z, gamma, delta: original(Z, gamma, delta) / np.sqrt(CORNER_A.width))
+    original = conditions.b0_values
+    mp.setattr(conditions, "b0_values", lambda Z, gamma, delta: original(Z, gamma, delta) / np.sqrt(CORNER_A.width))
 
 
 def _phi_wrong_gamma(mp):
@@ -437,7 +437,7 @@ def test_p1_catches_a_g_flipped_on_a_share_q_beyond_its_stated_power(monkeypatch
     """sgn g flipped on a seeded random share q of the test inputs: P1's true mean is ≈ q. At δ = 0.01 its
     record states detects 0.135 over 12 pairs (bound 3δ = 0.03); q = 0.25 is rejected, q = 0.02 is not.
     Measured over 10 × 12 pairs of corner A: rejected 10/10 at q ≥ 0.16, 9/10 at 0.14, 0/10 at q ≤ 0.12."""
-    from checks.harness import Pair
+    from checks.pairs import Pair
 
     original = Pair.g
 
@@ -448,14 +448,14 @@ def test_p1_catches_a_g_flipped_on_a_share_q_beyond_its_stated_power(monkeypatch
     monkeypatch.setattr(Pair, "g", g)
     _drop_evidence()
     try:
-        with records.checking(f"planted bug: g flipped on a share {q}", ("P1",)):
+        with session.checking(f"planted bug: g flipped on a share {q}", ("P1",)):
             obs = scenario.measure_scenario(_pairs(None, "A", retrain=False))
             if caught:
                 with pytest.raises(AssertionError, match="^P1: "):
                     scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
             else:
                 scenario.agrees_where_conditions_hold(obs, SETTINGS["A"])
-        (rec,) = [r for r in records.pending() if r["claim"] == "P1"]
+        (rec,) = [r for r in session.current().pending() if r["claim"] == "P1"]
     finally:
         _drop_evidence()
     assert rec["detects"] <= 0.25 and abs(rec["value"] - q) < 0.05

@@ -6,12 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from theory.conditions import predicted_g, predicted_perturbation, scenario_terms
+from theory.conditions import predicted_g, scenario_terms
 from theory.direction import predicted_direction
 from theory.lazy import kernel_predictor
-from theory.prediction import (COLLAPSE_AGREEMENT, LOSS_WEIGHT_RULES, Calibration, Prediction, calibration,
-                               collapse_reason, integrated_time, p5_tolerance, predict_outcome,
-                               predicted_loss_weights, predicted_signs)
+from theory.params import Perturbation, TrainingSet, predicted_perturbation
+from theory.prediction import (LOSS_WEIGHT_RULES, Calibration, Prediction, calibration, collapse_reason,
+                               integrated_time, p5_tolerance, predict_outcome, predicted_loss_weights)
+from theory.tolerances import COLLAPSE_AGREEMENT
 
 
 def setting(seed=0, N=60, d=8, t=3.0, n_test=80, shift=0.6):
@@ -25,11 +26,17 @@ def setting(seed=0, N=60, d=8, t=3.0, n_test=80, shift=0.6):
     return rng, X, y, lam, Z, y_adv
 
 
+def predicted(X, y, lam, y_adv, lam_g, eps, scenario="a"):
+    """The network-free perturbation of (X, y, Λ): r̂ along u = ``predicted_direction`` at γ = 0."""
+    train = TrainingSet(X, y, lam)
+    return Perturbation.predicted(train, scenario, y_adv, predicted_direction(train, 0.0), lam_g, eps)
+
+
 def predict(scenario="a", eps=2.0, y_adv=None, lam_g=None, f_sign=None, coverage="never", seed=0, **kw):
     rng, X, y, lam, Z, ya = setting(seed)
     y_adv = ya if y_adv is None else y_adv
     lam_g = np.full(len(y), 10.0 / len(y)) if lam_g is None else lam_g
-    pred = predict_outcome(scenario, X, y, lam, y_adv, lam_g, 0.0, eps, Z, f_sign, width=2000,
+    pred = predict_outcome(predicted(X, y, lam, y_adv, lam_g, eps, scenario), 0.0, Z, f_sign, width=2000,
                            generator=np.random.default_rng(1), coverage=coverage, **kw)
     return pred, (X, y, lam, Z, y_adv, lam_g)
 
@@ -81,11 +88,12 @@ def test_P5_prediction_is_the_sign_of_g_hat_at_r_hat(scenario):
     _, X, y, lam, Z, y_adv = setting()
     f_values = rng.standard_normal(len(Z))
     pred, (X, y, lam, Z, y_adv, lam_g) = predict(scenario, f_sign=f_values)
-    u = predicted_direction(X, y, lam, 0.0)
-    r_hat = predicted_perturbation(u, y_adv, 2.0)
-    g_hat_z = predicted_g(scenario, X, r_hat, y_adv, u, lam_g, 0.0, 2.0, Z)
-    g_hat_x = predicted_g(scenario, X, r_hat, y_adv, u, lam_g, 0.0, 2.0, X)
-    terms = scenario_terms(scenario, X, r_hat, y_adv, u, lam_g, 0.0, 2.0, Z)
+    u = predicted_direction(TrainingSet(X, y, lam), 0.0)
+    r_hat = Perturbation(TrainingSet(X, y, lam), scenario, predicted_perturbation(u, y_adv, 2.0), y_adv, u, lam_g,
+                         2.0)
+    g_hat_z = predicted_g(r_hat, 0.0, Z)
+    g_hat_x = predicted_g(r_hat, 0.0, X)
+    terms = scenario_terms(r_hat, 0.0, Z)
     sgn = lambda v: np.where(v > 0, 1.0, -1.0)                              # noqa: E731
     assert pred.agreement == pytest.approx(float((sgn(g_hat_z) == sgn(f_values)).mean()))
     assert pred.acc_g_train == pytest.approx(float((sgn(g_hat_x) == y).mean()))
@@ -98,7 +106,7 @@ def test_P5_prediction_is_the_sign_of_g_hat_at_r_hat(scenario):
 
 def test_P5_default_sign_of_f_is_the_kernel_predictor():
     pred, (X, y, lam, Z, *_ ) = predict()
-    f_hat = kernel_predictor(X, y, lam, Z, 0.0)
+    f_hat = kernel_predictor(TrainingSet(X, y, lam), Z, 0.0)
     assert pred.agreement == predict(f_sign=f_hat)[0].agreement
 
 
@@ -115,7 +123,7 @@ def test_P5_constant_lam_g_does_not_change_the_signs():
 def test_P5_imbalanced_targets_at_small_eps_collapse_with_the_label_term_as_reason():
     """THEORY.md P5 mechanism: all y^adv = +1 and ε → 0 make N ≈ a positive constant: sgn ĝ ≡ +1."""
     _, X, y, lam, Z, _ = setting()
-    f_hat = kernel_predictor(X, y, lam, Z, 0.0)
+    f_hat = kernel_predictor(TrainingSet(X, y, lam), Z, 0.0)
     pred = predict(eps=1e-3, y_adv=np.ones(len(y)))[0]
     assert np.all(pred.g_hat > 0)
     assert pred.agreement == pytest.approx(float((f_hat > 0).mean()))
@@ -153,7 +161,7 @@ def test_P5_coverage_modes():
     # outside L2 for f, "inside-l2" skips the Monte Carlo; a long-trained f at small width is outside
     _, X, y, lam, Z, y_adv = setting()
     lam_big = lam * 1e4
-    out = predict_outcome("a", X, y, lam_big, y_adv, np.full(len(y), 0.1), 0.0, 2.0, Z, width=10,
+    out = predict_outcome(predicted(X, y, lam_big, y_adv, np.full(len(y), 0.1), 2.0), 0.0, Z, width=10,
                           generator=np.random.default_rng(0))
     assert not out.inside.l2_f and out.inside.c2_coverage is None
 
@@ -175,22 +183,6 @@ def test_P5_to_dict_is_json_ready():
     assert set(out["inside"]) >= {"l2", "l2_f", "l2_g", "c2_coverage", "c2_l2_coverage", "kappa_f_max"}
 
 
-def test_P5_record_carries_the_predicted_sign_per_fresh_input():
-    """P5 pair by pair compares sgn ĝ with sgn g input by input: the record carries sgn ĝ on Z
-    (sgn(0) = −1), and ``predicted_signs`` reads it back."""
-    pred, (X, y, lam, Z, y_adv, lam_g) = predict()
-    out = json.loads(json.dumps(pred.to_dict()))
-    signs = predicted_signs(out)
-    assert len(out["sign_g_hat"]) == len(Z)
-    np.testing.assert_array_equal(signs, np.where(pred.g_hat > 0, 1.0, -1.0))
-    assert pred.agreement == pytest.approx(float((signs == np.sign(kernel_predictor(X, y, lam, Z, 0.0))).mean()))
-    zero = Prediction(**{**{f: getattr(pred, f) for f in pred.__dataclass_fields__}, "g_hat": np.array([0.0, 2.0])})
-    assert zero.to_dict()["sign_g_hat"] == "-+"
-    for bad in ("+0-", ["+", "-"]):
-        with pytest.raises(ValueError, match="sign_g_hat"):
-            predicted_signs({"sign_g_hat": bad})
-
-
 @pytest.mark.parametrize("kw,exc,word", [
     ({"coverage": "sometimes"}, ValueError, "coverage"),
     ({"f_sign": np.ones(3)}, ValueError, "f_sign"),
@@ -202,6 +194,15 @@ def test_P5_record_carries_the_predicted_sign_per_fresh_input():
 def test_P5_predict_outcome_rejects_bad_input(kw, exc, word):
     with pytest.raises(exc, match=word):
         predict(**kw)
+
+
+def test_P5_predict_outcome_takes_only_the_network_free_perturbation():
+    """A perturbation with measured r (f's network) cannot make a prediction before g."""
+    _, X, y, lam, Z, y_adv = setting()
+    pert = predicted(X, y, lam, y_adv, lam, 2.0)
+    measured = Perturbation(pert.train, "a", pert.r + 0.1, y_adv, pert.u, lam, 2.0)
+    with pytest.raises(ValueError, match="network-free perturbation"):
+        predict_outcome(measured, 0.0, Z, width=10, generator=np.random.default_rng(0))
 
 
 # --- calibration -----------------------------------------------------------------------------

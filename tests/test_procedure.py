@@ -14,7 +14,7 @@ import types
 import pytest
 import torch
 
-from checks import harness
+from checks import harness, plugin, session
 from checks.properties import direction
 from checks.strategies import Setting
 from examples import reference_torch as ref
@@ -23,7 +23,6 @@ from perturbation_learning.network import TwoLayerNet
 from perturbation_learning.procedure import (DEFAULT_PROCEDURE, FunctionNet, as_dtype, load_procedure,
                                              procedure_name, seedwise)
 from perturbation_learning.run import perturbation_learning, run_batch
-from reporting import plugin, records
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -51,9 +50,9 @@ def test_default_and_named_procedures_load():
 def test_plugin_option_turns_a_bad_procedure_into_a_usage_error():
     config = types.SimpleNamespace(getoption=lambda name: "examples.reference_torch:nope")
     with pytest.raises(pytest.UsageError, match="has no attribute 'nope'"):
-        plugin.checked_procedure(config)
+        plugin._load_procedure(config)
     config = types.SimpleNamespace(getoption=lambda name: None)
-    assert plugin.checked_procedure(config) == DEFAULT_PROCEDURE
+    assert procedure_name(plugin._load_procedure(config)) == DEFAULT_PROCEDURE
 
 
 def test_seedwise_requires_a_seed_output():
@@ -102,26 +101,28 @@ def _sign_flipped(procedure):
 
 @pytest.fixture
 def checked():
-    yield harness.use_procedure
-    harness.use_procedure(None)
+    run = session.current()
+    saved = run.procedure
+    yield run.use_procedure
+    run.procedure = saved
 
 
 def _d3(setting):
-    records.discard()
-    with records.checking("procedure interface", ("D3",)):
+    session.current().discard()
+    with session.checking("procedure interface", ("D3",)):
         direction.aligned_with_plus_u(direction.measure_direction(harness.run_pairs(setting)), setting)
-    return [r for r in records.pending() if r["claim"] == "D3"]
+    return [r for r in session.current().pending() if r["claim"] == "D3"]
 
 
 def test_checks_run_the_reference_and_catch_its_planted_sign_flip(checked):
     checked(ref.procedure)
-    assert harness.checked_procedure_name() == "examples.reference_torch:procedure"
+    assert session.current().procedure_name == "examples.reference_torch:procedure"
     recs = _d3(CORNER_A)
     assert recs and "fail" not in [r["verdict"] for r in recs]
     assert any(r["inside"] and r["verdict"] in ("pass", "underpowered") for r in recs)
     checked(_sign_flipped(ref.procedure))
     with pytest.raises(AssertionError, match=r"(?m)^R2 \(test_procedure:.*broken\): r_n differs"):
         _d3(CORNER_A)  # the report contradicts the reported f: R2 first
-    with harness.without_conformance(), pytest.raises(AssertionError, match="^D3: "):
+    with session.current().without_conformance(), pytest.raises(AssertionError, match="^D3: "):
         _d3(CORNER_A)  # and D3's own check catches it too
-    records.discard()  # the planted failure's record is this test's evidence, not a check run's
+    session.current().discard()  # the planted failure's record is this test's evidence, not a check run's

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import settings
 
-from checks import harness, remote
+from checks import harness, remote, session
+from checks.pairs import Pair
+from checks.profiles import using_profile
 from checks.strategies import Setting
 from perturbation_learning.config import Config
 from perturbation_learning.commands.executor import SCHEDULER_ENV, local_cluster
-from reporting import records
+from theory.tolerances import CHECK_PREDICT_COVERAGE
 
 SETTING = Setting(Config(dataset="shifted-gauss", d=6, n_train=30, n_test=40, width=20, epochs_f=20, epochs_g=20,
                          lr=0.1, momentum=0.9, eps=1.0, eps_mode="absolute"), (0, 1, 2))
@@ -27,21 +28,23 @@ NETS = ("f_net", "g_net", "f0_net", "g0_net")
 @pytest.fixture(scope="module")
 def paper_profile():
     """The paper profile on the CPU, its embedded cluster cut to 2 workers; closed whatever happens."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(settings, "_current_profile", "paper")
+    with pytest.MonkeyPatch.context() as mp, using_profile("paper"):
         mp.setattr(torch.cuda, "is_available", lambda: False)
         mp.setattr(remote, "local_cluster", lambda: local_cluster(2))
         mp.delenv("PYTEST_XDIST_WORKER", raising=False)
         mp.delenv(SCHEDULER_ENV, raising=False)
-        remote.use_executor(None)
+        executor = session.current().executor
+        saved = executor.option
+        executor.use(None)
         try:
-            yield
+            yield executor
         finally:
-            remote.close()
-            records.drain_collapses()
+            executor.close()
+            executor.option = saved
+            session.current().drain_collapses()
 
 
-def _same_pair(a: harness.Pair, b: harness.Pair) -> bool:
+def _same_pair(a: Pair, b: Pair) -> bool:
     return (a.seed == b.seed and a.config == b.config and a.eps == b.eps and (a.flip_f, a.flip_g) == (b.flip_f, b.flip_g)
             and a.prediction == b.prediction and all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ARRAYS)
             and all(torch.equal(getattr(getattr(a, n), p), getattr(getattr(b, n), p)) for n in NETS for p in "Wba"))
@@ -52,11 +55,12 @@ def _untimed(res: dict) -> dict:
 
 
 def test_paper_profile_pairs_come_from_the_cluster_identical_to_in_process(paper_profile, monkeypatch):
-    remote.use_executor("serial")
+    executor = paper_profile
+    executor.use("serial")
     local_pairs = harness.run_pairs(SETTING, claims=[])
     local_results = harness.run_results(SETTING, claims=[])
-    remote.use_executor(None)
-    assert remote.executor() == remote.LOCAL
+    executor.use(None)
+    assert executor.where() == remote.LOCAL
 
     def not_here(*args, **kw):
         raise AssertionError("the paper profile trained in the test process, not on the cluster")
@@ -70,12 +74,12 @@ def test_paper_profile_pairs_come_from_the_cluster_identical_to_in_process(paper
     assert [_untimed(r) for r in local_results] == [_untimed(r) for r in cluster_results]
     # the comparison can fail: another seed's pair is not the same
     assert not _same_pair(local_pairs[0], cluster_pairs[1])
-    assert len(remote._STATE["client"].scheduler_info()["workers"]) == 2
+    assert len(executor.client.scheduler_info()["workers"]) == 2
 
 
 def test_a_task_error_is_raised_with_its_type(paper_profile):
     with pytest.raises(TypeError, match="procedure must be callable"):
-        remote.run_seeds(SETTING.config, [0], procedure=None, predict_coverage=harness.PREDICT_COVERAGE)
+        paper_profile.run_seeds(SETTING.config, [0], procedure=None, predict_coverage=CHECK_PREDICT_COVERAGE)
 
 
 @pytest.mark.parametrize("profile, option, env, xdist, where", [
@@ -90,19 +94,18 @@ def test_a_task_error_is_raised_with_its_type(paper_profile):
     ("thorough", "tcp://10.0.0.2:8786", None, True, "tcp://10.0.0.2:8786"),
 ])
 def test_which_executor_the_checks_use(monkeypatch, profile, option, env, xdist, where):
-    monkeypatch.setattr(settings, "_current_profile", profile)
-    monkeypatch.setitem(remote._STATE, "option", None)
     for name, value in ((SCHEDULER_ENV, env), ("PYTEST_XDIST_WORKER", "gw0" if xdist else None)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    remote.use_executor(option)
-    assert remote.executor() == where
-    assert remote.active() == (where != "serial")
+    executor = remote.Executor()
+    executor.use(option)
+    with using_profile(profile):
+        assert executor.where() == where
+        assert executor.active() == (where != "serial")
 
 
-def test_a_blank_executor_names_the_parameter(monkeypatch):
-    monkeypatch.setitem(remote._STATE, "option", None)
+def test_a_blank_executor_names_the_parameter():
     with pytest.raises(ValueError, match="executor"):
-        remote.use_executor(" ")
+        remote.Executor().use(" ")

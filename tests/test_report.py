@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from checks import session
 from perturbation_learning.files import atomic_write_text
-from reporting import figures, records, writer
+from reporting import figures, writer
 from reporting.analysis import analyse
 from reporting.records import Record
 from theory.claims import CLAIMS
@@ -236,17 +237,17 @@ def test_check_context_supplies_check_and_claim():
     claim marker, or the property's scope; a scope outside the markers and an ambiguous claim fail."""
     from checks import assertions
 
-    with records.checking("test_single", ("K1",)):
+    with session.checking("test_single", ("K1",)):
         rec = assertions.assert_exact(True, value=0.0, bound=1.0, statistic="s", setting={})
     assert (rec.claim, rec.check) == ("K1", "test_single")
-    with records.checking("test_multi", ("P1", "P2")):
+    with session.checking("test_multi", ("P1", "P2")):
         with pytest.raises(ValueError, match="no claim scope"):
             assertions.observe(value=1.0, statistic="s", setting={}, seeds=[], reason="r")
         with pytest.raises(ValueError, match="not among"):
-            with records.claim_scope("D1"):
+            with session.claim_scope("D1"):
                 pass
         rec = assertions.tests_claim("P2")(
             lambda: assertions.observe(value=1.0, statistic="s", setting={}, seeds=[], reason="r"))()
     assert (rec.claim, rec.check) == ("P2", "test_multi")
-    assert records.current_check() == records.DIRECT_CALL
-    records.discard()
+    assert session.current_check() == session.DIRECT_CALL
+    session.current().discard()

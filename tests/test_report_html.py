@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks import assertions
-from reporting import figures, records, writer
+from checks import assertions, session
+from reporting import figures, writer
 from reporting.analysis import analyse
 from reporting.verdicts import claim_verdicts, conclude
 from theory.claims import CLAIMS
@@ -35,11 +35,11 @@ CLEAN, BROKEN = np.zeros(24), np.full(24, 0.4)
 def _run_records(planted: bool) -> tuple[list[dict], dict]:
     """Records of P1 (share and coverage floor), D4 (a slope's interval test) and K1 (exact), made by the
     checks' assertions, with the failure's outcome as pytest reports it."""
-    records.discard()
+    session.current().discard()
     outcomes = {}
     for i, gamma in enumerate((0.0, 0.5)):
         setting = dict(SETTING, gamma=gamma, first_seed=i)
-        with records.checking("test_P1_planted_disagreement", ("P1",)):
+        with session.checking("test_P1_planted_disagreement", ("P1",)):
             assertions.assert_coverage_above(np.full(24, 0.8), 0.1, setting=setting, seeds=list(range(24)),
                                              statistic="coverage of L2 ∧ C2 ∧ C3")
             values = BROKEN if planted and i == 1 else CLEAN
@@ -50,16 +50,16 @@ def _run_records(planted: bool) -> tuple[list[dict], dict]:
                 outcomes[PLANTED] = {"outcome": "failed", "claims": ["P1"], "longrepr": (
                     f"E   AssertionError: {exc}\nE   Falsifying example: test_P1_planted_disagreement(\n"
                     f"E       setting=Setting(gamma={gamma}),\nE   )")}
-    with records.checking("test_D4_slope", ("D4",)):
+    with session.checking("test_D4_slope", ("D4",)):
         assertions.assert_exact(True, value=-0.5, bound=0.0, statistic="log-log slope of 1 − cos in t (CI upper < 0)",
                                 setting=SETTING, seeds=[0], detects=0.0, test="t-interval", slope=-0.5,
                                 slope_ci=(-0.7, -0.3), axis="t")
-    with records.checking("test_K1_closed_form", ("K1",)):
+    with session.checking("test_K1_closed_form", ("K1",)):
         for d in (3, 30):
             assertions.assert_exact(True, value=1e-16, bound=1e-8, statistic="|closed form − quadrature|",
                                     setting={"d": d, "gamma": 0.0})
-    out = records.pending()
-    records.discard()
+    out = session.current().pending()
+    session.current().discard()
     outcomes.setdefault(PLANTED, {"outcome": "passed", "claims": ["P1"], "longrepr": None})
     return out, outcomes
 

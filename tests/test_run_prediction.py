@@ -13,6 +13,7 @@ from perturbation_learning.commands import calibrate as cal_module
 from perturbation_learning.commands.cli import main
 from perturbation_learning.config import Config, get_preset
 from perturbation_learning.run import perturbation_learning, run_batch, run_experiment, to_json
+from theory.params import Perturbation, TrainingSet
 from theory.prediction import (calibration, integrated_time, predict_outcome, predicted_loss_weights)
 
 TINY = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=50, width=16, epochs_f=20, epochs_g=20, lr=0.1,
@@ -21,7 +22,7 @@ TINY = Config(dataset="shifted-gauss", d=10, n_train=40, n_test=50, width=16, ep
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 PREDICTION_KEYS = {"agreement", "acc_g_train", "collapse", "share_signal_dominates", "median_abs_signal",
-                   "median_abs_noise", "mean_y_adv", "reason", "lam_g_rule", "inside", "sign_g_hat"}
+                   "median_abs_noise", "mean_y_adv", "reason", "lam_g_rule", "inside"}
 
 
 def test_P5_run_record_carries_the_prediction():
@@ -45,9 +46,10 @@ def test_P5_prediction_is_theory_prediction_of_the_run_arrays():
     assert t_g == pytest.approx(run.g.t, rel=1e-12)
     lam_g = predicted_loss_weights("identity", t_g, TINY.n_train)
     np.testing.assert_allclose(lam_g, run.g.lam[0].numpy(), rtol=1e-12)   # exact for the identity loss
-    direct = predict_outcome("a", np64(run.X), np64(run.y), run.f.lam[0], np64(run.y_adv), lam_g, 0.0, run.eps,
-                             np64(run.Z), run.f.net(run.Z)[0].detach().double(), width=TINY.width,
-                             generator=np.random.default_rng(0), u=np64(run.u))
+    pert = Perturbation.predicted(TrainingSet(np64(run.X), np64(run.y), run.f.lam[0]), "a", np64(run.y_adv),
+                                  np64(run.u), lam_g, run.eps)
+    direct = predict_outcome(pert, 0.0, np64(run.Z), run.f.net(run.Z)[0].detach().double(), width=TINY.width,
+                             generator=np.random.default_rng(0))
     rec = run.record(0)["prediction"]
     assert rec["agreement"] == direct.agreement and rec["acc_g_train"] == direct.acc_g_train
 
@@ -173,15 +175,15 @@ def test_P5_map_marks_where_g_hat_and_g_differ(tmp_path):
 def test_P5_collapsed_pairs_reach_the_summary():
     """The harness notes each collapsed pair with its prediction; the plugin carries the notes like
     records; summary.md lists each with the predicted agreement and the reason."""
-    from reporting import records
+    from checks import session
     from reporting.markdown import collapses_section
 
     note = {"setting": {"dataset": "shifted-gauss", "d": 100}, "seed": 4, "agreement": 0.501, "predicted": 0.499,
             "reason": "label term outweighs the signal on 100% of inputs", "inside_l2": False}
-    with records.checking("test_x", ("P3",)):
-        records.note_collapse(note)
-    (carried,) = [json.loads(s) for s in records.drain_collapses()]
-    assert carried == dict(note, check="test_x") and records.drain_collapses() == []
+    with session.checking("test_x", ("P3",)):
+        session.current().note_collapse(note)
+    (carried,) = [json.loads(s) for s in session.current().drain_collapses()]
+    assert carried == dict(note, check="test_x") and session.current().drain_collapses() == []
     md = "\n".join(collapses_section([carried, dict(carried, seed=5, predicted=0.8, reason=None)]))
     assert "- `test_x`, inside L2: no; d=100, dataset=shifted-gauss" in md
     assert "  | 4 | 0.501 | 0.499 | label term outweighs the signal on 100% of inputs |" in md

@@ -198,7 +198,7 @@ def test_default_run_examples_cover_every_axis_of_every_claim():
     """In the ci profile (the default), each claim's checks carry explicit examples with γ = 0 and
     γ > 0, both losses, both scenarios, both target modes and β = 0 and β > 0, except the axes that
     ``theory.strata.AXES_OUTSIDE_CLAIM`` excludes with a reason."""
-    assert settings._current_profile in ("default", "ci")  # tests/ run with the default limits (ci)
+    assert settings.get_current_profile_name() in ("default", "ci")  # tests/ run with the default limits (ci)
     claims = {c for _, cs, _ in check_functions() for c in cs}
     covered = covered_axes_per_claim()
     assert not missing_axes(covered, claims), missing_axes(covered, claims)

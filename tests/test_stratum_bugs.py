@@ -40,11 +40,11 @@ import torch
 
 import perturbation_learning.run as run
 import perturbation_learning.training as training
+from checks import session
 from checks.axes import EXAMPLE_GAMMA, EXAMPLE_MOMENTUM, EXAMPLE_TIMES, axis_examples
 from checks.properties import lazy
 from checks.strategies import Setting, pair_seeds
 from perturbation_learning.network import TwoLayerNet
-from reporting import records
 from reporting.verdicts import FAILED, VERIFIED, conclude
 from theory.prediction import steps_for_time
 from theory.strata import AXES
@@ -116,15 +116,15 @@ BUGS = (
 
 def _records(setting: Setting) -> list[dict]:
     """The L1 check's records and the conformance records of its pairs; a rejection is recorded."""
-    records.discard()
-    with records.checking("test_L1_network_tracks_its_linearization", ("L1",)):
+    session.current().discard()
+    with session.checking("test_L1_network_tracks_its_linearization", ("L1",)):
         try:
             errors = lazy.lazy_errors_in_batches(setting)
             lazy.f_tracks_linearization(errors, setting)
         except AssertionError:
             pass
-    out = [dict(r, nodeid="checks/test_lazy.py::test_L1") for r in records.pending()]
-    records.discard()
+    out = [dict(r, nodeid="checks/test_lazy.py::test_L1") for r in session.current().pending()]
+    session.current().discard()
     return out
 
 

@@ -11,11 +11,12 @@ from theory import formulas as F
 from theory.claims import get_claim
 from theory.conditions import (Conditions, ScenarioTerms, adversarial_inputs, bound_B0, bound_BE,
                                bound_BN_hoeffding, evaluate_conditions, label_cancellation,
-                               predicted_g, predicted_perturbation, scenario_terms, variance_E)
+                               predicted_g, scenario_terms, variance_E)
 from theory.direction import predicted_direction, residual_bound
 from theory.kernel import phi
 from theory.model import leaky_derivative
 from theory.lazy import kernel_predictor
+from theory.params import Perturbation, TrainingSet, predicted_perturbation
 from theory.stats import share_at_most
 
 
@@ -28,10 +29,15 @@ def setting(seed=0, N=40, d=6, t=3.0, gamma=0.0):
     y = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
     X = rng.standard_normal((N, d)) + 0.5 * y[:, None]
     lam = np.full(N, t / N)
-    u = predicted_direction(X, y, lam, gamma)
+    u = predicted_direction(TrainingSet(X, y, lam), gamma)
     Z = rng.standard_normal((25, d)) + 0.5 * np.where(np.arange(25) % 2 == 0, 1.0, -1.0)[:, None]
     y_adv = rng.permutation(y)
     return rng, X, y, lam, u, Z, y_adv
+
+
+def pert(scenario, X, y, lam, r, y_adv, u, lam_g, eps):
+    """The perturbation of f's training set (X, y, Λ) with r, y^adv, u, Λ' and ε."""
+    return Perturbation(TrainingSet(X, y, lam), scenario, r, y_adv, u, lam_g, eps)
 
 
 # --- the decomposition ----------------------------------------------------------------------------
@@ -52,10 +58,10 @@ def test_C2_signal_plus_noise_is_the_lazy_update_of_g(scenario, eps):
     r = predicted_perturbation(u, y_adv, eps)
     x_adv = adversarial_inputs(scenario, X, r)
     direct = ((lam_g * y_adv)[:, None] * phi(x_adv, Z, 0.0) * (x_adv @ Z.T + 1)).sum(0)
-    terms = scenario_terms(scenario, X, r, y_adv, u, lam_g, 0.0, eps, Z)
+    terms = scenario_terms(pert(scenario, X, y, lam, r, y_adv, u, lam_g, eps), 0.0, Z)
     assert isinstance(terms, ScenarioTerms)
     np.testing.assert_allclose(terms.signal + terms.noise, direct, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(predicted_g(scenario, X, r, y_adv, u, lam_g, 0.0, eps, Z), direct,
+    np.testing.assert_allclose(predicted_g(pert(scenario, X, y, lam, r, y_adv, u, lam_g, eps), 0.0, Z), direct,
                                rtol=1e-10, atol=1e-12)
 
 
@@ -64,7 +70,7 @@ def test_C2_scenario_terms_match_explicit_sums():
     lam_g = rng.uniform(0, 1, len(y))
     r = rng.standard_normal(X.shape)
     for scenario, x_adv in (("a", r), ("b", X + r)):
-        terms = scenario_terms(scenario, X, r, y_adv, u, lam_g, 0.2, 0.7, Z)
+        terms = scenario_terms(pert(scenario, X, y, lam, r, y_adv, u, lam_g, 0.7), 0.2, Z)
         K = phi(x_adv, Z, 0.2)
         un = np.linalg.norm(u, axis=1)
         S = sum(0.7 * lam_g[n] * K[n] * (u[n] @ Z.T) / un[n] for n in range(len(y)))
@@ -79,8 +85,8 @@ def test_C2_scenario_terms_match_explicit_sums():
 def test_C2_flipped_targets_scenario_b_noise_is_minus_f_hat():
     """ε → 0, Λ' = Λ, y^adv = −y: N_b = −f̂ (the label noise opposes the signal)."""
     rng, X, y, lam, u, Z, _ = setting()
-    terms = scenario_terms("b", X, np.zeros_like(X), -y, u, lam, 0.0, 0.0, Z)
-    np.testing.assert_allclose(terms.noise, -kernel_predictor(X, y, lam, Z, 0.0), atol=1e-12)
+    terms = scenario_terms(pert("b", X, y, lam, np.zeros_like(X), -y, u, lam, 0.0), 0.0, Z)
+    np.testing.assert_allclose(terms.noise, -kernel_predictor(TrainingSet(X, y, lam), Z, 0.0), atol=1e-12)
     assert np.all(terms.signal == 0)
 
 
@@ -89,7 +95,7 @@ def test_C2_untrained_f_has_no_signal():
     assert np.all(u == 0)
     r = predicted_perturbation(u, y_adv, 1.0)
     assert np.all(r == 0)
-    terms = scenario_terms("a", X, rng.standard_normal(X.shape), y_adv, u, lam + 0.1, 0.0, 1.0, Z)
+    terms = scenario_terms(pert("a", X, y, lam, rng.standard_normal(X.shape), y_adv, u, lam + 0.1, 1.0), 0.0, Z)
     assert np.all(terms.signal == 0) and np.all(terms.coef == 0)
 
 
@@ -118,8 +124,8 @@ def test_C2_variance_E_matches_simulation_over_readouts():
     """Var over f's initialization of Σ_n c_n(z) ∇f_0(x_n)·z ≈ V_E(z)."""
     rng, X, y, lam, u, Z, y_adv = setting(N=20, d=5)
     Z = Z[:4]
-    terms = scenario_terms("a", X, predicted_perturbation(u, y_adv, 2.0), y_adv, u,
-                           np.full(len(y), 0.5), 0.0, 2.0, Z)
+    r = predicted_perturbation(u, y_adv, 2.0)
+    terms = scenario_terms(pert("a", X, y, lam, r, y_adv, u, np.full(len(y), 0.5), 2.0), 0.0, Z)
     V = variance_E(X, terms.coef, Z, 0.0, np.random.default_rng(2), n_neurons=100000)
     m, sims = 300, []
     for _ in range(1500):
@@ -131,7 +137,7 @@ def test_C2_variance_E_matches_simulation_over_readouts():
 
 def test_C2_bound_BE_formula_and_infinite_without_signal():
     rng, X, y, lam, u, Z, y_adv = setting()
-    terms = scenario_terms("a", X, predicted_perturbation(u, y_adv, 1.0), y_adv, u, lam, 0.0, 1.0, Z)
+    terms = scenario_terms(pert("a", X, y, lam, predicted_perturbation(u, y_adv, 1.0), y_adv, u, lam, 1.0), 0.0, Z)
     B = residual_bound(0.0, X.shape[1], 0.05)
     BE = bound_BE(X, terms.coef, terms.u_norm, Z, 0.0, 0.05, np.random.default_rng(3), xi_bound=B,
                   n_neurons=2000)
@@ -157,7 +163,7 @@ def test_C2_bound_BN_hoeffding_covers_random_targets(scenario):
     trials = 100
     for _ in range(trials):
         ya = rng.choice([-1.0, 1.0], len(y))
-        noise = scenario_terms(scenario, X, eps * ya[:, None] * v, ya, u, lam_g, 0.0, eps, Z).noise
+        noise = scenario_terms(pert(scenario, X, y, lam, eps * ya[:, None] * v, ya, u, lam_g, eps), 0.0, Z).noise
         exceed += int((np.abs(noise) > nb.bound).sum())
     assert share_at_most(exceed, trials * len(Z), delta, confidence=0.999)
     zero = bound_BN_hoeffding(scenario, X, v, 0.0, lam_g, 0.0, Z, delta)     # ε = 0: THEORY.md's form
@@ -174,8 +180,8 @@ def test_C1_C2_C3_masks_follow_margins():
     lam_g = np.full(len(y), 10.0 / len(y))
     r = predicted_perturbation(u, y_adv, 5.0)
     B = residual_bound(0.0, X.shape[1], 0.05)
-    res = evaluate_conditions("a", X, y, lam, r, y_adv, u, lam_g, 0.0, 5.0, Z, 0.05,
-                              np.random.default_rng(4), xi_bound=B, n_neurons=2000)
+    res = evaluate_conditions(pert("a", X, y, lam, r, y_adv, u, lam_g, 5.0), 0.0, Z, 0.05, np.random.default_rng(4),
+                              xi_bound=B, n_neurons=2000)
     assert isinstance(res, Conditions)
     np.testing.assert_array_equal(res.C2, np.abs(res.g_hat) > res.B0 + res.BE)
     np.testing.assert_array_equal(res.C3, (np.sign(res.f_hat) == np.sign(res.g_hat)) & (np.abs(res.f_hat) > res.B0))
@@ -184,7 +190,7 @@ def test_C1_C2_C3_masks_follow_margins():
     assert not np.any(res.predicted_agree & res.predicted_disagree)
     assert np.all(res.predicted_disagree <= (res.C2 & ~res.C3))
     np.testing.assert_allclose(res.g_hat, res.signal + res.noise)
-    np.testing.assert_allclose(res.f_hat, kernel_predictor(X, y, lam, Z, 0.0))
+    np.testing.assert_allclose(res.f_hat, kernel_predictor(TrainingSet(X, y, lam), Z, 0.0))
     cov = res.coverage()
     assert set(cov) == {"C1", "C2", "C3", "predicted_agree", "predicted_disagree"}
     assert cov["predicted_agree"] > 0.9, f"C2∧C3 coverage {cov} in an easy lazy setting"
@@ -195,15 +201,15 @@ def test_P4_flipped_targets_scenario_b_small_eps_predicts_disagreement():
     lam_g = lam * 3
     r = predicted_perturbation(u, -y, 0.01)
     B = residual_bound(0.0, X.shape[1], 0.05)
-    res = evaluate_conditions("b", X, y, lam, r, -y, u, lam_g, 0.0, 0.01, Z, 0.05,
-                              np.random.default_rng(5), xi_bound=B, n_neurons=2000)
+    res = evaluate_conditions(pert("b", X, y, lam, r, -y, u, lam_g, 0.01), 0.0, Z, 0.05, np.random.default_rng(5),
+                              xi_bound=B, n_neurons=2000)
     assert res.coverage()["predicted_disagree"] > 0.9 and not res.predicted_agree.any()
 
 
 def test_CTRL_untrained_f_gives_no_prediction():
     rng, X, y, lam, u, Z, y_adv = setting(t=0.0)
     r = rng.standard_normal(X.shape)
-    res = evaluate_conditions("a", X, y, lam, r, y_adv, u, np.full(len(y), 0.1), 0.0, 1.0, Z, 0.05,
+    res = evaluate_conditions(pert("a", X, y, lam, r, y_adv, u, np.full(len(y), 0.1), 1.0), 0.0, Z, 0.05,
                               np.random.default_rng(6), xi_bound=0.7, n_neurons=100)
     assert not res.C2.any() and not res.C1.any() and not res.predicted_agree.any()
 
@@ -212,20 +218,20 @@ def test_conditions_accept_torch_and_reject_bad_inputs():
     rng, X, y, lam, u, Z, y_adv = setting()
     r = predicted_perturbation(u, y_adv, 1.0)
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
-    np.testing.assert_allclose(predicted_g("a", t(X), t(r), t(y_adv), t(u), t(lam), 0.0, 1.0, t(Z)),
-                               predicted_g("a", X, r, y_adv, u, lam, 0.0, 1.0, Z))
+    np.testing.assert_allclose(predicted_g(pert("a", t(X), t(y), t(lam), t(r), t(y_adv), t(u), t(lam), 1.0), 0.0, t(Z)),
+                               predicted_g(pert("a", X, y, lam, r, y_adv, u, lam, 1.0), 0.0, Z))
     with pytest.raises(ValueError, match="scenario == 'c', must be one of \\['a', 'b'\\]"):
-        scenario_terms("c", X, r, y_adv, u, lam, 0.0, 1.0, Z)
+        scenario_terms(pert("c", X, y, lam, r, y_adv, u, lam, 1.0), 0.0, Z)
     with pytest.raises(ValueError, match="y_adv must contain only labels -1 and \\+1"):
-        scenario_terms("a", X, r, y_adv * 0, u, lam, 0.0, 1.0, Z)
+        scenario_terms(pert("a", X, y, lam, r, y_adv * 0, u, lam, 1.0), 0.0, Z)
     with pytest.raises(ValueError, match="lam_g has negative entries"):
-        scenario_terms("a", X, r, y_adv, u, -lam, 0.0, 1.0, Z)
+        scenario_terms(pert("a", X, y, lam, r, y_adv, u, -lam, 1.0), 0.0, Z)
     with pytest.raises(ValueError, match="eps == -1.0, must be >= 0"):
-        scenario_terms("a", X, r, y_adv, u, lam, 0.0, -1.0, Z)
+        scenario_terms(pert("a", X, y, lam, r, y_adv, u, lam, -1.0), 0.0, Z)
     with pytest.raises(ValueError, match="Inconsistent numbers of samples"):
-        scenario_terms("a", X, r[:-1], y_adv, u, lam, 0.0, 1.0, Z)
+        scenario_terms(pert("a", X, y, lam, r[:-1], y_adv, u, lam, 1.0), 0.0, Z)
     with pytest.raises(ValueError, match="Z has dimension 3 but X has dimension 6"):
-        scenario_terms("a", X, r, y_adv, u, lam, 0.0, 1.0, np.ones((2, 3)))
+        scenario_terms(pert("a", X, y, lam, r, y_adv, u, lam, 1.0), 0.0, np.ones((2, 3)))
     with pytest.raises(ValueError, match="delta == 1.5, must be < 1"):
         bound_B0(Z, 0.0, 1.5)
     with pytest.raises(ValueError, match="coef has shape"):
@@ -234,4 +240,8 @@ def test_conditions_accept_torch_and_reject_bad_inputs():
         bound_BE(X, np.ones((len(X), len(Z))), np.ones(len(X)), Z, 0.0, 0.05, np.random.default_rng(0),
                  xi_bound=-1.0)
     with pytest.raises(TypeError, match="generator must be"):
-        evaluate_conditions("a", X, y, lam, r, y_adv, u, lam, 0.0, 1.0, Z, 0.05, None, xi_bound=0.7)
+        evaluate_conditions(pert("a", X, y, lam, r, y_adv, u, lam, 1.0), 0.0, Z, 0.05, None, xi_bound=0.7)
+    with pytest.raises(TypeError, match="must be a theory.params.Perturbation"):
+        scenario_terms((X, r, y_adv), 0.0, Z)
+    with pytest.raises(TypeError, match="must be a theory.params.TrainingSet"):
+        Perturbation((X, y, lam), "a", r, y_adv, u, lam, 1.0)

@@ -12,6 +12,7 @@ from theory.direction import (AngleBound, SlopeFit, angle_bound, finite_width_re
                               transfer_angle_bound)
 from theory.kernel import phi, phi_finite_width
 from theory.model import leaky_derivative
+from theory.params import TrainingSet
 from theory.stats import share_at_most
 
 
@@ -36,12 +37,12 @@ def test_D1_predicted_direction_matches_explicit_sum():
     lam = rng.uniform(0, 1, 6)
     K = phi(X, X, 0.2)
     want = np.array([sum(lam[k] * y[k] * K[k, n] * X[k] for k in range(6)) for n in range(6)])
-    np.testing.assert_allclose(predicted_direction(X, y, lam, 0.2), want, atol=1e-12)
+    np.testing.assert_allclose(predicted_direction(TrainingSet(X, y, lam), 0.2), want, atol=1e-12)
     Xq = rng.standard_normal((3, 4))
     Kq = phi(X, Xq, 0.2)
     want_q = np.array([sum(lam[k] * y[k] * Kq[k, j] * X[k] for k in range(6)) for j in range(3)])
-    np.testing.assert_allclose(predicted_direction(X, y, lam, 0.2, Xq), want_q, atol=1e-12)
-    assert np.all(predicted_direction(X, y, 0 * lam, 0.2) == 0)                 # untrained f: u = 0
+    np.testing.assert_allclose(predicted_direction(TrainingSet(X, y, lam), 0.2, Xq), want_q, atol=1e-12)
+    assert np.all(predicted_direction(TrainingSet(X, y, 0 * lam), 0.2) == 0)   # untrained f: u = 0
 
 
 def test_D1_residual_xi_is_difference():
@@ -101,16 +102,17 @@ def test_D1_finite_width_residual_rms_matches_simulation():
     X = rng.standard_normal((N, d)) + 0.5 * np.where(np.arange(N) % 2 == 0, 1.0, -1.0)[:, None]
     y = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
     lam = np.full(N, 2.0 / N)
-    u = predicted_direction(X, y, lam, gamma)
+    u = predicted_direction(TrainingSet(X, y, lam), gamma)
     sims = []
     for _ in range(300):
         W, b, a = init(d, m, rng)
         Pm = phi_finite_width(W, b, a, X, X, gamma)
         sims.append(((Pm * (lam * y)[:, None]).T @ X - u))
     sim_rms = np.sqrt((np.array(sims) ** 2).sum(2).mean(0))
-    pred = finite_width_residual_rms(X, y, lam, gamma, m, np.random.default_rng(4), n_neurons=40000)
+    pred = finite_width_residual_rms(TrainingSet(X, y, lam), gamma, m, np.random.default_rng(4), n_neurons=40000)
     np.testing.assert_allclose(pred, sim_rms, rtol=0.15)
-    q = finite_width_residual_rms(X, y, lam, gamma, m, torch.Generator().manual_seed(0), X[:3], n_neurons=2000)
+    q = finite_width_residual_rms(TrainingSet(X, y, lam), gamma, m, torch.Generator().manual_seed(0), X[:3],
+                                  n_neurons=2000)
     assert q.shape == (3,)
 
 
@@ -225,6 +227,6 @@ def test_direction_rejects_bad_inputs():
     with pytest.raises(ValueError, match="Input y contains NaN"):
         loglog_slope([1.0, 2.0, 3.0], [1.0, np.nan, 3.0])
     with pytest.raises(ValueError, match="y must contain only labels"):
-        predicted_direction(np.ones((2, 2)), np.array([1.0, 0.5]), np.ones(2), 0.0)
+        predicted_direction(TrainingSet(np.ones((2, 2)), np.array([1.0, 0.5]), np.ones(2)), 0.0)
     with pytest.raises(TypeError, match="generator must be"):
-        finite_width_residual_rms(np.ones((2, 2)), np.array([1.0, -1]), np.ones(2), 0.0, 10, 42)
+        finite_width_residual_rms(TrainingSet(np.ones((2, 2)), np.array([1.0, -1]), np.ones(2)), 0.0, 10, 42)

@@ -12,6 +12,7 @@ from theory.model import leaky_derivative
 from theory.lazy import (FLIP_FRACTION_MAX, KAPPA_MAX, WidthAssumption, kernel_predictor, laziness_index,
                          lazy_error, linearized_predictor, network_output, predicted_flip_fraction,
                          width_assumption)
+from theory.params import TrainingSet
 from theory.stats import wilson_interval
 
 
@@ -57,12 +58,12 @@ def test_L1_linearized_predictor_matches_explicit_sum():
     Pm = phi_finite_width(W, b, a, X, Z, gamma)
     want = network_output(W, b, a, gamma, Z) + sum(
         lam[n] * y[n] * Pm[n] * (X[n] @ Z.T + 1) for n in range(N))
-    np.testing.assert_allclose(linearized_predictor(W, b, a, gamma, X, y, lam, Z), want, atol=1e-12)
-    np.testing.assert_allclose(linearized_predictor(W, b, a, gamma, X, y, 0 * lam, Z),
+    np.testing.assert_allclose(linearized_predictor(W, b, a, gamma, TrainingSet(X, y, lam), Z), want, atol=1e-12)
+    np.testing.assert_allclose(linearized_predictor(W, b, a, gamma, TrainingSet(X, y, 0 * lam), Z),
                                network_output(W, b, a, gamma, Z), atol=1e-12)
     tw = [torch.from_numpy(v) for v in (W, b, a)]
-    np.testing.assert_allclose(linearized_predictor(*tw, gamma, torch.from_numpy(X), torch.from_numpy(y),
-                                                    torch.from_numpy(lam), torch.from_numpy(Z)), want, atol=1e-12)
+    tset = TrainingSet(torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(lam))
+    np.testing.assert_allclose(linearized_predictor(*tw, gamma, tset, torch.from_numpy(Z)), want, atol=1e-12)
 
 
 def test_L1_linearization_tracks_gradient_descent_when_wide():
@@ -75,11 +76,11 @@ def test_L1_linearization_tracks_gradient_descent_when_wide():
     W, b = gradient_descent(W0, b0, a, gamma, X, y, lr, steps)
     lam = np.full(N, lr * steps / N)
     f0, ft = network_output(W0, b0, a, gamma, Z), network_output(W, b, a, gamma, Z)
-    lin = linearized_predictor(W0, b0, a, gamma, X, y, lam, Z)
+    lin = linearized_predictor(W0, b0, a, gamma, TrainingSet(X, y, lam), Z)
     rel = lazy_error(ft, lin, f0)
     assert rel < 0.05, f"L1: relative error {rel:.3f} [m={m}, t=1]"
     assert lazy_error(f0, lin, f0) == 1.0        # the same network never trained: the whole update missing
-    fhat = kernel_predictor(X, y, lam, Z, gamma)             # Φ in place of Φ_m: O(m^(−1/2)) more
+    fhat = kernel_predictor(TrainingSet(X, y, lam), Z, gamma)   # Φ in place of Φ_m: O(m^(−1/2)) more
     rel_hat = np.linalg.norm(ft - f0 - fhat) / np.linalg.norm(ft - f0)
     assert rel_hat < 0.1, f"L1: kernel predictor relative error {rel_hat:.3f}"
 
@@ -105,8 +106,8 @@ def test_L1_kernel_predictor_matches_explicit_sum():
     Z = rng.standard_normal((4, 3))
     K = phi(X, Z, 0.3)
     want = sum(lam[n] * y[n] * K[n] * (X[n] @ Z.T + 1) for n in range(7))
-    np.testing.assert_allclose(kernel_predictor(X, y, lam, Z, 0.3), want, atol=1e-12)
-    assert kernel_predictor(X, y, lam, Z[0], 0.3) == pytest.approx(want[0])
+    np.testing.assert_allclose(kernel_predictor(TrainingSet(X, y, lam), Z, 0.3), want, atol=1e-12)
+    assert kernel_predictor(TrainingSet(X, y, lam), Z[0], 0.3) == pytest.approx(want[0])
 
 
 # --- L2 ------------------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def test_L2_laziness_index_matches_double_sum_and_monte_carlo():
     X, y = shifted_gauss(N, d, rng)
     lam = rng.uniform(0.5, 1.5, N) / N
     Z = rng.standard_normal((3, d))
-    kappa = laziness_index(X, y, lam, Z, gamma, m)
+    kappa = laziness_index(TrainingSet(X, y, lam), Z, gamma, m)
     G = phi(X, X, gamma)
     for j, z in enumerate(Z):
         c = lam * y * (X @ z + 1)
@@ -166,9 +167,9 @@ def test_L2_laziness_grows_with_t_and_falls_with_m():
     rng = np.random.default_rng(6)
     X, y = shifted_gauss(50, 8, rng)
     Z = rng.standard_normal((4, 8))
-    k1 = laziness_index(X, y, np.full(50, 1 / 50), Z, 0.0, 1000)
-    np.testing.assert_allclose(laziness_index(X, y, np.full(50, 3 / 50), Z, 0.0, 1000), 3 * k1)
-    np.testing.assert_allclose(laziness_index(X, y, np.full(50, 1 / 50), Z, 0.0, 4000), k1 / 2)
+    k1 = laziness_index(TrainingSet(X, y, np.full(50, 1 / 50)), Z, 0.0, 1000)
+    np.testing.assert_allclose(laziness_index(TrainingSet(X, y, np.full(50, 3 / 50)), Z, 0.0, 1000), 3 * k1)
+    np.testing.assert_allclose(laziness_index(TrainingSet(X, y, np.full(50, 1 / 50)), Z, 0.0, 4000), k1 / 2)
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -178,17 +179,17 @@ def test_lazy_rejects_bad_inputs():
     X, y = shifted_gauss(4, 3, rng)
     lam = np.full(4, 0.25)
     with pytest.raises(ValueError, match="y must contain only labels -1 and \\+1, found \\[0.0"):
-        kernel_predictor(X, np.array([0.0, 1, 1, -1]), lam, X, 0.0)
+        kernel_predictor(TrainingSet(X, np.array([0.0, 1, 1, -1]), lam), X, 0.0)
     with pytest.raises(ValueError, match="lam has negative entries"):
-        kernel_predictor(X, y, -lam, X, 0.0)
+        kernel_predictor(TrainingSet(X, y, -lam), X, 0.0)
     with pytest.raises(ValueError, match="Inconsistent numbers of samples"):
-        kernel_predictor(X, y[:3], lam, X, 0.0)
+        kernel_predictor(TrainingSet(X, y[:3], lam), X, 0.0)
     with pytest.raises(ValueError, match="Z has dimension 2 but X has dimension 3"):
-        kernel_predictor(X, y, lam, np.ones((2, 2)), 0.0)
+        kernel_predictor(TrainingSet(X, y, lam), np.ones((2, 2)), 0.0)
     with pytest.raises(ValueError, match="gamma == 1, must be < 1"):
-        laziness_index(X, y, lam, X, 1, 10)
+        laziness_index(TrainingSet(X, y, lam), X, 1, 10)
     with pytest.raises(ValueError, match="m == 0, must be >= 1"):
-        laziness_index(X, y, lam, X, 0.0, 0)
+        laziness_index(TrainingSet(X, y, lam), X, 0.0, 0)
     with pytest.raises(ValueError, match="kappa == -0.1, must be >= 0"):
         predicted_flip_fraction(-0.1)
     with pytest.raises(ValueError, match="kappa has negative entries"):
@@ -197,8 +198,8 @@ def test_lazy_rejects_bad_inputs():
         width_assumption(0.1, kappa_max=0.0)
     W, b, a = init(3, 5, rng)
     with pytest.raises(ValueError, match="W0 has shape \\(5, 3\\), must have 4 columns"):
-        linearized_predictor(W, b, a, 0.0, np.ones((4, 4)), y, lam, np.ones((2, 4)))
+        linearized_predictor(W, b, a, 0.0, TrainingSet(np.ones((4, 4)), y, lam), np.ones((2, 4)))
     bad = X.copy()
     bad[1, 1] = np.inf
     with pytest.raises(ValueError, match="Input X contains NaN or inf"):
-        linearized_predictor(W, b, a, 0.0, bad, y, lam, X)
+        linearized_predictor(W, b, a, 0.0, TrainingSet(bad, y, lam), X)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from checks import assertions
-from reporting import records
+from checks import assertions, session
 from reporting.verdicts import (FAILED, NOT_COVERED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, conclude,
                                 count_tests, pool)
 from theory.power import beta_draws
@@ -19,9 +18,9 @@ from theory.tolerances import ALPHA, OBSERVATION_ONLY
 
 @pytest.fixture(autouse=True)
 def _clean():
-    records.discard()
+    session.current().discard()
     yield
-    records.discard()
+    session.current().discard()
 
 
 #: The two corners of the explicit examples (``checks.axes``): between them every stratum of every axis.
@@ -34,7 +33,7 @@ def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int
     ``corners[i]`` (default: the two corners in turn)."""
     rng = np.random.default_rng(seed)
     corners = corners or [CORNERS[i % 2] for i in range(len(means))]
-    with records.checking("test_synthetic", (claim,)):
+    with session.checking("test_synthetic", (claim,)):
         for i, mean in enumerate(means):
             values = beta_draws(mean, 0.05, rng.random(pairs))
             try:
@@ -43,8 +42,8 @@ def _share_records(claim: str, means, pairs: int, bound: float = 0.15, seed: int
                                                statistic="share")
             except AssertionError:
                 pass
-    out = [dict(r, nodeid=f"checks/test_x.py::test_{claim}") for r in records.pending()]
-    records.discard()
+    out = [dict(r, nodeid=f"checks/test_x.py::test_{claim}") for r in session.current().pending()]
+    session.current().discard()
     return out
 
 
@@ -112,11 +111,11 @@ def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
     """L2-like records with different bounds pool into one test; the target is a ratio (factor 2) of each
     pair's bound, shown as the mean it stands for against the mean bound (24 pairs per bound: 0.03)."""
     rng = np.random.default_rng(3)
-    with records.checking("test_L2_synthetic", ("L2",)):
+    with session.checking("test_L2_synthetic", ("L2",)):
         for i, b in enumerate([0.01, 0.02, 0.04, 0.05]):
             assertions.assert_mean_at_most(beta_draws(b / 3, b / 6, rng.random(24)), b, setting={"i": i},
                                            seeds=[100 * i + k for k in range(24)], statistic="flip share")
-    recs = [dict(r, nodeid="n") for r in records.pending()]
+    recs = [dict(r, nodeid="n") for r in session.current().pending()]
     (pooled,) = pool(recs)
     assert pooled["bound"] == pytest.approx(0.03) and pooled["target"] == pytest.approx(2.0 * 0.03)
     assert pooled["detects"] <= pooled["target"] and "target 2" in pooled["reason"]
@@ -127,9 +126,9 @@ def test_pooling_with_one_bound_per_record_uses_the_ratio_target():
 
 def test_budget_counts_the_tests_made():
     recs = _share_records("P1", [0.01] * 3, 12)
-    with records.checking("test_K1_synthetic", ("K1",)):
+    with session.checking("test_K1_synthetic", ("K1",)):
         assertions.assert_exact(True, value=0.0, bound=1e-8, statistic="err", setting={})
-    recs += records.pending()
+    recs += session.current().pending()
     c = conclude(["P1", "K1"], recs)
     assert count_tests(recs) == 3                                         # the exact K1 comparison is no test
     # Three per-example tests, one pooled over the claim, one over corner A's two records (its five
@@ -138,21 +137,21 @@ def test_budget_counts_the_tests_made():
 
 
 def test_a_coverage_shown_above_its_floor_does_not_verify_the_claim():
-    with records.checking("test_P4_synthetic", ("P4",)):
+    with session.checking("test_P4_synthetic", ("P4",)):
         assertions.assert_coverage_above([0.9] * 12, 0.2, setting={}, seeds=list(range(12)),
                                          statistic="coverage")
-    recs = [dict(r, nodeid="n") for r in records.pending()]
+    recs = [dict(r, nodeid="n") for r in session.current().pending()]
     assert recs[0]["verdict"] == "pass"
     assert conclude(["P4"], recs).claims["P4"]["verdict"] == NOT_VERIFIED
 
 
 def _with_uncovered_record(claim: str, recs: list[dict], setting: dict) -> list[dict]:
     """``recs`` plus one observed record at ``setting`` whose conditions cover 1% of the inputs."""
-    with records.checking(f"test_{claim}_synthetic", (claim,)):
+    with session.checking(f"test_{claim}_synthetic", (claim,)):
         assertions.observe(value=None, statistic="share", setting=setting, seeds=[99], reason="no coverage",
                            coverage=0.01)
-    out = recs + [dict(r, nodeid="n") for r in records.pending()]
-    records.discard()
+    out = recs + [dict(r, nodeid="n") for r in session.current().pending()]
+    session.current().discard()
     return out
 
 
@@ -185,13 +184,13 @@ def test_a_stratum_where_theory_says_the_conditions_cannot_hold_is_stated_not_co
 def test_copies_of_one_pair_are_one_unit_in_the_pooled_test():
     """Three checks that reuse the same 12 seeds (the same pairs) pool into 12 units, not 36: each unit's
     value is the mean of its copies, and ``n_pairs`` and ``detects`` count it once."""
-    with records.checking("test_synthetic", ("C3",)):
+    with session.checking("test_synthetic", ("C3",)):
         for check in range(3):
             assertions.assert_mean_at_most([0.0] * 12, 0.01, setting={"check": check}, seeds=list(range(12)),
                                            statistic="share", pair_counts=[300] * 12)
         assertions.assert_mean_at_most([0.0] * 12, 0.01, setting={"check": 3}, seeds=list(range(100, 112)),
                                        statistic="share", pair_counts=[300] * 12)
-    recs = [dict(r, nodeid="n") for r in records.pending()]
+    recs = [dict(r, nodeid="n") for r in session.current().pending()]
     (pooled,) = pool(recs)
     assert pooled["n_pairs"] == 24 and sorted(pooled["pair_seeds"]) == list(range(12)) + list(range(100, 112))
     assert "24 independent pairs (one per seed) from 48 pair values of 4 records" in pooled["reason"]
@@ -200,7 +199,7 @@ def test_copies_of_one_pair_are_one_unit_in_the_pooled_test():
 
 
 def test_misaligned_pair_seeds_are_refused():
-    with records.checking("test_synthetic", ("P1",)), pytest.raises(ValueError, match="one seed per value"):
+    with session.checking("test_synthetic", ("P1",)), pytest.raises(ValueError, match="one seed per value"):
         assertions.assert_mean_at_most([0.0] * 12, 0.03, setting={}, seeds=[0], statistic="share")
 
 

@@ -136,6 +136,7 @@ _D = "theory.direction."
 _C = "theory.conditions."
 _ST = "theory.stats."
 _P = "theory.prediction."
+_PA = "theory.params."
 _R = "theory.conformance."
 
 _CLAIM_LIST = [
@@ -234,7 +235,7 @@ _CLAIM_LIST = [
           {"tolerance": (F.P5_TOLERANCE, (F.coverage, F.delta)),
            "integrated_time": (F.INTEGRATED_TIME, (F.eta, F.steps, F.beta))},
           (_P + "predict_outcome", _P + "predicted_loss_weights", _P + "integrated_time",
-           _P + "calibration", _P + "p5_tolerance", _C + "predicted_perturbation", _C + "scenario_terms",
+           _P + "calibration", _P + "p5_tolerance", _PA + "predicted_perturbation", _C + "scenario_terms",
            _C + "evaluate_conditions")),
     Claim("CTRL-eps0", "Control ε = 0: no signal, g at chance (agreement ≈ 1/2)", "derived", "§6",
           sp.Implies(_eq(F.eps, 0), sp.And(_eq(signal, 0), _eq(agree, S2))),

@@ -21,28 +21,22 @@ import sympy as sp
 
 from . import formulas
 from ._backend import neuron_chunks, to_numpy64
-from .kernel import phi_closed_form
-from .lazy import kernel_predictor
-from .model import SCENARIOS, leaky_derivative, scenario_inputs, sign_pm1
+from .kernel import gram, phi_closed_form
+from .lazy import kernel_values
+from .model import SCENARIOS, scenario_inputs, sign_pm1, slopes
+from .params import Perturbation, check_perturbation, unit_rows
 from .tolerances import C1_FACTOR, THEORY_MC_NEURONS
 from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_eps,
-                         check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
-                         check_queries, check_rows, check_scalar, check_positive_int)
+                         check_gamma, check_generator, check_nonnegative_array, check_queries, check_rows,
+                         check_scalar, check_positive_int)
 
-__all__ = ["SCENARIOS", "adversarial_inputs", "predicted_perturbation", "scenario_terms",
+__all__ = ["SCENARIOS", "adversarial_inputs", "scenario_terms",
            "ScenarioTerms", "predicted_g", "bound_B0", "variance_E", "bound_BE", "bound_BN_hoeffding",
            "NoiseBound", "evaluate_conditions", "Conditions", "label_cancellation", "SymbolicIdentity"]
 
 
 def _rows64(x, name, d=None):
     return to_numpy64(check_rows(x, name, d))
-
-
-def _unit_rows(u):
-    """(u_n/‖u_n‖, ‖u_n‖), with a zero direction where u_n = 0 (untrained f: no signal)."""
-    norm = np.linalg.norm(u, axis=1)
-    safe = np.where(norm > 0, norm, 1.0)
-    return np.where((norm > 0)[:, None], u / safe[:, None], 0.0), norm
 
 
 def adversarial_inputs(scenario, X, r):
@@ -57,23 +51,6 @@ def adversarial_inputs(scenario, X, r):
     r = _rows64(r, "r", X.shape[1])
     check_consistent_length(("X", X), ("r", r))
     return scenario_inputs(scenario, X, r)
-
-
-def predicted_perturbation(u, y_adv, eps):
-    """r̂_n = ε y^adv_n u_n/‖u_n‖ (0 where u_n = 0): Theorem 3.3 with ξ_n dropped.   [D1–D3, paper]
-
-    Use it where ĝ must not depend on f's particular random network.
-
-    Returns
-    -------
-    (N, d) float64.
-    """
-    u = _rows64(u, "u")
-    y_adv = to_numpy64(check_labels_pm1(y_adv, "y_adv"))
-    eps = check_eps(eps)
-    check_consistent_length(("u", u), ("y_adv", y_adv))
-    uhat, _ = _unit_rows(u)
-    return eps * y_adv[:, None] * uhat
 
 
 @dataclass(frozen=True)
@@ -91,55 +68,52 @@ class ScenarioTerms:
         return self.signal + self.noise
 
 
-def scenario_terms(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z):
+def scenario_terms(pert, gamma, Z):
     """S(z) = ε Σ_n Λ'_n Φ(x^adv_n, z)(u_n·z)/‖u_n‖,  N(z) = Σ_n Λ'_n y^adv_n Φ(x^adv_n, z) b_n(z).   [C2, derived]
 
     Symbols: b_n(z) = 1 in Scenario "a", x_n·z + 1 in "b"; Λ'_n the loss weights of g (identity loss:
     t'/N); u_n from ``predicted_direction``. ‖u_n‖ replaces ‖u_n + ξ_n‖ (the difference is covered by
-    the factor (1 + B_ξ/min‖u_n‖) of B_E). Φ is evaluated at the given r (measured, or
-    ``predicted_perturbation`` for a network-free prediction). Rows with u_n = 0 contribute no signal.
+    the factor (1 + B_ξ/min‖u_n‖) of B_E). Φ is evaluated at the perturbation's r (measured, or
+    ``Perturbation.predicted`` for a network-free prediction). Rows with u_n = 0 contribute no signal.
     With flipped targets in "b", N ≈ −f̂·(Λ'/Λ): a random/flipped-label kernel regression on the clean data.
 
     Parameters
     ----------
-    scenario : "a" or "b".
-    X (N, d) : clean training inputs of f; r (N, d) : perturbations; y_adv (N,) ±1 : targets.
-    u (N, d) : predicted directions; lam_g (N,) ≥ 0 : Λ' of g; gamma ∈ [0, 1); eps ≥ 0.
+    pert : the perturbation (``theory.params.Perturbation``: scenario, X, r, y^adv, u, Λ', ε).
+    gamma ∈ [0, 1).
     Z : (n, d) test inputs.
 
     Returns
     -------
     ScenarioTerms(signal (n,), noise (n,), x_adv (N, d), coef (N, n), u_norm (N,)); ``.g_hat`` = S + N.
     """
-    check_choice(scenario, "scenario", SCENARIOS)
+    pert = check_perturbation(pert)
     gamma = check_gamma(gamma)
-    eps = check_eps(eps)
-    X = _rows64(X, "X")
-    d = X.shape[1]
-    r = _rows64(r, "r", d)
-    u = _rows64(u, "u", d)
-    y_adv = to_numpy64(check_labels_pm1(y_adv, "y_adv"))
-    lam_g = to_numpy64(check_nonnegative_array(lam_g, "lam_g", ndim=1))
-    check_consistent_length(("X", X), ("r", r), ("y_adv", y_adv), ("u", u), ("lam_g", lam_g))
-    Z, _ = check_queries(Z, d)
-    x_adv = scenario_inputs(scenario, X, r)
-    K = phi_closed_form(x_adv, Z, gamma)                            # (N, n)
-    uhat, unorm = _unit_rows(u)
+    Z, _ = check_queries(Z, pert.train.d)
+    return scenario_values(pert, gamma, Z)
+
+
+def scenario_values(pert: Perturbation, gamma: float, Z: np.ndarray) -> ScenarioTerms:
+    """:func:`scenario_terms` on checked arguments ((n, d) float64 ``Z``)."""
+    X, lam_g, eps = pert.train.X, pert.lam_g, pert.eps
+    x_adv = pert.x_adv
+    K = gram(x_adv, Z, gamma)                                       # (N, n)
+    uhat, unorm = unit_rows(pert.u)
     LK = lam_g[:, None] * K
     signal = eps * (LK * (uhat @ Z.T)).sum(0)
-    b = 1.0 if scenario == "a" else X @ Z.T + 1.0
-    noise = (y_adv[:, None] * LK * b).sum(0)
+    b = 1.0 if pert.scenario == "a" else X @ Z.T + 1.0
+    noise = (pert.y_adv[:, None] * LK * b).sum(0)
     inv = np.where(unorm > 0, 1.0 / np.where(unorm > 0, unorm, 1.0), 0.0)
     coef = eps * LK * inv[:, None]
     return ScenarioTerms(signal=signal, noise=noise, x_adv=x_adv, coef=coef, u_norm=unorm)
 
 
-def predicted_g(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z):
+def predicted_g(pert, gamma, Z):
     """ĝ(z) = S(z) + N(z), the predicted decision of g, computed before g is trained.   [C2, derived]
 
     Parameters: as ``scenario_terms``. Returns (n,) float64.
     """
-    return scenario_terms(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z).g_hat
+    return scenario_terms(pert, gamma, Z).g_hat
 
 
 def bound_B0(Z, gamma, delta):
@@ -162,9 +136,13 @@ def bound_B0(Z, gamma, delta):
     delta = check_delta(delta)
     Z = check_array(Z, "Z", ndim=(1, 2))
     single = Z.ndim == 1
-    Z = np.atleast_2d(to_numpy64(Z))
-    out = formulas.b0((Z * Z).sum(1), Z.shape[1], gamma, delta)
+    out = b0_values(np.atleast_2d(to_numpy64(Z)), gamma, delta)
     return float(out[0]) if single else out
+
+
+def b0_values(Z: np.ndarray, gamma: float, delta: float) -> np.ndarray:
+    """:func:`bound_B0` on checked arguments ((n, d) float64 ``Z``)."""
+    return formulas.b0((Z * Z).sum(1), Z.shape[1], gamma, delta)
 
 
 def variance_E(X, coef, Z, gamma, generator, *, n_neurons=THEORY_MC_NEURONS):
@@ -188,13 +166,23 @@ def variance_E(X, coef, Z, gamma, generator, *, n_neurons=THEORY_MC_NEURONS):
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     X = _rows64(X, "X")
     Z, _ = check_queries(Z, X.shape[1])
+    coef = _coef64(coef, X, Z)
+    return variance_values(X, coef, Z, gamma, generator, n_neurons)
+
+
+def _coef64(coef, X, Z):
     coef = to_numpy64(check_array(coef, "coef", ndim=2))
     if coef.shape != (X.shape[0], Z.shape[0]):
         raise ValueError(f"coef has shape {coef.shape}, must be (N, n) = {(X.shape[0], Z.shape[0])}")
+    return coef
+
+
+def variance_values(X, coef, Z, gamma: float, generator, n_neurons: int) -> np.ndarray:
+    """:func:`variance_E` on checked arguments (float64 numpy arrays)."""
     N, d = X.shape
     acc = np.zeros(Z.shape[0])
     for W, b in neuron_chunks(generator, n_neurons, d, N + 2 * Z.shape[0], X):
-        S = leaky_derivative(X @ W.T + b, gamma)                    # (N, J)
+        S = slopes(X @ W.T + b, gamma)                              # (N, J)
         A = coef.T @ S                                              # (n, J): Σ_n c_n(z) s_j(x_n)
         acc += ((A * (Z @ W.T)) ** 2).sum(1)
     return acc / n_neurons
@@ -219,11 +207,22 @@ def bound_BE(X, coef, u_norm, Z, gamma, delta, generator, *, xi_bound, n_neurons
     delta = check_delta(delta)
     B = float(check_scalar(xi_bound, "xi_bound", min_val=0.0, note="residual bound"))
     u_norm = to_numpy64(check_nonnegative_array(u_norm, "u_norm", ndim=1))
-    V = variance_E(X, coef, Z, gamma, generator, n_neurons=n_neurons)
+    gamma = check_gamma(gamma)
+    generator = check_generator(generator)
+    n_neurons = check_positive_int(n_neurons, "n_neurons")
+    X = _rows64(X, "X")
+    Z, _ = check_queries(Z, X.shape[1])
+    return be_values(X, _coef64(coef, X, Z), u_norm, Z, gamma, delta, generator, B, n_neurons)
+
+
+def be_values(X, coef, u_norm, Z, gamma: float, delta: float, generator, xi_bound: float,
+              n_neurons: int) -> np.ndarray:
+    """:func:`bound_BE` on checked arguments (float64 numpy arrays)."""
+    V = variance_values(X, coef, Z, gamma, generator, n_neurons)
     umin = float(u_norm.min()) if u_norm.size else 0.0
     if umin <= 0:
         return np.full(V.shape, np.inf)
-    return formulas.be(V, B, umin, delta)
+    return formulas.be(V, xi_bound, umin, delta)
 
 
 @dataclass(frozen=True)
@@ -302,12 +301,11 @@ class Conditions:
                 ("C1", "C2", "C3", "predicted_agree", "predicted_disagree")}
 
 
-def evaluate_conditions(scenario, X, y, lam, r, y_adv, u, lam_g, gamma, eps, Z, delta, generator, *,
-                        xi_bound, c1=C1_FACTOR, n_neurons=THEORY_MC_NEURONS):
+def evaluate_conditions(pert, gamma, Z, delta, generator, *, xi_bound, c1=C1_FACTOR, n_neurons=THEORY_MC_NEURONS):
     """C1: ‖u_n‖ > c₁B_ξ.  C2: |ĝ(z)| > B_0(z) + B_E(z).  C3: sgn ĝ(z) = sgn f̂(z) and |f̂(z)| > B_0(z).   [C1–C3, derived]
 
     Evaluated per test input before g is trained, with no knowledge of the particular random networks
-    beyond r (pass ``predicted_perturbation`` for a fully network-free prediction). Each of the three
+    beyond r (pass ``Perturbation.predicted`` for a fully network-free prediction). Each of the three
     bounds (B_0 for g_0, B_E, B_0 for f_0) fails with probability ≤ δ, so P1 allows a share ≈ 3δ of
     wrong predictions. C1 is a property of the training set (min over n) and is broadcast over z; it is
     the premise of the D2 angle bound and enters C2 through B_E.
@@ -316,27 +314,35 @@ def evaluate_conditions(scenario, X, y, lam, r, y_adv, u, lam_g, gamma, eps, Z, 
 
     Parameters
     ----------
-    scenario : "a" or "b".
-    X (N, d), y (N,) ±1, lam (N,) : training set of f and its Λ (for f̂).
-    r (N, d), y_adv (N,) ±1, u (N, d), lam_g (N,) : perturbations, targets, predicted directions, Λ'.
-    gamma ∈ [0, 1); eps ≥ 0; Z (n, d) test inputs; delta ∈ (0, 1) per bound; generator for V_E.
+    pert : the perturbation (``theory.params.Perturbation``), with f's training set and Λ (for f̂).
+    gamma ∈ [0, 1); Z (n, d) test inputs; delta ∈ (0, 1) per bound; generator for V_E.
     xi_bound : B_ξ (``residual_bound``); c1 : C1 factor; n_neurons : Monte Carlo size of V_E.
 
     Returns
     -------
     Conditions (see its fields); ``.coverage()`` gives the shares.
     """
+    pert = check_perturbation(pert)
+    gamma = check_gamma(gamma)
     delta = check_delta(delta)
+    generator = check_generator(generator)
+    n_neurons = check_positive_int(n_neurons, "n_neurons")
     B = float(check_scalar(xi_bound, "xi_bound", min_val=0.0, note="residual bound"))
     c1 = float(check_scalar(c1, "c1", min_val=0.0, include_boundaries="neither", note="C1 factor"))
-    terms = scenario_terms(scenario, X, r, y_adv, u, lam_g, gamma, eps, Z)
-    Z, _ = check_queries(Z, terms.x_adv.shape[1])
-    f_hat = kernel_predictor(X, y, lam, Z, gamma)
-    B0 = bound_B0(Z, gamma, delta)
-    BE = bound_BE(X, terms.coef, terms.u_norm, Z, gamma, delta, generator, xi_bound=B, n_neurons=n_neurons)
+    Z, _ = check_queries(Z, pert.train.d)
+    return condition_values(pert, gamma, Z, delta, generator, B, c1, n_neurons)
+
+
+def condition_values(pert: Perturbation, gamma: float, Z: np.ndarray, delta: float, generator, xi_bound: float,
+                     c1: float, n_neurons: int) -> Conditions:
+    """:func:`evaluate_conditions` on checked arguments ((n, d) float64 ``Z``)."""
+    terms = scenario_values(pert, gamma, Z)
+    f_hat = kernel_values(pert.train, Z, gamma)
+    B0 = b0_values(Z, gamma, delta)
+    BE = be_values(pert.train.X, terms.coef, terms.u_norm, Z, gamma, delta, generator, xi_bound, n_neurons)
     g_hat = terms.g_hat
-    c1_train = terms.u_norm > c1 * B
-    margin_C1 = np.full(Z.shape[0], float(terms.u_norm.min()) - c1 * B)
+    c1_train = terms.u_norm > c1 * xi_bound
+    margin_C1 = np.full(Z.shape[0], float(terms.u_norm.min()) - c1 * xi_bound)
     with np.errstate(invalid="ignore"):
         margin_C2 = np.abs(g_hat) - (B0 + BE)
     margin_C3_sign = sign_pm1(f_hat) * g_hat
@@ -345,7 +351,7 @@ def evaluate_conditions(scenario, X, y, lam, r, y_adv, u, lam_g, gamma, eps, Z, 
     C2 = margin_C2 > 0
     C3 = (margin_C3_sign > 0) & (margin_C3_f > 0)
     return Conditions(g_hat=g_hat, f_hat=f_hat, signal=terms.signal, noise=terms.noise, B0=B0, BE=BE,
-                      xi_bound=B, margin_C1=margin_C1, margin_C2=margin_C2,
+                      xi_bound=xi_bound, margin_C1=margin_C1, margin_C2=margin_C2,
                       margin_C3_sign=margin_C3_sign, margin_C3_f=margin_C3_f, C1=C1, C2=C2, C3=C3,
                       predicted_agree=C2 & C3,
                       predicted_disagree=C2 & (margin_C3_sign < 0) & (margin_C3_f > 0),

@@ -27,7 +27,7 @@ from .validation import check_choice
 
 __all__ = ["CONFORMANCE_CLAIMS", "LOSSES", "unit_roundoff", "rounding_gamma", "network_forward",
            "network_input_gradient", "one_step_perturbation", "loss_values", "loss_weights_from_losses",
-           "time_tolerance", "integrated_time", "scenario_input", "sign_share", "cosine_means"]
+           "time_tolerance", "scenario_input", "sign_share", "cosine_means"]
 
 #: Unit roundoff u = 2^-p of the dtypes a procedure may compute in.
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}

@@ -15,9 +15,9 @@ from scipy import stats
 
 from . import formulas
 from ._backend import as_tensor_like, neuron_chunks, on_accelerator, to_numpy64
-from .kernel import phi_closed_form
-from .lazy import _training_set
-from .model import leaky_derivative
+from .kernel import gram
+from .model import slopes
+from .params import TrainingSet, check_training_set
 from .tolerances import SLOPE_CONFIDENCE, THEORY_MC_NEURONS
 from .validation import (check_array, check_confidence, check_consistent_length, check_delta,
                          check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
@@ -28,17 +28,17 @@ __all__ = ["predicted_direction", "residual_xi", "residual_bound", "finite_width
            "loglog_slope", "SlopeFit"]
 
 
-def predicted_direction(X, y, lam, gamma, Xq=None):
+def predicted_direction(train, gamma, Xq=None):
     """u_n = Σ_k Λ_k y_k Φ(x_k, x_n) x_k.   [Theorem 3.3, paper]
 
     Symbols: (x_k, y_k) training set, Λ_k loss weights, Φ the kernel (K1); evaluated at the training
     inputs (default) or at query points Xq. Depends on the data and Λ, not on the initialization.
-    Numerics: Φ(Xq, X) @ (Λ y ⊙ X); float64, except that torch tensors on an accelerator stay there in
-    X's dtype (``--device cuda``: float32 on the GPU).
+    Numerics: Φ(Xq, X) @ (Λ y ⊙ X); float64, except that a training set on an accelerator stays there
+    in X's dtype (``--device cuda``: float32 on the GPU; ``theory.params``).
 
     Parameters
     ----------
-    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights.
+    train : training set and loss weights (``TrainingSet``).
     gamma : float in [0, 1).
     Xq : optional (n, d) query points; default X.
 
@@ -47,13 +47,18 @@ def predicted_direction(X, y, lam, gamma, Xq=None):
     (N, d) or (n, d) float64 array; a tensor on X's device and of X's dtype for X on an accelerator.
     """
     gamma = check_gamma(gamma)
-    X, y, lam = _training_set(X, y, lam, keep_device=True)
+    train = check_training_set(train)
+    X = train.X
     if Xq is not None:
-        Xq = check_rows(Xq, "Xq", X.shape[1])
+        Xq = check_rows(Xq, "Xq", train.d)
         Xq = as_tensor_like(Xq, X) if on_accelerator(X) else to_numpy64(Xq)
-    else:
-        Xq = X
-    return phi_closed_form(Xq, X, gamma) @ ((lam * y)[:, None] * X)
+    return direction_values(train, gamma, Xq)
+
+
+def direction_values(train: TrainingSet, gamma: float, Xq=None):
+    """:func:`predicted_direction` on checked arguments (``Xq`` in ``train``'s backend, or None)."""
+    X, y, lam = train.X, train.y, train.lam
+    return gram(X if Xq is None else Xq, X, gamma) @ ((lam * y)[:, None] * X)
 
 
 def residual_xi(grad_f, u):
@@ -110,15 +115,22 @@ def residual_bound(gamma, d, delta, *, m=None, n_points=1, finite_width_rms=None
     delta = check_delta(delta)
     m_val = math.inf if m is None else check_positive_int(m, "m")
     n_points = check_positive_int(n_points, "n_points")
+    if finite_width_rms is not None:
+        finite_width_rms = check_nonnegative_array(np.asarray(to_numpy64(finite_width_rms)), "finite_width_rms")
+    return residual_bound_value(gamma, d, delta, m_val, n_points, finite_width_rms)
+
+
+def residual_bound_value(gamma: float, d: int, delta: float, m: float, n_points: int, finite_width_rms=None):
+    """:func:`residual_bound` on checked arguments (``m``: math.inf for m = ∞; ``finite_width_rms``: None
+    or a float64 array)."""
     if finite_width_rms is None:
-        return float(math.sqrt(formulas.bxi_grad0_sq(gamma, d, m_val, delta, n_points)))
-    fw = check_nonnegative_array(np.asarray(to_numpy64(finite_width_rms)), "finite_width_rms")
-    base = math.sqrt(formulas.bxi_grad0_sq(gamma, d, m_val, delta / 2, n_points))
-    out = base + fw * float(formulas.rank_one_multiplier(delta / 2, n_points))
+        return float(math.sqrt(formulas.bxi_grad0_sq(gamma, d, m, delta, n_points)))
+    base = math.sqrt(formulas.bxi_grad0_sq(gamma, d, m, delta / 2, n_points))
+    out = base + finite_width_rms * float(formulas.rank_one_multiplier(delta / 2, n_points))
     return float(out) if out.ndim == 0 else out
 
 
-def finite_width_residual_rms(X, y, lam, gamma, m, generator, Xq=None, *, n_neurons=THEORY_MC_NEURONS):
+def finite_width_residual_rms(train, gamma, m, generator, Xq=None, *, n_neurons=THEORY_MC_NEURONS):
     """rms of Σ_k Λ_k y_k (Φ_m − Φ)(x_k, x) x_k = √((3·E[s(w·x+b)²‖v‖²] − ‖u(x)‖²)/m),
     v(w, b) = Σ_k Λ_k y_k s(w·x_k + b) x_k.   [D1, derived]
 
@@ -127,7 +139,7 @@ def finite_width_residual_rms(X, y, lam, gamma, m, generator, Xq=None, *, n_neur
 
     Parameters
     ----------
-    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights.
+    train : training set and loss weights (``TrainingSet``).
     gamma : float in [0, 1).
     m : width of the network, int ≥ 1.
     generator : numpy or torch generator.
@@ -142,16 +154,23 @@ def finite_width_residual_rms(X, y, lam, gamma, m, generator, Xq=None, *, n_neur
     m = check_positive_int(m, "m")
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     generator = check_generator(generator)
-    X, y, lam = _training_set(X, y, lam)
-    Xq_ = X if Xq is None else to_numpy64(check_rows(Xq, "Xq", X.shape[1]))
+    train = check_training_set(train).on_cpu()
+    Xq = train.X if Xq is None else to_numpy64(check_rows(Xq, "Xq", train.d))
+    return finite_width_rms_values(train, gamma, m, generator, Xq, n_neurons)
+
+
+def finite_width_rms_values(train: TrainingSet, gamma: float, m: int, generator, Xq: np.ndarray,
+                            n_neurons: int) -> np.ndarray:
+    """:func:`finite_width_residual_rms` on checked arguments (float64 numpy ``train`` and ``Xq``)."""
+    X, y, lam = train.X, train.y, train.lam
     N, d = X.shape
-    u = predicted_direction(X, y, lam, gamma, Xq_)
+    u = direction_values(train, gamma, Xq)
     LX = (lam * y)[:, None] * X
-    acc = np.zeros(Xq_.shape[0])
-    for W, b in neuron_chunks(generator, n_neurons, d, N + Xq_.shape[0], X):
-        S = leaky_derivative(X @ W.T + b, gamma)                    # (N, J)
+    acc = np.zeros(Xq.shape[0])
+    for W, b in neuron_chunks(generator, n_neurons, d, N + Xq.shape[0], X):
+        S = slopes(X @ W.T + b, gamma)                              # (N, J)
         v2 = ((S.T @ LX) ** 2).sum(1)                               # ‖v_j‖², (J,)
-        Sq = leaky_derivative(Xq_ @ W.T + b, gamma)
+        Sq = slopes(Xq @ W.T + b, gamma)
         acc += (Sq * Sq) @ v2
     second = acc / n_neurons
     return np.sqrt(np.maximum(3.0 * second - (u * u).sum(1), 0.0) / m)

@@ -105,6 +105,12 @@ def phi_closed_form(X, Z, gamma):
     """
     gamma = check_gamma(gamma)
     X, Z, sx, sz = _as_rows(X, Z, "X", "Z")
+    return _squeeze(gram(X, Z, gamma), sx, sz)
+
+
+def gram(X, Z, gamma):
+    """The Gram matrix Φ(X, Z) (n1, n2) of :func:`phi_closed_form` on checked arguments: rows of one
+    backend and dimension, γ a checked float. For nested calls, whose caller validated them once."""
     back = False
     if X.shape[0] * Z.shape[0] >= TORCH_MIN_ELEMENTS:  # small Grams: numpy has less overhead
         (X, Z), back = _to_torch(X, Z)
@@ -118,7 +124,7 @@ def phi_closed_form(X, Z, gamma):
     G = _phi_from_moments(_sqnorm(X) / d + 1, _sqnorm(Z) / d + 1, c, gamma, outer=True)
     if back:
         G = G.numpy()
-    return _squeeze(G, sx, sz)
+    return G
 
 
 #: ``from theory.kernel import phi; phi(X, Z, gamma)``.

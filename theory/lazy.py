@@ -13,41 +13,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import formulas
-from ._backend import as_tensor_like, on_accelerator, to_numpy64
-from .kernel import phi_closed_form
-from .model import leaky_derivative, leaky_relu, readout
-from .validation import (check_array, check_consistent_length, check_gamma, check_labels_pm1,
-                         check_nonnegative_array, check_queries, check_rows, check_scalar,
-                         check_positive_int)
+from ._backend import to_numpy64
+from .kernel import gram
+from .model import leaky_relu, readout, slopes
+from .params import TrainingSet, check_training_set
+from .tolerances import FLIP_FRACTION_MAX
+from .validation import (check_array, check_consistent_length, check_gamma, check_nonnegative_array,
+                         check_queries, check_rows, check_scalar, check_positive_int)
 
 __all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction", "lazy_error",
            "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
 
-#: L2 [derived]: tolerated predicted share of flipping activation patterns *at one input*.
-#: Reason: THEORY.md's prototypes were lazy at 2–5% measured flips (averaged over the training inputs;
-#: L1 error ≤ 7%, D1 residual ≈ 0.7 at every d) and broke at 14% (residual grew with d). The
-#: per-input κ spreads to about twice its mean, so a per-input cap of 10% keeps the average below
-#: ≈ 5% and every asserted input below the breaking point; a 5% per-input cap would put half of
-#: the project's own lazy preset (m = 4000, t = 3: mean flips 4.6% measured, 5.2% predicted) outside.
-#: atan(κ)/π matched the measured average flip share to within 15% at 2–5% flips (shifted Gauss,
-#: d = 100, m = 1000–16000) and over-predicted at 14% (23.6% predicted): it errs on the safe side.
-FLIP_FRACTION_MAX = 0.10
-
-#: L2: κ_max = tan(π·FLIP_FRACTION_MAX) ≈ 0.325, the κ whose predicted flip fraction
-#: atan(κ)/π (``predicted_flip_fraction``) equals FLIP_FRACTION_MAX.
+#: L2: κ_max = tan(π·FLIP_FRACTION_MAX) ≈ 0.325, the κ whose predicted flip fraction atan(κ)/π
+#: (``predicted_flip_fraction``) equals the threshold FLIP_FRACTION_MAX (``theory.tolerances``, with its
+#: reason). Derived here, not set: it moves with the threshold through L2's formula, and tolerances stays
+#: free of sympy, so that the procedure imports it cheaply.
 KAPPA_MAX = float(formulas.kappa_of_flip(FLIP_FRACTION_MAX))
-
-
-def _training_set(X, y, lam, *, keep_device: bool = False):
-    """Checked (X, y, Λ) as float64 numpy arrays; with ``keep_device``, torch tensors on an
-    accelerator stay there, in X's dtype (the GPU path)."""
-    X = check_rows(X, "X")
-    y = check_labels_pm1(y, "y")
-    lam = check_nonnegative_array(lam, "lam", ndim=1)
-    check_consistent_length(("X", X), ("y", y), ("lam", lam))
-    if keep_device and on_accelerator(X):
-        return X, as_tensor_like(y, X), as_tensor_like(lam, X)
-    return to_numpy64(X), to_numpy64(y), to_numpy64(lam)
 
 
 def network_output(W, b, a, gamma, Z):
@@ -74,7 +55,7 @@ def network_output(W, b, a, gamma, Z):
     return float(out[0]) if single else out
 
 
-def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
+def linearized_predictor(W0, b0, a, gamma, train, Z):
     """f_t(z) ≈ f_0(z) + Σ_n Λ_n y_n Φ_m(x_n, z)(x_n·z + 1).   [L1, derived]
 
     Symbols: W0, b0 the *initial* first layer, a the fixed readout; Φ_m(x, z) = Σ_k a_k² s_k(x) s_k(z)
@@ -86,7 +67,7 @@ def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
     ----------
     W0 (m, d), b0 (m,), a (m,) : initial parameters.
     gamma : float in [0, 1).
-    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights of f.
+    train : f's training set and loss weights (``TrainingSet``).
     Z : (n, d) query inputs, or one (d,) input.
 
     Returns
@@ -94,16 +75,18 @@ def linearized_predictor(W0, b0, a, gamma, X, y, lam, Z):
     (n,) float64 (float for one input).
     """
     gamma = check_gamma(gamma)
-    X, y, lam = _training_set(X, y, lam)
+    train = check_training_set(train).on_cpu()
+    X, y, lam = train.X, train.y, train.lam
     W0 = check_rows(W0, "W0", X.shape[1])
     b0 = check_array(b0, "b0", ndim=1)
     a = check_array(a, "a", ndim=1)
     check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
     W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
     Z, single = check_queries(Z, X.shape[1])
-    f0 = network_output(W0, b0, a, gamma, Z)
-    Sx = leaky_derivative(X @ W0.T + b0, gamma)
-    Sz = leaky_derivative(Z @ W0.T + b0, gamma)
+    Hz = Z @ W0.T + b0
+    f0 = readout(Hz * slopes(Hz, gamma), a)                         # f_0(z), as network_output
+    Sx = slopes(X @ W0.T + b0, gamma)
+    Sz = slopes(Hz, gamma)
     Phi_m = (Sx * (a * a)) @ Sz.T                                   # (N, n)
     out = f0 + ((lam * y)[:, None] * Phi_m * (X @ Z.T + 1)).sum(0)
     return float(out[0]) if single else out
@@ -140,7 +123,7 @@ def lazy_error(actual, linearized, initial):
     return min(error / predicted, 1.0)
 
 
-def kernel_predictor(X, y, lam, Z, gamma):
+def kernel_predictor(train, Z, gamma):
     """f̂(z) = Σ_n Λ_n y_n Φ(x_n, z)(x_n·z + 1).   [L1, derived]
 
     The infinite-width, f_0-free part of L1: the predictor of the paper's decision maps, keeping the
@@ -148,7 +131,7 @@ def kernel_predictor(X, y, lam, Z, gamma):
 
     Parameters
     ----------
-    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights.
+    train : training set and loss weights (``TrainingSet``).
     Z : (n, d) queries or one (d,) query.
     gamma : float in [0, 1).
 
@@ -157,14 +140,20 @@ def kernel_predictor(X, y, lam, Z, gamma):
     (n,) float64 (float for one query).
     """
     gamma = check_gamma(gamma)
-    X, y, lam = _training_set(X, y, lam)
-    Z, single = check_queries(Z, X.shape[1])
-    K = phi_closed_form(X, Z, gamma)                                # (N, n)
-    out = ((lam * y)[:, None] * K * (X @ Z.T + 1)).sum(0)
+    train = check_training_set(train).on_cpu()
+    Z, single = check_queries(Z, train.d)
+    out = kernel_values(train, Z, gamma)
     return float(out[0]) if single else out
 
 
-def laziness_index(X, y, lam, Z, gamma, m):
+def kernel_values(train: TrainingSet, Z: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`kernel_predictor` on checked arguments (float64 numpy ``train`` and (n, d) ``Z``)."""
+    X, y, lam = train.X, train.y, train.lam
+    K = gram(X, Z, gamma)                                           # (N, n)
+    return ((lam * y)[:, None] * K * (X @ Z.T + 1)).sum(0)
+
+
+def laziness_index(train, Z, gamma, m):
     """κ(z) = rms_k Δ_k(z) / √(‖z‖²/d + 1),
     rms² = (1/m) Σ_{n,n'} Λ_n Λ_n' y_n y_n' Φ(x_n, x_n')(x_n·z + 1)(x_n'·z + 1).   [L2, derived]
 
@@ -178,7 +167,7 @@ def laziness_index(X, y, lam, Z, gamma, m):
 
     Parameters
     ----------
-    X (N, d), y (N,) in ±1, lam (N,) ≥ 0 : training set and loss weights (identity loss: t/N).
+    train : training set and loss weights (``TrainingSet``; identity loss: Λ = t/N).
     Z : (n, d) inputs (training or test) or one (d,) input.
     gamma : float in [0, 1).
     m : width, int ≥ 1.
@@ -189,10 +178,17 @@ def laziness_index(X, y, lam, Z, gamma, m):
     """
     gamma = check_gamma(gamma)
     m = check_positive_int(m, "m")
-    X, y, lam = _training_set(X, y, lam)
-    Z, single = check_queries(Z, X.shape[1])
+    train = check_training_set(train).on_cpu()
+    Z, single = check_queries(Z, train.d)
+    kappa = laziness_values(train, Z, gamma, m)
+    return float(kappa[0]) if single else kappa
+
+
+def laziness_values(train: TrainingSet, Z: np.ndarray, gamma: float, m: int) -> np.ndarray:
+    """:func:`laziness_index` on checked arguments (float64 numpy ``train`` and (n, d) ``Z``)."""
+    X, y, lam = train.X, train.y, train.lam
     d = X.shape[1]
-    G = phi_closed_form(X, X, gamma)
+    G = gram(X, X, gamma)
     if d + 1 < len(Z):
         A = (lam * y)[:, None] * np.hstack([X, np.ones((len(X), 1))])  # (N, d+1)
         M = A.T @ (G @ A)
@@ -202,8 +198,7 @@ def laziness_index(X, y, lam, Z, gamma, m):
         Cz = (lam * y)[:, None] * (X @ Z.T + 1)                     # c_n(z), (N, n)
         quad = (Cz * (G @ Cz)).sum(0)
     rms2 = np.maximum(quad, 0.0) / m
-    kappa = np.sqrt(rms2) / np.sqrt((Z * Z).sum(1) / d + 1)
-    return float(kappa[0]) if single else kappa
+    return np.sqrt(rms2) / np.sqrt((Z * Z).sum(1) / d + 1)
 
 
 def predicted_flip_fraction(kappa):

@@ -17,7 +17,7 @@ import numpy as np
 from ._backend import is_tensor, torch
 from .validation import check_gamma
 
-__all__ = ["SCENARIOS", "leaky_derivative", "leaky_relu", "readout", "sign_pm1", "scenario_inputs"]
+__all__ = ["SCENARIOS", "leaky_derivative", "slopes", "leaky_relu", "readout", "sign_pm1", "scenario_inputs"]
 
 #: "a": g learns from r_n alone; "b": from x_n + r_n.
 SCENARIOS = ("a", "b")
@@ -31,7 +31,11 @@ def leaky_derivative(u, gamma):
     gradient (s is piecewise constant). Torch: relu(u).sign() rather than a ``where``, which is about
     ten times slower on CPU in the training loop.
     """
-    gamma = check_gamma(gamma)
+    return slopes(u, check_gamma(gamma))
+
+
+def slopes(u, gamma):
+    """:func:`leaky_derivative` with γ already checked: for nested calls, whose caller validated γ once."""
     if is_tensor(u):
         u = u.detach()
         S = torch.relu(u if u.dtype.is_floating_point else u.to(torch.float64)).sign_()

@@ -1,7 +1,7 @@
 """Every pair's outcome predicted before g is trained, and the calibration of that prediction.   [P5]
 
 From the data, the drawn targets, ε, γ, Λ of f and Λ' of g only (no network of g), with the
-network-free perturbation r̂_n = ε y^adv_n u_n/‖u_n‖ (``conditions.predicted_perturbation``):
+network-free perturbation r̂_n = ε y^adv_n u_n/‖u_n‖ (``params.predicted_perturbation``):
 
     ĝ(z) = S(z) + N(z)                                   (``conditions.scenario_terms``)
     a_pred = share of fresh z with sgn ĝ(z) = sgn f(z)
@@ -26,22 +26,18 @@ import numpy as np
 
 from . import formulas
 from ._backend import to_numpy64
-from .conditions import SCENARIOS, evaluate_conditions, predicted_perturbation, scenario_terms
-from .direction import finite_width_residual_rms, predicted_direction, residual_bound
-from .lazy import kernel_predictor, laziness_index, width_assumption
+from .conditions import condition_values, scenario_values
+from .direction import finite_width_rms_values, residual_bound_value
+from .lazy import kernel_values, laziness_values, width_assumption
 from .model import sign_pm1
-from .tolerances import DEFAULT_DELTA, THEORY_MC_NEURONS
-from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_eps,
-                         check_gamma, check_generator, check_labels_pm1, check_nonnegative_array,
-                         check_positive_int, check_rows, check_scalar)
+from .params import Perturbation, check_perturbation
+from .tolerances import C1_FACTOR, COLLAPSE_AGREEMENT, DEFAULT_DELTA, THEORY_MC_NEURONS
+from .validation import (check_array, check_choice, check_consistent_length, check_delta, check_gamma,
+                         check_generator, check_positive_int, check_rows, check_scalar)
 
-__all__ = ["COLLAPSE_AGREEMENT", "COVERAGE_MODES", "LOSS_SLOPE_AT_ZERO", "LOSS_WEIGHT_RULES", "integrated_time",
-           "steps_for_time",
+__all__ = ["COVERAGE_MODES", "LOSS_SLOPE_AT_ZERO", "LOSS_WEIGHT_RULES", "integrated_time", "steps_for_time",
            "predicted_loss_weights", "predict_outcome", "Prediction", "Inside", "collapse_reason",
-           "calibration", "Calibration", "p5_tolerance", "predicted_signs"]
-
-#: THEORY.md P5: a pair "collapses" when its agreement is below this share (g near one class).
-COLLAPSE_AGREEMENT = 0.65
+           "calibration", "Calibration", "p5_tolerance"]
 
 #: When ``predict_outcome`` evaluates the C2 coverage (see its docstring).
 COVERAGE_MODES = ("inside-l2", "always", "never")
@@ -167,10 +163,8 @@ class Prediction:
         return self.agreement < COLLAPSE_AGREEMENT
 
     def to_dict(self) -> dict:
-        """JSON-ready: scalars, and sgn ĝ on the fresh inputs as one character per input ("+" or "-",
-        sgn(0) = −1), so that P5 can compare the prediction with g input by input (``predicted_signs``)."""
+        """JSON-ready scalars (ĝ itself stays on the object: P5 reads it from the run)."""
         return {"agreement": self.agreement, "acc_g_train": self.acc_g_train, "collapse": self.collapse,
-                "sign_g_hat": "".join(np.where(np.asarray(self.g_hat) > 0, "+", "-")),
                 "share_signal_dominates": self.share_signal_dominates,
                 "median_abs_signal": self.median_abs_signal, "median_abs_noise": self.median_abs_noise,
                 "mean_y_adv": self.mean_y_adv, "reason": self.reason, "lam_g_rule": self.lam_g_rule,
@@ -194,9 +188,8 @@ def collapse_reason(agreement, share_signal_dominates, mean_y_adv, share_signal_
             f"(it dominates the label term on {share_signal_dominates:.0%})")
 
 
-def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=None, *, width, generator,
-                    delta=DEFAULT_DELTA, u=None, coverage="inside-l2", lam_g_rule="",
-                    n_neurons=THEORY_MC_NEURONS):
+def predict_outcome(pert, gamma, Z, f_sign=None, *, width, generator, delta=DEFAULT_DELTA, coverage="inside-l2",
+                    lam_g_rule="", n_neurons=THEORY_MC_NEURONS):
     """a_pred = share of z ∈ Z with sgn ĝ(z) = sgn f(z), ĝ = S + N at r̂_n = ε y^adv_n u_n/‖u_n‖.   [P5, derived]
 
     Computed before g is trained: nothing of g's network enters. The accuracy of g on D is predicted
@@ -205,16 +198,15 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
 
     Parameters
     ----------
-    scenario : "a" or "b".
-    X (N, d), y (N,) ±1, lam (N,) ≥ 0 : training set of f and its Λ (as recorded by the trainer).
-    y_adv (N,) ±1 : the drawn targets; lam_g (N,) ≥ 0 : Λ' of g (``predicted_loss_weights``).
-    gamma ∈ [0, 1); eps ≥ 0 : the perturbation norm.
+    pert : the network-free perturbation (``theory.params.Perturbation.predicted``): f's training set
+    with the Λ the trainer recorded, the scenario, the drawn targets y^adv, the directions u_n
+    (``predicted_direction``), Λ' of g (``predicted_loss_weights``) and ε.
+    gamma ∈ [0, 1).
     Z (n, d) : fresh test inputs.
     f_sign : optional (n,) values of f on Z (only their sign is used); default f̂ (``kernel_predictor``).
     width : m of f and g (for L2 and the finite-width part of B_ξ).
     generator : numpy or torch generator for the Monte Carlo of C2 (B_ξ's finite-width part, V_E).
-    delta : failure probability of each bound of C2; u : optional (N, d) u_n (default
-    ``predicted_direction``).
+    delta : failure probability of each bound of C2.
     coverage : when to evaluate the C2 coverage, one of COVERAGE_MODES: "inside-l2" (default) only
     where L2 holds for f and g (outside it the bounds of C2 do not apply and P5 does not use c; the
     Monte Carlo of V_E is the costly part of the prediction), "always" or "never".
@@ -224,39 +216,30 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
     -------
     Prediction.
     """
-    check_choice(scenario, "scenario", SCENARIOS)
+    pert = check_perturbation(pert)
+    if not pert.network_free:
+        raise ValueError("pert must be the network-free perturbation (Perturbation.predicted): a prediction "
+                         "made before g may not read f's measured perturbations")
     check_choice(coverage, "coverage", COVERAGE_MODES)
     gamma = check_gamma(gamma)
-    eps = check_eps(eps)
     delta = check_delta(delta)
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     width = check_positive_int(width, "width")
     generator = check_generator(generator)
-    X = to_numpy64(check_rows(X, "X"))
-    y = to_numpy64(check_labels_pm1(y, "y"))
-    lam = to_numpy64(check_nonnegative_array(lam, "lam", ndim=1))
-    y_adv = to_numpy64(check_labels_pm1(y_adv, "y_adv"))
-    lam_g = to_numpy64(check_nonnegative_array(lam_g, "lam_g", ndim=1))
-    Z = to_numpy64(check_rows(Z, "Z", X.shape[1]))
-    check_consistent_length(("X", X), ("y", y), ("lam", lam), ("y_adv", y_adv), ("lam_g", lam_g))
+    Z = to_numpy64(check_rows(Z, "Z", pert.train.d))
     if not isinstance(lam_g_rule, str):
         raise TypeError(f"lam_g_rule must be a str, got {type(lam_g_rule).__name__}")
-    if u is None:
-        u = predicted_direction(X, y, lam, gamma)
-    else:
-        u = to_numpy64(check_rows(u, "u", X.shape[1]))
-        check_consistent_length(("X", X), ("u", u))
     if f_sign is None:
-        f_sign = kernel_predictor(X, y, lam, Z, gamma)
+        f_sign = kernel_values(pert.train, Z, gamma)
     else:
         f_sign = to_numpy64(check_array(f_sign, "f_sign", ndim=1))
         if len(f_sign) != len(Z):
             raise ValueError(f"f_sign has length {len(f_sign)}, must be len(Z) == {len(Z)}")
     f_sign = sign_pm1(f_sign)
 
-    r_hat = predicted_perturbation(u, y_adv, eps)
+    X, y, y_adv = pert.train.X, pert.train.y, pert.y_adv
     nz = len(Z)
-    terms = scenario_terms(scenario, X, r_hat, y_adv, u, lam_g, gamma, eps, np.concatenate([Z, X]))
+    terms = scenario_values(pert, gamma, np.concatenate([Z, X]))
     S, N = terms.signal[:nz], terms.noise[:nz]
     g_hat = terms.g_hat
     agreement = float((sign_pm1(g_hat[:nz]) == f_sign).mean())
@@ -266,8 +249,7 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
     share_sig_disagrees = float((sign_pm1(S) != f_sign).mean())
     mean_y_adv = float(y_adv.mean())
 
-    inside = _inside(scenario, X, y, lam, r_hat, y_adv, u, lam_g, gamma, eps, Z, width, generator, delta,
-                     coverage, n_neurons, terms.x_adv)
+    inside = _inside(pert, gamma, Z, width, generator, delta, coverage, n_neurons)
     return Prediction(agreement=agreement, acc_g_train=acc_g_train, share_signal_dominates=share_dom,
                       median_abs_signal=float(np.median(np.abs(S))),
                       median_abs_noise=float(np.median(np.abs(N))), mean_y_adv=mean_y_adv,
@@ -276,19 +258,18 @@ def predict_outcome(scenario, X, y, lam, y_adv, lam_g, gamma, eps, Z, f_sign=Non
                       inside=inside, lam_g_rule=lam_g_rule, g_hat=g_hat[:nz])
 
 
-def _inside(scenario, X, y, lam, r_hat, y_adv, u, lam_g, gamma, eps, Z, width, generator, delta, coverage,
-            n_neurons, x_adv):
+def _inside(pert: Perturbation, gamma, Z, width, generator, delta, coverage, n_neurons):
     """L2 for f and (predicted) for g, and the C2 coverage on Z; see ``Inside``."""
     nz = len(Z)
-    kappa_f = laziness_index(X, y, lam, np.concatenate([X, Z]), gamma, width)
-    kappa_g = laziness_index(x_adv, y_adv, lam_g, np.concatenate([x_adv, Z]), gamma, width)
+    train, adv = pert.train, pert.adversarial_set
+    kappa_f = laziness_values(train, np.concatenate([train.X, Z]), gamma, width)
+    kappa_g = laziness_values(adv, np.concatenate([adv.X, Z]), gamma, width)
     wf, wg = width_assumption(kappa_f), width_assumption(kappa_g)
     c2 = c2_l2 = None
     if coverage == "always" or (coverage == "inside-l2" and wf and wg):
-        fw = finite_width_residual_rms(X, y, lam, gamma, width, generator, n_neurons=n_neurons)
-        xi_bound = float(residual_bound(gamma, X.shape[1], delta, m=width, finite_width_rms=float(fw.max())))
-        cond = evaluate_conditions(scenario, X, y, lam, r_hat, y_adv, u, lam_g, gamma, eps, Z, delta, generator,
-                                   xi_bound=xi_bound, n_neurons=n_neurons)
+        fw = finite_width_rms_values(train, gamma, width, generator, train.X, n_neurons)
+        xi_bound = float(residual_bound_value(gamma, train.d, delta, width, 1, np.asarray(float(fw.max()))))
+        cond = condition_values(pert, gamma, Z, delta, generator, xi_bound, C1_FACTOR, n_neurons)
         c2 = float(cond.C2.mean())
         c2_l2 = float((cond.C2 & wf.inside[-nz:] & wg.inside[-nz:]).mean())
     return Inside(l2_f=bool(wf), kappa_f_max=wf.value, share_l2_f=wf.share_inside, l2_g=bool(wg),
@@ -365,14 +346,6 @@ def calibration(predicted, observed, *, n_worst=3):
     worst = tuple(int(i) for i in np.argsort(-err, kind="stable")[:n_worst])
     return Calibration(n=len(p), correlation=corr, mae=float(err.mean()), max_abs_error=float(err.max()),
                        confusion=confusion, worst=worst)
-
-
-def predicted_signs(prediction):
-    """sgn ĝ on the fresh inputs, ±1 float64, from a prediction's ``to_dict`` ("sign_g_hat").   [P5]"""
-    signs = prediction["sign_g_hat"]
-    if not isinstance(signs, str) or set(signs) - {"+", "-"}:
-        raise ValueError("prediction['sign_g_hat'] must be a string of '+' and '-', one per fresh input")
-    return np.where(np.frombuffer(signs.encode(), dtype=np.uint8) == ord("+"), 1.0, -1.0)
 
 
 def p5_tolerance(c, delta):

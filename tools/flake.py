@@ -10,7 +10,7 @@ Run i executes::
     python -m pytest -n JOBS TARGET --hypothesis-profile=PROFILE --hypothesis-seed=SEED_i
                      -p no:cacheprovider --report-dir=<tmp_i> [extra]
 
-and reads ``<tmp_i>/latest/results.json`` (written by ``reporting/plugin.py``: ``records`` with keys
+and reads ``<tmp_i>/latest/results.json`` (written by ``reporting/writer.py``: ``records`` with keys
 ``claim`` and ``verdict``, ``outcomes`` per test with ``outcome`` and ``claims``, and
 ``meta.wall_seconds``). It prints the seeds first (so any run can be repeated), one line per run,
 then a per-claim table: failure rate = runs with at least one failing record (verdict ``fail``, or

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from reporting.records import current_claim
 from theory.tolerances import ALPHA, CHANCE_HIGH, CHANCE_LOW, power_target
 
 from .. import assertions
 from ..sequential import results_in_batches, underpowered
+from ..session import current_claim
 from ..strategies import Setting
 
 #: The control of each claim: the one ingredient it replaces.

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from perturbation_learning.attacks import random_direction
-from reporting.records import count_pairs
 from theory import direction
 from theory.model import sign_pm1
 from theory.prediction import integrated_time, steps_for_time
@@ -21,8 +20,10 @@ from theory.tolerances import ALPHA, MIN_C1_COVERAGE, MIN_PAIRS
 
 from .. import assertions
 from ..assertions import tests_claim
-from ..harness import DELTA, Pair, retrain_f, run_pairs
+from ..harness import retrain_f, run_pairs
+from ..pairs import DELTA, Pair, share_where
 from ..sequential import measured_in_batches
+from ..session import current
 from ..strategies import Setting, fixed_sizes, pair_seeds
 
 
@@ -33,10 +34,6 @@ def f_only(setting: Setting) -> Setting:
 
 def _inside_train(p: Pair) -> np.ndarray:
     return p.width_f.inside[: len(p.X)]
-
-
-def _share(mask: np.ndarray, wrong: np.ndarray) -> float | None:
-    return float(wrong[mask].mean()) if mask.any() else None
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,8 @@ def _measure_pairs(pairs: list[Pair]) -> list[DirectionPair]:
         cos = direction.signed_cosine(p.r, p.y_adv, p.u)
         bound = direction.angle_bound(p.xi_bound, u_norm)
         out.append(DirectionPair(
-            seed=p.seed, xi_ratio_max=p.xi_ratio_max, residual_share=_share(inside, xi > p.xi_bound),
-            angle_share=_share(c1, cos < bound.cos), sign_share=_share(c1, cos <= 0),
+            seed=p.seed, xi_ratio_max=p.xi_ratio_max, residual_share=share_where(inside, xi > p.xi_bound),
+            angle_share=share_where(c1, cos < bound.cos), sign_share=share_where(c1, cos <= 0),
             cos_shortfall=float(-np.min(cos[c1] - bound.cos[c1])) if c1.any() else None,
             c1_coverage=float(c1.mean()), counts=(int(inside.sum()), int(c1.sum()))))
     return out
@@ -241,7 +238,7 @@ def perturbations_transfer(setting: Setting) -> None:
         f2 = retrain_f(p, gen)  # the checked procedure, f's initialisation from gen
         if f2.diverged:
             continue
-        count_pairs(1)
+        current().count_pairs(1)
         r2 = f2.r
         bound = direction.transfer_angle_bound(p.xi_bound, np.linalg.norm(p.u, axis=1))
         inside = _inside_train(p) & bound.valid

@@ -19,7 +19,7 @@ from theory.tolerances import L1_REL_ERR_MAX, L2_FLIP_FACTOR, MIN_LAZY_ERROR_PAI
 
 from .. import assertions
 from ..assertions import tests_claim
-from ..harness import Pair
+from ..pairs import Pair
 from ..sequential import measured_in_batches
 from ..strategies import Setting
 
@@ -56,11 +56,11 @@ def lazy_errors_in_batches(setting: Setting) -> LazyErrors:
         setting, _measure_pairs, lambda e: [(_defined(e.f), L1_REL_ERR_MAX), (_defined(e.g), L1_REL_ERR_MAX)]))
 
 
-def _lazy_error(net, net0, X, y, lam, gamma, Z):
-    """L1's relative error of ``net`` (initially ``net0``) trained on (X, y) with loss weights Λ, on Z."""
+def _lazy_error(net, net0, train, gamma, Z):
+    """L1's relative error of ``net`` (initially ``net0``) trained on ``train`` (with its Λ), on Z."""
     if not len(Z):
         return None
-    lin = lazy.linearized_predictor(net0.W, net0.b, net0.a, gamma, X, y, lam, Z)
+    lin = lazy.linearized_predictor(net0.W, net0.b, net0.a, gamma, train, Z)
     with torch.no_grad():
         actual, initial = (n(torch.as_tensor(Z)).double().numpy() for n in (net, net0))
     return lazy.lazy_error(actual, lin, initial)
@@ -70,9 +70,8 @@ def _measure_pairs(pairs: list[Pair]) -> LazyErrors:
     errs_f, errs_g = [], []
     for p in pairs:
         nz = len(p.Z)
-        errs_f.append(_lazy_error(p.f_net, p.f0_net, p.X, p.y, p.lam_f, p.gamma, p.Z[p.width_f.inside[-nz:]]))
-        errs_g.append(_lazy_error(p.g_net, p.g0_net, p.X_adv, p.y_adv, p.lam_g, p.gamma,
-                                  p.Z[p.width_g.inside[-nz:]]))
+        errs_f.append(_lazy_error(p.f_net, p.f0_net, p.training_set, p.gamma, p.Z[p.width_f.inside[-nz:]]))
+        errs_g.append(_lazy_error(p.g_net, p.g0_net, p.adversarial_set, p.gamma, p.Z[p.width_g.inside[-nz:]]))
     return LazyErrors(errs_f, errs_g, [bool(p.width_f) for p in pairs], [p.kappa_f_max for p in pairs],
                       [p.seed for p in pairs])
 

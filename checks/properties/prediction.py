@@ -2,11 +2,11 @@
 
 The prediction is the run's own (``perturbation_learning.predict``: ĝ = S + N at r̂_n = ε y^adv_n
 u_n/‖u_n‖, from the data, f, the drawn targets, ε and Λ'), read from the run record of each pair:
-a_pred = share of test inputs with sgn ĝ = sgn f, and sgn ĝ per input (``predicted_signs``). The
+a_pred = share of test inputs with sgn ĝ = sgn f, and sgn ĝ per input (``Pair.predicted_g_hat``). The
 observed a_obs = share with sgn g = sgn f.
 
 - Inside L2, the pair-level bound. Per pair, let c be the share of test inputs where C2 holds and L2
-  holds for f and g (``harness.Pair.conditions`` and ``inside_test``). At every input the indicators
+  holds for f and g (``checks.pairs.Pair.conditions`` and ``inside_test``). At every input the indicators
   [sgn g = sgn f] and [sgn ĝ = sgn f] differ exactly where sgn g ≠ sgn ĝ (signs are ±1), so
   |a_obs − a_pred| is at most the share of inputs with sgn g ≠ sgn ĝ; off the covered inputs that
   share is at most 1 − c, on them sgn g = sgn ĝ fails with probability ≤ 2δ (B_0 of g_0 and B_E) ≤ 3δ.
@@ -36,13 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.prediction import COLLAPSE_AGREEMENT, calibration, predicted_signs
+from theory.prediction import calibration
 from theory.model import sign_pm1
-from theory.tolerances import MIN_PAIRS, P5_TRACKING_DELTA_MULTIPLE, P5_TRACKING_MIN_COVERAGE
+from theory.tolerances import COLLAPSE_AGREEMENT, MIN_PAIRS, P5_TRACKING_DELTA_MULTIPLE, P5_TRACKING_MIN_COVERAGE
 
 from .. import assertions
 from ..assertions import tests_claim
-from ..harness import DELTA, Pair
+from ..pairs import DELTA, Pair
 from ..strategies import Setting
 
 
@@ -74,7 +74,7 @@ def measure_prediction(pairs: list[Pair]) -> list[PredictionPair]:
             continue
         sf, sg = sign_pm1(p.f()), sign_pm1(p.g())
         covered = p.conditions.C2 & p.inside_test
-        g_hat_agrees = predicted_signs(p.prediction) == sf
+        g_hat_agrees = sign_pm1(p.predicted_g_hat) == sf
         tracking = None
         if covered.any():
             tracking = float(abs((sg == sf)[covered].mean() - g_hat_agrees[covered].mean()))

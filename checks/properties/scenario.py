@@ -26,13 +26,9 @@ from theory.tolerances import MIN_P1_COVERAGE, MIN_P4_COVERAGE, MIN_PAIRS
 
 from .. import assertions
 from ..assertions import tests_claim
-from ..harness import DELTA, Pair
+from ..pairs import DELTA, Pair, share_where
 from ..sequential import measured_in_batches
 from ..strategies import Setting
-
-
-def _share(mask: np.ndarray, wrong: np.ndarray) -> float | None:
-    return float(wrong[mask].mean()) if mask.any() else None
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,10 @@ def measure_pair(p: Pair) -> ScenarioPair:
     disagree = inside & cond.predicted_disagree
     return ScenarioPair(
         seed=p.seed, kappa=p.kappa_f_max,
-        f_noise=_share(inside, np.abs(f - cond.f_hat) > cond.B0),
-        g_noise=_share(inside, np.abs(g - cond.g_hat) > cond.B0 + cond.BE),
-        f_link=_share(f_known, sf != sign_pm1(cond.f_hat)), g_link=_share(c2, sg != sign_pm1(cond.g_hat)),
-        p1=_share(agree, sf != sg), p4=_share(disagree, sf == sg),
+        f_noise=share_where(inside, np.abs(f - cond.f_hat) > cond.B0),
+        g_noise=share_where(inside, np.abs(g - cond.g_hat) > cond.B0 + cond.BE),
+        f_link=share_where(f_known, sf != sign_pm1(cond.f_hat)), g_link=share_where(c2, sg != sign_pm1(cond.g_hat)),
+        p1=share_where(agree, sf != sg), p4=share_where(disagree, sf == sg),
         cov_l2=float(inside.mean()), cov_c2=float(c2.mean()), cov_c3=float(f_known.mean()),
         cov_p1=float(agree.mean()), cov_p4=float(disagree.mean()), c1_train=float(cond.c1_train.mean()),
         c2_margin=float(np.median(cond.margin_C2[agree])) if agree.any() else None,

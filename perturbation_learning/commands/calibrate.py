@@ -11,7 +11,7 @@ finished tasks.
 Output directory (default ``reports/calibration/<preset>-<timestamp>/``), every file written atomically:
 
 - ``calibrate.csv``: one row per seed: observed and predicted agreement, the error, the collapse flags
-  (agreement < ``theory.prediction.COLLAPSE_AGREEMENT``), predicted and observed accuracy of g on D,
+  (agreement < ``theory.tolerances.COLLAPSE_AGREEMENT``), predicted and observed accuracy of g on D,
   the S/N diagnostics, L2 and the C2 coverage, the reason of a predicted collapse, the seconds;
 - ``calibrate.json``: the rows, the calibration (``theory.prediction.calibration``: Pearson
   correlation, mean absolute error, collapse confusion table, worst-predicted seeds), the config;
@@ -46,7 +46,7 @@ N_WORST = 5
 
 def calibration_row(record: dict) -> dict:
     """One CSV row from a run's result dict (``run.RunResult.record``)."""
-    from theory.prediction import COLLAPSE_AGREEMENT
+    from theory.tolerances import COLLAPSE_AGREEMENT
 
     pred, cols = record.get("prediction"), predicted_columns(record)
     obs = record["agreement"] if record["status"] == "ok" else None
@@ -120,7 +120,7 @@ def calibration_figure(table: dict):
     """Matplotlib Figure (no pyplot state): the scatter with the diagonal and the collapse lines,
     and a panel with the correlation, MAE, confusion table and the worst-predicted seeds."""
     from matplotlib.figure import Figure
-    from theory.prediction import COLLAPSE_AGREEMENT
+    from theory.tolerances import COLLAPSE_AGREEMENT
 
     rows = [r for r in table["rows"] if r["observed"] is not None and r["predicted"] is not None]
     cal = table["calibration"]

@@ -91,6 +91,7 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
 
     from theory.conditions import predicted_g
     from theory.lazy import kernel_predictor
+    from theory.params import Perturbation, TrainingSet
 
     check_scalar(resolution, "resolution", int, min_val=2, max_val=1000, note="grid points per axis")
     if limit is not None:
@@ -115,14 +116,16 @@ def decision_map(config: Config, seed: int | None = None, *, resolution: int = 1
         limit = float(1.3 * np.quantile(np.abs(P), 0.99))
     alpha, beta, Z = grid_points(e1, e2, limit, resolution)
 
+    train = TrainingSet(X, y, lam_f)
+    pert = Perturbation(train, config.scenario, r, y_adv, u, lam_g, data.eps)
     f_net, g_net = data.f.net[0], data.g.net[0]
     out = {k: np.empty(len(Z)) for k in ("f_hat", "g_hat", "f", "g")}
     chunk = max(1, int(_CHUNK_ELEMENTS // len(X)))
     for i in range(0, len(Z), chunk):
         Zc = Z[i:i + chunk]
         sl = slice(i, i + len(Zc))
-        out["f_hat"][sl] = kernel_predictor(X, y, lam_f, Zc, config.gamma)
-        out["g_hat"][sl] = predicted_g(config.scenario, X, r, y_adv, u, lam_g, config.gamma, data.eps, Zc)
+        out["f_hat"][sl] = kernel_predictor(train, Zc, config.gamma)
+        out["g_hat"][sl] = predicted_g(pert, config.gamma, Zc)
         Zt = torch.as_tensor(Zc, dtype=f_net.W.dtype, device=f_net.W.device)
         with torch.no_grad():
             out["f"][sl] = f_net(Zt).double().cpu().numpy()

@@ -1,0 +1,290 @@
+"""pytest plugin of the check run: claim markers, the session, per-example records, and the run report.
+
+Flow (after Hypothesis' and pytest-xdist's plugins):
+- ``pytest_configure`` makes the process's :class:`checks.session.CheckSession` (the procedure of
+  ``--procedure``, the executor of ``--executor``) and registers a :class:`ClaimRun` bound to it;
+- around each test call, ``pytest_runtest_call`` enters ``session.checking`` with the test's name and
+  its ``claim`` markers, so assertions know their check and claim without being told;
+- assertions buffer records in the session; a ``pytest_runtest_makereport`` hookwrapper drains them
+  into ``report.user_properties`` as JSON strings, which xdist carries from the workers to the controller;
+- the controller gathers them in ``pytest_runtest_logreport``, concludes every claim and hands the
+  records, outcomes and metadata to ``reporting.run_report`` once, in ``pytest_sessionfinish``; workers
+  write nothing. Pair counts travel via ``config.workeroutput``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from reporting.records import VERDICTS
+from reporting.run_report import RunReport, add_report_options
+from theory.tolerances import ALPHA, CONFORMANCE_CLAIMS, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
+
+RECORD_KEY = "claim_record"
+CLAIMS_KEY = "claims"
+COLLAPSE_KEY = "collapsed_pair"
+OPTION_PROCEDURE = "--procedure"
+OPTION_EXECUTOR = "--executor"
+#: The name the run's :class:`ClaimRun` is registered under with pytest's plugin manager.
+CLAIM_RUN = "claim-run"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("claims", "perturbation-learning claim reports")
+    add_report_options(group)
+    group.addoption(OPTION_PROCEDURE, default=None, metavar="MODULE:OBJECT",
+                    help="the procedure to check (perturbation_learning.procedure.Procedure); default: the "
+                         "project's batched trainer, perturbation_learning.run:perturbation_learning")
+    group.addoption(OPTION_EXECUTOR, default=None, metavar="serial|local|ADDRESS",
+                    help="where the checks train their pairs: in this process, an embedded Dask cluster or an "
+                         "existing one (tcp://HOST:8786); default: the paper profile uses Dask, the others "
+                         "run in-process (checks/remote.py)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "claim(*ids): the THEORY.md claim IDs a check tests")
+    from .session import CheckSession
+
+    session = CheckSession(procedure=_load_procedure(config))
+    try:
+        session.executor.use(config.getoption(OPTION_EXECUTOR))
+    except (ValueError, TypeError) as exc:
+        raise pytest.UsageError(f"{OPTION_EXECUTOR}: {exc}") from None
+    config.pluginmanager.register(ClaimRun(config, session), CLAIM_RUN)
+
+
+def _load_procedure(config):
+    """The procedure of ``--procedure``; a UsageError (one line) if it cannot be loaded."""
+    from perturbation_learning.procedure import load_procedure
+
+    try:
+        return load_procedure(config.getoption(OPTION_PROCEDURE))
+    except (ValueError, TypeError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config):
+    run = config.pluginmanager.get_plugin(CLAIM_RUN)
+    if run is not None:
+        run.close()
+        config.pluginmanager.unregister(run, CLAIM_RUN)
+
+
+def claim_ids_of(item) -> list[str]:
+    return [i for m in item.iter_markers("claim") for i in m.args]
+
+
+def check_name_of(item) -> str:
+    """The check's name: the test function's name (without parameters)."""
+    return getattr(item, "originalname", None) or item.name
+
+
+def selects_whole_suite(config) -> bool:
+    """The run selects the whole check suite (checks/, no -k, -m or node ids)."""
+    return not config.getoption("keyword") and not config.getoption("markexpr") and \
+        all("::" not in a for a in config.args) and any(Path(a).name == "checks" or a.rstrip("/").endswith("checks")
+                                                       for a in config.args)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Every registered claim needs a check; fail collection otherwise."""
+    from theory.claims import CLAIMS
+
+    named = {cid for item in items for cid in claim_ids_of(item)}
+    unknown = named - set(CLAIMS)
+    if unknown:
+        raise pytest.UsageError(f"checks name unknown claim IDs {sorted(unknown)}")
+    missing = set(CLAIMS) - named - set(CONFORMANCE_CLAIMS)  # checked on every check's pairs
+    if selects_whole_suite(config) and named and missing:  # a directory with no claim markers is no check suite
+        raise pytest.UsageError(f"claims without a check: {sorted(missing)}")
+
+
+class ClaimRun:
+    """The hooks of one check run, bound to its session (a worker's or the controller's) and, on the
+    controller, to its report."""
+
+    def __init__(self, config, session):
+        from . import session as sessions
+
+        self.config, self.session = config, session
+        self.started = time.time()
+        self.is_worker = hasattr(config, "workerinput")
+        self.report = None if self.is_worker else RunReport(config)
+        self.conclusion = None
+        self._token = sessions.begin(session)
+
+    def close(self) -> None:
+        from . import session as sessions
+
+        self.session.close()
+        sessions.end(self._token)
+
+    def pytest_report_header(self, config):
+        return [f"procedure checked: {self.session.procedure_name}"]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        from .session import checking
+
+        claims = claim_ids_of(item)
+        if not claims:
+            yield
+            return
+        with checking(check_name_of(item), claims):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if call.when == "call" or (call.when == "teardown" and self.session.pending()):
+            for rec in self.session.drain():
+                report.user_properties.append((RECORD_KEY, rec))
+            for note in self.session.drain_collapses():
+                report.user_properties.append((COLLAPSE_KEY, note))
+        if call.when in ("call", "teardown"):
+            report.user_properties.append((CLAIMS_KEY, ",".join(claim_ids_of(item))))
+
+    def pytest_runtest_logreport(self, report):
+        claims = dict(report.user_properties).get(CLAIMS_KEY, "")
+        # Records of unit tests that call a property directly (planted bugs) never enter the run's
+        # records: their deliberate failures would otherwise fail the pooled claim verdicts. Only checks
+        # (tests with claim markers) make a run a check run: the plugin is installed for every pytest
+        # session (entry point), and a unit-test run writes no report.
+        if not claims:
+            return
+        gathered = self.session.gathered
+        for key, value in report.user_properties:
+            if key == RECORD_KEY:
+                gathered.records.append(dict(json.loads(value), nodeid=report.nodeid))
+            elif key == COLLAPSE_KEY:
+                gathered.collapses.append(dict(json.loads(value), nodeid=report.nodeid))
+        if report.when == "call":
+            gathered.outcomes[report.nodeid] = {
+                "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
+                "duration": report.duration,
+                "longrepr": str(report.longrepr)[-4000:] if report.failed else None,
+            }
+
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
+    def pytest_testnodedown(self, node, error):
+        out = getattr(node, "workeroutput", {})
+        self.session.gathered.add_counts(out.get("pairs_trained", 0), out.get("seconds", {}))
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        config, gathered = session.config, self.session.gathered
+        if self.is_worker:  # hand the pair count to the controller
+            config.workeroutput["pairs_trained"] = self.session.pairs_trained
+            config.workeroutput["seconds"] = dict(self.session.seconds)
+            return
+        gathered.add_counts(self.session.pairs_trained, self.session.seconds)
+        if not gathered.outcomes:
+            return
+        conclusion = self.conclude_claims(require_verified=selects_whole_suite(config))
+        if not conclusion.ok and session.exitstatus == 0:
+            session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+        meta = run_metadata(config, self.session, self.started)
+        meta["exitstatus"] = int(exitstatus)
+        meta["collapsed_pairs"] = gathered.collapses
+        meta["false_failure_budget"].update(tests_made=conclusion.tests_made, spent=conclusion.budget_spent)
+        if self.report.write(gathered.records, gathered.outcomes, meta, conclusion.claims) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def conclude_claims(self, require_verified: bool):
+        """Claim-level verdicts over the claims the run's checks named (``reporting.verdicts``); the pooled
+        records join the run's records. A failed claim fails the run; a not-verified one fails a run of
+        the whole suite (``require_verified``), not a run of a few checks."""
+        from reporting.verdicts import conclude
+
+        gathered = self.session.gathered
+        named = {c for o in gathered.outcomes.values() for c in o["claims"]}
+        # The conformance claims have no marker: every check that trains records them. A whole-suite run
+        # without any of their records concludes them "not verified".
+        named |= {r["claim"] for r in gathered.records if r["claim"] in CONFORMANCE_CLAIMS}
+        if require_verified:
+            named |= set(CONFORMANCE_CLAIMS)
+        conclusion = conclude(sorted(named), gathered.records, require_verified=require_verified)
+        gathered.records.extend(conclusion.pooled)
+        self.conclusion = conclusion
+        return conclusion
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if self.is_worker:
+            return
+        records = self.session.gathered.records
+        per_claim = Counter(r["claim"] for r in records)
+        verdicts = Counter((r["claim"], r["verdict"]) for r in records)
+        if not per_claim:
+            return
+        tr = terminalreporter
+        tr.section("claims exercised")
+        for claim in sorted(per_claim):
+            detail = ", ".join(f"{v}={verdicts[(claim, v)]}" for v in VERDICTS if verdicts[(claim, v)])
+            tr.write_line(f"{claim:16s} {per_claim[claim]:4d} records  ({detail})")
+        if self.conclusion is not None:
+            from reporting.verdicts import budget_line
+
+            tr.section("claim verdicts (pooled over examples, at target power)")
+            for claim, v in self.conclusion.claims.items():
+                power = "" if v.get("best_detects") is None else f"  detects {v['best_detects']:.3g}" + (
+                    "" if v.get("target") is None else f" (target {v['target']:.3g})")
+                reason = f" — {v['reason']}" if v.get("reason") else ""
+                tr.write_line(f"{claim:16s} {v['verdict']}{reason}{power}")
+            tr.write_line(budget_line(self.conclusion))
+        seconds = self.session.gathered.seconds
+        tr.write_line(f"network pairs trained: {self.session.gathered.pairs}")
+        if seconds.get("conformance"):
+            tr.write_line(f"R1–R6 conformance checks: {seconds['conformance']:.1f} s (summed over workers)")
+        tr.write_line(f"procedure checked: {self.session.procedure_name}")
+        self.report.summarise(tr)
+
+
+def run_metadata(config, session, started: float) -> dict:
+    """The run's metadata for results.json: when, where, what (profile, seed, procedure, versions, device)."""
+    import hypothesis
+    import numpy
+    import torch
+
+    from perturbation_learning.procedure import DEFAULT_PROCEDURE
+
+    from .harness import run_device
+
+    name = session.procedure_name
+    return {
+        "started": started, "finished": time.time(), "wall_seconds": time.time() - started,
+        "profile": hypothesis.settings.get_current_profile_name(),
+        "hypothesis_seed": config.getoption("hypothesis_seed", None),
+        "pairs_trained": session.gathered.pairs, "seconds_in": dict(session.gathered.seconds),
+        "workers": str(getattr(config.option, "numprocesses", None) or 1),
+        "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA, "max_assertions": MAX_ASSERTIONS_PER_RUN},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "numpy": numpy.__version__, "hypothesis": hypothesis.__version__},
+        "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "device": run_device(),
+        "args": list(config.invocation_params.args),
+        "procedure": name, "rerun_procedure": None if name == DEFAULT_PROCEDURE else name,
+        **git_revision(config.rootpath),
+    }
+
+
+def git_revision(root) -> dict:
+    """The checkout's commit (or "unknown" outside git) and whether tracked files differ from it."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"git_revision": "unknown", "git_dirty": None}
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
+        return {"git_revision": head.stdout.strip(), "git_dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_revision": "unknown", "git_dirty": None}
