@@ -13,7 +13,6 @@ the drift itself is a verdict's move.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_false_alarms import load_any, simulated_run, upper_95  # noqa: E402
+from compare_false_alarms import emit_result, load_any, simulated_run, upper_95  # noqa: E402
 
 from reporting.compare import compare_runs  # noqa: E402
 from reporting.verdicts import NOT_COVERED, POOLED_CHECK, STRATUM_CHECK, VERIFIED  # noqa: E402
@@ -130,10 +129,7 @@ def main(argv=None) -> int:
               "pairs": args.pairs, "seed": args.seed, "drifts": rows,
               "comparisons_flagging_another_claim": k, "upper_95_another_claim": upper_95(k, len(rows) * args.pairs),
               "seconds": time.time() - started}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    return 0
+    return emit_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -142,11 +142,16 @@ def main(argv=None) -> int:
               "mean_tests": judged["tests"] / args.pairs, "mean_tolerance_only": judged["tolerance only"] / args.pairs,
               "rate_any_alarm": k / args.pairs, "upper_95_any_alarm": upper_95(k, args.pairs),
               "rate_regressed": alarms["regressed comparisons"] / args.pairs, "seconds": time.time() - started}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    return 0
+    return emit_result(result, args.out)
 
+
+
+def emit_result(result: dict, out) -> int:
+    """Print a benchmark's result as JSON and write it to ``out`` (if given); the exit status 0."""
+    print(json.dumps(result, indent=1))
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())
