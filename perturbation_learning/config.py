@@ -18,6 +18,7 @@ import torch
 from theory.model import SCENARIOS
 from .attacks import ATTACKS, TARGET_MODES
 from .data import REAL_FAMILIES, registry
+from .data.images import MnistDistribution
 from .data.user import NPZ_FAMILY, npz_facts
 from .training import LOSSES
 from .validation import (DTYPES, check_choice, check_eps, check_gamma, check_lr, check_momentum,
@@ -161,6 +162,32 @@ PRESETS.update({
     "lazy-shifted-gauss-a-small": PRESETS["lazy-shifted-gauss-a"].replace(width=1000, epochs_g=300),
 })
 
+#: One line per preset for ``presets``; the table adds data, d, N, m, ε and the scenario from the Config.
+PRESET_NOTES: dict[str, str] = {
+    "shifted-gauss-a": "the paper's Fig. 3 setting; the README's first run",
+    "shifted-gauss-b": "the paper's Scenario (b) setting: x_adv = x + r",
+    "gauss-a": "the paper's Gauss setting, random labels (large: N·m·d = 10^10)",
+    "gauss-b": "the paper's Gauss setting in Scenario (b) (large)",
+    "digits-a": "scikit-learn's bundled 8×8 digits 0 vs 1, offline",
+    "digits-b": "digits 0 vs 1, Scenario (b)",
+    "mnist-a": "MNIST 0 vs 1 from IDX files, the paper's real-data setting",
+    "mnist-b": "MNIST 0 vs 1, Scenario (b)",
+    "fashion-mnist-a": "Fashion-MNIST 0 vs 1 from IDX files",
+    "fashion-mnist-b": "Fashion-MNIST 0 vs 1, Scenario (b)",
+    "lazy-shifted-gauss-a": "this project's lazy setting: wide, plain GD, large ε (THEORY.md §7)",
+    "shifted-gauss-a-small": "shifted-gauss-a with N 500 and 300 steps: seconds",
+    "shifted-gauss-b-small": "shifted-gauss-b at d 500, N 1000, 300 steps: seconds",
+    "gauss-a-small": "gauss-a at d 500, N 500, 300 steps: seconds",
+    "gauss-b-small": "gauss-b at d 500, N 500, 300 steps: seconds",
+    "digits-a-small": "digits-a with N 200: seconds",
+    "lazy-shifted-gauss-a-small": "the lazy setting at width 1000: seconds",
+}
+
+
+def needs_data_dir(config: Config) -> bool:
+    """True when ``config`` reads IDX files (MNIST, Fashion-MNIST), which only ``data_dir`` locates."""
+    return not config.data and issubclass(registry.FAMILY_CLASSES[config.dataset], MnistDistribution)
+
 
 def get_preset(name: str) -> Config:
     if name not in PRESETS:
@@ -200,7 +227,8 @@ def field_type(name: str) -> type:
 def config_flags(parser: argparse.ArgumentParser) -> None:
     """Add --preset and one flag per Config field."""
     parser.add_argument("--preset", default="shifted-gauss-a",
-                        help="named setting of THEORY.md §7: " + ", ".join(sorted(PRESETS)))
+                        help="named setting of THEORY.md §7 (the presets command describes each): "
+                             + ", ".join(sorted(PRESETS)))
     group = parser.add_argument_group("config fields (override the preset)")
     for f in fields(Config):
         kind = field_type(f.name)
@@ -213,7 +241,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     if overrides.get("data") and "n_train" not in overrides:
         overrides["n_train"] = 0  # a file's training rows, all of them, unless --n-train says otherwise
-    return get_preset(args.preset).replace(**overrides)
+    config = get_preset(args.preset).replace(**overrides)
+    if needs_data_dir(config) and not config.data_dir:  # caught here, in the flags' own words
+        given = f"--dataset {config.dataset}" if args.dataset else f"--preset {args.preset}"
+        raise ValueError(f"{given} reads {config.dataset} from IDX files: pass --data-dir FOLDER (the folder "
+                         f"with train-images-idx3-ubyte, ...; nothing is downloaded)")
+    return config
 
 
 def threads_flag(parser: argparse.ArgumentParser) -> None:

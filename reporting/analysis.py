@@ -29,6 +29,7 @@ from theory.lazy import KAPPA_MAX
 
 from .margins import claim_order, forest_rows, least_room
 from .records import MEASURED_FIELDS, VERDICTS, finite, finite_list
+from .scope import CSS_COLORS, domain, scope
 
 #: κ bins for the lazy-error table (upper edges; the last bin is open).
 KAPPA_BINS = (0.01, 0.03, 0.1, 0.325, 1.0)
@@ -59,9 +60,11 @@ class Analysis:
     forest: list = field(default_factory=list)       # "claims at a glance": margins.forest_rows
     least_room: list = field(default_factory=list)   # margins.least_room
     constants: list = field(default_factory=list)    # fitted_constants
+    domain: dict = field(default_factory=dict)       # scope.domain: the settings each claim was checked on
+    setting_points: list = field(default_factory=list)  # setting_points (drawn, not kept in results.json)
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "lazy_points"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("lazy_points", "setting_points")}
         out["slope_groups"] = [{k: v for k, v in g.items() if k != "members"} for g in self.slope_groups]
         # The claims whose records are drawn against their bound (now oriented, in the forest plot).
         out["value_vs_bound_claims"] = [r["claim"] for r in self.forest if r.get("margin") is not None]
@@ -259,6 +262,25 @@ def agreement_by_margin(pts: list) -> dict | None:
             "above": summary(ags[margins > med].tolist())}
 
 
+def setting_points(records: list[dict]) -> list[dict]:
+    """Per trained per-example record held to its bound or observed: t_f, m, its largest κ (None where it
+    carries none) and whether it was asserted, for the figure of the settings checked."""
+    from .verdicts import POOLED_CHECK, STRATUM_CHECK, _asserted
+
+    pts = []
+    for r in records:
+        s = r.get("setting") or {}
+        t, m = finite(s.get("t_f")), finite(s.get("m"))
+        if r.get("check") in (POOLED_CHECK, STRATUM_CHECK) or t is None or m is None:
+            continue
+        asserted = _asserted(r)
+        if asserted or r.get("verdict") == "observed":
+            kappa = finite_list(r.get("kappa"))
+            pts.append({"claim": r["claim"], "t_f": t, "m": m, "kappa": max(kappa) if kappa else None,
+                        "asserted": asserted})
+    return pts
+
+
 def analyse(records: list[dict], verdicts: dict | None = None) -> Analysis:
     """The empirical numbers of ``records`` (dicts as ``Record.to_jsonable`` writes them); ``verdicts``:
     the claim-level verdicts (``reporting.verdicts``), named in the forest rows."""
@@ -276,4 +298,9 @@ def analyse(records: list[dict], verdicts: dict | None = None) -> Analysis:
         agreement_by_c2_margin=agreement_by_margin(agreement["c2_margin"]),
         forest=forest_rows(records, verdicts), least_room=least_room(records))
     a.constants = fitted_constants(a)
+    a.domain, a.setting_points = domain(records), setting_points(records)
+    for row in a.forest:                     # the scoped verdict colours the claim's row
+        if (verdicts or {}).get(row["claim"]):
+            s = scope(verdicts[row["claim"]])
+            row.update(scope=s["text"], scope_color=CSS_COLORS[s["css"]])
     return a

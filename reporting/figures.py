@@ -15,8 +15,19 @@ from perturbation_learning.files import atomic_write_bytes, figure_png_bytes
 from theory.lazy import KAPPA_MAX
 
 from .analysis import Analysis
+from .scope import DOMAIN_FIGURE as DOMAIN, near_bound
 
-FIGURE_DPI = 80
+#: Figures are drawn at FIGURE_DPI, at most MAX_WIDTH inches wide, with no text under SMALL points: on
+#: report.html's narrowest figure column (PAGE_PX) every text is then ≥ MIN_TEXT_PX pixels high.
+FIGURE_DPI = 100
+MAX_WIDTH = 11.0
+SMALL = 9
+PAGE_PX = 1120
+MIN_TEXT_PX = 10
+#: Margins beyond ±CLIP (target units) are drawn at the edge, as an arrow marker with their value.
+CLIP = 1000.0
+NEUTRAL = "#f0f0f0"
+VIOLATION_ZONE = "#d62728"
 VERDICT_COLORS = {"pass": "#2ca02c", "underpowered": "#bcbd22", "fail": "#d62728", "observed": "#7f7f7f",
                   "invalid": "#ff7f0e"}
 
@@ -44,9 +55,20 @@ def _figure(*args, **kw):
 def _labelled(fig, ax, xlabel: str, ylabel: str):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     ax.grid(alpha=0.3)
     return fig
+
+
+def rendered_text_px(fig, page_px: int = PAGE_PX, dpi: int = FIGURE_DPI) -> float:
+    """The smallest text height in pixels when ``fig``, saved at ``dpi``, is shown at most ``page_px`` wide."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    FigureCanvasAgg(fig).draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    width = fig.get_figwidth() * dpi
+    return min(sizes) * dpi / 72 * min(1.0, page_px / width) if sizes else float("inf")
 
 
 def _save(fig, figures_dir: Path, name: str, drawn: dict) -> None:
@@ -92,11 +114,11 @@ def slopes(a: Analysis):
         if g["bound"] is not None:
             ax.plot(g["bound"], i, "|", color="k", ms=16, mew=2)
     ax.set_yticks(range(len(groups)), [f"{g['claim']} {g['axis']} {g['family']} ({g['n']})" for g in groups],
-                  fontsize=7)
+                  fontsize=SMALL)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("log-log slope (dot, line: fit, CI by verdict colour; ◆ median; | bound)", fontsize=8)
+    ax.set_xlabel("log-log slope (dot, line: fit, CI by verdict colour; ◆ median; | bound)", fontsize=SMALL)
     ax.grid(alpha=0.3, axis="x")
     return fig
 
@@ -150,22 +172,45 @@ def _short(text, n: int = 48) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def _margin_axis(ax, label: str) -> None:
+def _clip(x):
+    """(x within ±CLIP, the marker that says it was clipped or None)."""
+    if x is None or -CLIP <= x <= CLIP:
+        return x, None
+    return (CLIP, ">") if x > 0 else (-CLIP, "<")
+
+
+def _clipped_point(ax, x, y, **kw):
+    """Plot one margin; beyond ±CLIP at the edge as an arrow marker labelled with its value."""
+    xc, arrow = _clip(x)
+    if arrow is None:
+        ax.plot(x, y, **kw)
+        return
+    ax.plot(xc, y, arrow, color=kw.get("color", "k"), ms=9, mec="k", mew=0.5)
+    ax.annotate(f"{x:.3g}", (xc, y), xytext=(-4 if arrow == ">" else 4, 6), textcoords="offset points",
+                ha="right" if arrow == ">" else "left", fontsize=SMALL)
+
+
+def _margin_axis(ax, label: str, centre_rows=()) -> None:
+    """The shared margin axis; left of 0 the violation zone, except on ``centre_rows`` (equalities: their
+    margin is minus a distance, never right of 0, so those rows get a neutral background)."""
     ax.set_xscale("symlog", linthresh=LINEAR, linscale=2.0)
     lo, hi = ax.get_xlim()
-    lo, hi = min(lo, -LINEAR * 1.5), max(hi, LINEAR * 1.5)
-    ax.axvspan(lo, 0, color="#d62728", alpha=0.035, lw=0)
+    lo, hi = max(min(lo, -LINEAR * 1.5), -CLIP * 1.2), min(max(hi, LINEAR * 1.5), CLIP * 1.2)
+    y0, y1 = sorted(ax.get_ylim())
+    ax.axvspan(lo, 0, color=VIOLATION_ZONE, alpha=0.06, lw=0, zorder=0)
+    for i in centre_rows:
+        ax.axhspan(max(i - 0.5, y0), min(i + 0.5, y1), color=NEUTRAL, lw=0, zorder=0.5)
     ax.set_xlim(lo, hi)
-    ax.set_xticks([t for t in (-100, -10, -1, -0.5, 0, 0.5, 1, 10, 100) if lo <= t <= hi])
+    ax.set_xticks([t for t in (-1000, -100, -10, -1, -0.5, 0, 0.5, 1, 10, 100, 1000) if lo <= t <= hi])
     ax.set_xticklabels([f"{t:g}" for t in ax.get_xticks()])
     ax.axvline(0, color="k", lw=1)
-    ax.set_xlabel(label, fontsize=8)
+    ax.set_xlabel(label, fontsize=SMALL)
     ax.grid(alpha=0.3, axis="x")
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=SMALL)
 
 
 def _interval(ax, ends, y, color, lw=2.0):
-    ends = [e for e in (ends or []) if e is not None]
+    ends = [_clip(e)[0] for e in (ends or []) if e is not None]
     if len(ends) == 2:
         ax.plot(ends, [y, y], color=color, lw=lw, solid_capstyle="butt")
 
@@ -175,8 +220,21 @@ def _power_text(row: dict) -> str:
         return row["words"]
     if row.get("detects") is None:
         return ""
-    target = "" if row.get("target") is None else f" (target {row['target']:.3g})"
-    return f"detects {row['detects']:.3g}{target}"
+    sign = "≤" if row.get("kind") == "floor" else "≥"
+    if row.get("test") in ("exact", "hoeffding"):
+        return f"fails on any value > {num(row.get('bound'))}"
+    target = "" if row.get("target") is None else f" (target {sign} {row['target']:.3g})"
+    return f"detects {sign} {row['detects']:.3g}{target}"
+
+
+#: Forest colours: a claim verified on every stratum, on some, failed, observed only or not verified.
+SCOPE_NAMES = {"#2ca02c": "verified on every stratum", "#e8a33d": "not verified on every stratum",
+               "#d62728": "failed", "#7f7f7f": "observation-only"}
+
+
+def row_color(row: dict) -> str:
+    """A forest row's colour: its scoped verdict's (``reporting.scope``, set by the analysis), else its verdict's."""
+    return row.get("scope_color") or claim_color(row.get("claim_verdict"))
 
 
 def forest(a: Analysis):
@@ -185,58 +243,65 @@ def forest(a: Analysis):
     from matplotlib.lines import Line2D
 
     rows = a.forest
-    fig = _figure(figsize=(11, 1.4 + 0.3 * len(rows)))
+    fig = _figure(figsize=(MAX_WIDTH, 1.8 + 0.32 * len(rows)))
     ax = fig.subplots()
     for i, row in enumerate(rows):
-        color = claim_color(row["claim_verdict"])
+        color = row_color(row)
         if row.get("margin") is None:
-            ax.text(0.02, i, "no bound (observed only)", fontsize=7, color="#7f7f7f", va="center",
+            ax.text(0.02, i, "no bound (observed only)", fontsize=SMALL, color="#7f7f7f", va="center",
                     transform=ax.get_yaxis_transform())
             continue
         _interval(ax, row.get("margin_ci"), i, color)
         centre = row.get("kind") == "centre"   # an equality: the point is never right of 0, its interval is
-        ax.plot(row["margin"], i, "o", color=color, mfc="white" if centre else color, ms=6, mec=color if centre
-                else "k", mew=1.2 if centre else 0.5)
+        _clipped_point(ax, row["margin"], i, marker="o", color=color, mfc="white" if centre else color, ms=6,
+                       mec=color if centre else "k", mew=1.2 if centre else 0.5)
         if row.get("target_margin") is not None:
             ax.plot(row["target_margin"], i, "D", mfc="none", mec="k", ms=6)
         if row.get("detects_margin") is not None:
             ax.plot(row["detects_margin"], i, "|", color="k", ms=11, mew=2)
         if row.get("least_example_margin") is not None:
             ax.plot(row["least_example_margin"], i, "x", color="k", ms=5, alpha=0.7)
-        ax.text(1.01, i, _short(f"{_power_text(row)}; {row['claim_verdict']}", 60), fontsize=7, va="center",
-                transform=ax.get_yaxis_transform(), color=color)
-    ax.set_yticks(range(len(rows)), [f"{r['claim']}  {_short(r.get('statistic'), 40)} ({r.get('kind') or '–'})"
-                                     for r in rows], fontsize=7)
+        ax.text(1.01, i, _short(_power_text(row), 44),
+                fontsize=SMALL, va="center", transform=ax.get_yaxis_transform(), color=color)
+    ax.set_yticks(range(len(rows)), [f"{r['claim']}  {_short(r.get('statistic'), 34)} ({r.get('kind') or '–'})"
+                                     for r in rows], fontsize=SMALL)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    _margin_axis(ax, "margin to the bound, in units of the target violation: right of 0 holds; a test rejects "
-                     "when its whole interval lies left of 0 (○ centre: an equality, margin = −distance)")
+    _margin_axis(ax, "margin to the bound, in units of the target violation: right of 0 holds; a test rejects when\n"
+                     "its whole interval lies left of 0 (○ centre, grey row: an equality, margin = −distance)",
+                 [i for i, r in enumerate(rows) if r.get("kind") == "centre"])
     handles = [Line2D([], [], ls="-", marker="o", color="#555", label="statistic and its interval"),
                Line2D([], [], ls="", marker="|", color="k", ms=10, mew=2, label="detects"),
                Line2D([], [], ls="", marker="D", mfc="none", mec="k", label="target"),
                Line2D([], [], ls="", marker="x", color="k", label="least room of one example")]
-    handles += [Line2D([], [], ls="", marker="s", color=c, label=CLAIM_VERDICT_NAMES[k])
-                for k, c in CLAIM_VERDICT_COLORS.items() if any(claim_color(r["claim_verdict"]) == c for r in rows)]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), fontsize=7)
+    handles += [Line2D([], [], ls="", marker="s", color=c, label=SCOPE_NAMES[c])
+                for c in SCOPE_NAMES if any(row_color(r) == c for r in rows)]
+    fig.legend(handles=handles, loc="outside upper center", ncol=4, fontsize=SMALL)
     return fig
 
 
-def claim_records(rows: list[dict], claim: str):
-    """One claim's records as margins to their bounds (same orientation and units as the forest plot),
-    one line per check, coloured by verdict; pooled tests as diamonds with their interval."""
-    checks = sorted({r["check"] for r in rows})
-    fig = _figure(figsize=(7, 0.9 + 0.28 * len(checks)))
-    ax = fig.subplots()
-    rng = np.random.default_rng(0)  # vertical jitter only
-    for r in rows:
-        y = checks.index(r["check"]) + (rng.uniform(-0.25, 0.25) if not r["pooled"] else 0.0)
-        color = VERDICT_COLORS.get(r["verdict"], "k")
-        if r["pooled"]:
-            _interval(ax, r.get("margin_ci"), y, color, lw=2.5)
-        ax.plot(r["margin"], y, "D" if r["pooled"] else "o", color=color, ms=6 if r["pooled"] else 3.5,
-                mec="k" if r["pooled"] else color, mew=0.5, alpha=1.0 if r["pooled"] else 0.7)
-    ax.set_yticks(range(len(checks)), [_short(c, 44) for c in checks], fontsize=7)
-    ax.set_ylim(len(checks) - 0.5, -0.5)
-    _margin_axis(ax, f"{claim}: margin to the bound per record (right of 0: holds)")
+def settings_checked(a: Analysis):
+    """Where the claims were held to their bounds (filled) and only observed (hollow): κ against t_f for
+    the records that carry κ, and the width m against t_f for every trained record."""
+    pts = a.setting_points
+    with_kappa = [p for p in pts if p["kappa"] is not None]
+    fig = _figure(figsize=(MAX_WIDTH, 4.2))
+    axes = fig.subplots(1, 2 if with_kappa else 1, squeeze=False)[0]
+    panels = [(axes[-1], "m", "width m", pts)] + ([(axes[0], "kappa", "laziness κ (largest)", with_kappa)]
+                                                   if with_kappa else [])
+    rng = np.random.default_rng(0)  # horizontal jitter only: many records share one t_f
+    for ax, key, label, sel in panels:
+        for asserted, name in ((True, "asserted (held to its bound)"), (False, "observed only")):
+            xs = [p["t_f"] * np.exp(rng.uniform(-0.04, 0.04)) for p in sel if p["asserted"] == asserted]
+            ys = [p[key] for p in sel if p["asserted"] == asserted]
+            if xs:
+                ax.scatter(xs, ys, s=22, alpha=0.6, label=f"{name} ({len(xs)})", color="#1f77b4",
+                           facecolors="#1f77b4" if asserted else "none")
+        if key == "kappa":
+            ax.axhline(KAPPA_MAX, color="grey", ls=":", lw=1, label="κ_max (L2)")
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.tick_params(labelsize=SMALL)
+        _labelled(fig, ax, "training time t_f of f", label)
     return fig
 
 
@@ -244,7 +309,7 @@ def empirical_bounds(a: Analysis):
     """Fitted constants (largest per-record ratio, median and central interval), and per bound the
     record with the least room."""
     consts, room = a.constants, a.least_room
-    fig = _figure(figsize=(9, 1.6 + 0.3 * (len(consts) + len(room))))
+    fig = _figure(figsize=(MAX_WIDTH, 2.0 + 0.32 * (len(consts) + len(room))))
     panels = [p for p in (consts, room) if p]
     axes = list(np.atleast_1d(fig.subplots(len(panels), 1, height_ratios=[len(p) + 1 for p in panels])))
     if consts:
@@ -254,37 +319,29 @@ def empirical_bounds(a: Analysis):
             if c.get("median") is not None:
                 top.plot(c["median"], i, "|", color="k", ms=10, mew=1.5)
             top.plot(c["value"], i, "o", color="#1f77b4", mec="k", ms=6)
-        top.set_yticks(range(len(consts)), [f"{c['claim']} {c['name']} ({c['n']})" for c in consts], fontsize=7)
+        top.set_yticks(range(len(consts)), [f"{c['claim']} {c['name']} ({c['n']})" for c in consts], fontsize=SMALL)
         top.set_ylim(len(consts) - 0.5, -0.5)
         if all(c["value"] > 0 for c in consts):
             top.set_xscale("log")
         top.set_xlabel("fitted constant (dot: largest ratio, | median, bar: central 90% of the records' ratios)",
-                       fontsize=8)
+                       fontsize=SMALL)
         top.grid(alpha=0.3, axis="x")
-        top.tick_params(labelsize=7)
+        top.tick_params(labelsize=SMALL)
     if room:
         bottom = axes.pop(0)
         for i, r in enumerate(room):
-            bottom.barh(i, r["margin"], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6,
+            bottom.barh(i, _clip(r["margin"])[0], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6,
                         hatch="//" if r["kind"] == "centre" else None, edgecolor="white")
-            bottom.text(1.01, i, _short(f"{num(r['value'])} vs {r['kind']} {num(r['bound'])} at "
-                                        f"{setting_text(r.get('setting'), SHORT_SETTING)}", 62),
-                        fontsize=6.5, va="center", transform=bottom.get_yaxis_transform())
-        bottom.set_yticks(range(len(room)), [f"{r['claim']} {_short(r['statistic'], 40)}" for r in room], fontsize=7)
+            if _clip(r["margin"])[1]:
+                _clipped_point(bottom, r["margin"], i, color="k")
+            bottom.text(1.01, i, _short(f"{near_bound(r['value'], r['bound'])} vs {r['kind']} {num(r['bound'])}", 40),
+                        fontsize=SMALL, va="center", transform=bottom.get_yaxis_transform())
+        bottom.set_yticks(range(len(room)), [f"{r['claim']} {_short(r['statistic'], 40)}" for r in room], fontsize=SMALL)
         bottom.set_ylim(len(room) - 0.5, -0.5)
-        _margin_axis(bottom, "least room to the bound over a statistic's asserted records (units of the target "
-                             "violation; hatched: an equality, margin = −distance)")
+        _margin_axis(bottom, "least room to the bound over a statistic's asserted records (units of the target\n"
+                             "violation; hatched, grey row: an equality, margin = −distance)",
+                     [i for i, r in enumerate(room) if r["kind"] == "centre"])
     return fig
-
-
-def draw_claims(rows_by_claim: dict, figures_dir) -> dict:
-    """One figure per claim with margins: {claim: "figures/claims/<claim>.png"}."""
-    drawn: dict = {}
-    for claim, rows in rows_by_claim.items():
-        if rows:
-            name = f"{CLAIM_DIR}/{claim}.png"
-            _save(claim_records(rows, claim), figures_dir, name, drawn)
-    return {claim: drawn[f"{CLAIM_DIR}/{claim}.png"] for claim in rows_by_claim if f"{CLAIM_DIR}/{claim}.png" in drawn}
 
 
 def draw(a: Analysis, figures_dir) -> dict:
@@ -304,4 +361,6 @@ def draw(a: Analysis, figures_dir) -> dict:
         _save(forest(a), figures_dir, FOREST, drawn)
     if a.constants or a.least_room:
         _save(empirical_bounds(a), figures_dir, EMPIRICAL_BOUNDS, drawn)
+    if a.setting_points:
+        _save(settings_checked(a), figures_dir, DOMAIN, drawn)
     return drawn

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from theory.claims import CLAIMS
 
-from . import figures as F
+from . import breaks, figures as F
 from .analysis import Analysis
 from .margins import test_in_words
-from .markdown import (CLAIM_COLUMNS, DETAIL, attack_collapses, counterexample, error_line, power_cells,
-                       predicted_collapse, rerun_command)
+from .scope import (CSS_COLORS, CSS_NONE, CSS_OK, DOMAIN_COLUMNS, DOMAIN_FIGURE, HYPOTHESIS_COLUMNS, OBSERVATION,
+                    OUTCOMES, directed, hypothesis_cells, hypothesis_rows, hypothesis_total, near_bound,
+                    outcome_counts, outcome_line, scope)
+from .strata_tables import html_strata
+from .markdown import CLAIM_COLUMNS, DETAIL, counterexample, error_line, power_cells, rerun_command
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Point size of the rendered statements.
@@ -81,8 +84,9 @@ def _num(v) -> str:
 
 def record_row(r: dict) -> list[str]:
     ci = "" if not r.get("ci") else f"[{_num(r['ci'][0])}, {_num(r['ci'][1])}]"
-    return [r["check"], r["statistic"], _num(r.get("value")), _num(r.get("bound")), r.get("side") or "",
-            test_in_words(r) or _num(r.get("detects")), _num(r.get("target")), ci, _num(r.get("coverage")),
+    side, test, bound = r.get("side"), r.get("test"), r.get("bound")
+    return [r["check"], r["statistic"], near_bound(r.get("value"), bound), _num(bound), side or "",
+            test_in_words(r) or directed(r.get("detects"), side, test, bound), directed(r.get("target"), side, test, bound), ci, _num(r.get("coverage")),
             _num(r.get("n_pairs")), r["verdict"], r.get("reason") or "", F.setting_text(r.get("setting"))]
 
 
@@ -93,12 +97,12 @@ def _claim_rows(table: dict, a: Analysis) -> list[dict]:
         row = table.get(cid)
         if row is None:
             rows.append({"id": cid, "cells": [cid, claim.title, 0, "", "", "", "", "", "", "", "not exercised"],
-                         "color": "#7f7f7f"})
+                         "css": CSS_NONE})
             continue
         detects, target = power_cells(row, forest.get(cid))
-        rows.append({"id": cid, "color": F.claim_color(row["verdict"]),
+        rows.append({"id": cid, "css": scope(row)["css"],
                      "cells": [cid, claim.title, row["records"], row["pass"], row.get("underpowered", 0), row["fail"],
-                               row["observed"], row["invalid"], detects, target, row["verdict"]]})
+                               row["observed"], row["invalid"], detects, target, scope(row)["text"]]})
     return rows
 
 
@@ -109,17 +113,19 @@ def _failures(outcomes: dict, meta: dict) -> list[dict]:
             for k, o in outcomes.items() if o["outcome"] == "failed"]
 
 
-def _strata(verdicts: dict | None) -> dict | None:
-    strata = {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
-    if not strata:
-        return None
-    return {"columns": sorted({s for per in strata.values() for s in per}), "claims": strata}
+def _outcome(table: dict) -> list[dict]:
+    """The outcome line's parts: {"n", "name", "ids", "css"} (the css of the claims it counts)."""
+    css = {"verified on every stratum": CSS_OK, "failed": "bad", "not exercised": CSS_NONE, OBSERVATION: CSS_NONE}
+    return [{"n": len(ids), "name": name, "ids": ", ".join(ids) if name != OUTCOMES[0] else "",
+             "css": css.get(name, "warn") if ids else "zero"} for name, ids in outcome_counts(table).items()]
 
 
-def _collapses(collapses: list[dict]) -> dict:
-    attacks = attack_collapses(collapses)
-    return {"attacks": attacks, "controls": len(collapses) - len(attacks),
-            "predicted": sum(map(predicted_collapse, attacks))}
+def _collapses(meta: dict, records: list[dict]) -> dict:
+    """"Where it breaks" (``reporting.breaks``): the account's lines, P3 over the paper's recipe, the groups."""
+    b = breaks.where_it_breaks(meta.get("collapsed_pairs") or [], records)
+    return {"intro": breaks.intro_text(b, meta.get("pairs_trained")), "items": breaks.summary_items(b),
+            "paper": b["paper"], "columns": breaks.GROUP_COLUMNS, "rows": [breaks.group_cells(g) for g in b["groups"]],
+            "total": b["total"]}
 
 
 def context(run_dir: Path, records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis,
@@ -132,17 +138,25 @@ def context(run_dir: Path, records: list[dict], outcomes: dict, meta: dict, tabl
             continue
         recs = [r for r in records if r["claim"] == cid]
         claims.append({"id": cid, "title": claim.title, "statement": statement(claim.latex),
-                       "verdict": table[cid]["verdict"], "color": F.claim_color(table[cid]["verdict"]),
+                       "verdict": table[cid]["verdict"], "scope": scope(table[cid]),
+                       "reason": table[cid].get("reason") if table[cid].get("claim_verdict") else "",
+                       "excludes": table[cid].get("excludes"), "domain": a.domain.get(cid, {}),
+                       "power": power_cells(table[cid], forest.get(cid)),
                        "forest": forest.get(cid), "figure": _png(run_dir, claim_figures.get(cid)),
                        "rows": [{"cells": record_row(r), "verdict": r["verdict"]} for r in recs],
                        "verdicts": sorted({r["verdict"] for r in recs})})
     figures = {name: _png(run_dir, path) for name, path in drawn.items()}
+    hyp = hypothesis_rows(outcomes, meta, records)
     return {"meta": meta, "n_records": len(records), "detail": DETAIL, "claim_columns": CLAIM_COLUMNS,
             "claim_rows": _claim_rows(table, a), "claims": claims, "record_columns": RECORD_COLUMNS,
             "forest": figures.pop(F.FOREST, None), "bounds": figures.pop(F.EMPIRICAL_BOUNDS, None),
             "figures": figures, "failures": _failures(outcomes, meta), "constants": a.constants,
-            "least_room": sorted(a.least_room, key=lambda r: r["margin"]), "strata": _strata(verdicts),
-            "collapses": _collapses(meta.get("collapsed_pairs") or [])}
+            "least_room": sorted(a.least_room, key=lambda r: r["margin"]), "strata": html_strata(verdicts),
+            "outcome": _outcome(table), "outcome_line": outcome_line(table), "css_colors": CSS_COLORS,
+            "domain_columns": DOMAIN_COLUMNS, "domain_figure": figures.pop(DOMAIN_FIGURE, None),
+            "hypothesis_columns": HYPOTHESIS_COLUMNS, "hypothesis_total": hypothesis_total(hyp),
+            "hypothesis": [hypothesis_cells(r) for r in hyp],
+            "collapses": _collapses(meta, records)}
 
 
 def render(ctx: dict) -> str:
@@ -151,6 +165,7 @@ def render(ctx: dict) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
+    env.filters["near"] = near_bound
     return env.get_template("report.html.j2").render(**ctx)
 
 

@@ -10,13 +10,14 @@ import re
 
 from theory.claims import CLAIMS
 from theory.lazy import KAPPA_MAX
-from theory.tolerances import COLLAPSE_AGREEMENT
 
-from . import figures as F
+from . import breaks, figures as F
 from .analysis import Analysis
 from .margins import CENTRE, test_in_words
 from .records import finite
-from .strata_tables import strata_cells, strata_marks
+from .scope import (directed, domain_section, hypothesis_lines, hypothesis_rows, hypothesis_total, near_bound,
+                    outcome_line, scope)
+from .strata_tables import excludes_lines, strata_cells, strata_marks
 
 #: Rows of the "measured ranges" table (results.json has all).
 MAX_RANGE_ROWS = 30
@@ -73,10 +74,10 @@ def error_line(longrepr: str | None) -> str:
     return errs[-1] if errs else (lines[-1] if lines else "")
 
 
-def header(records: list[dict], meta: dict, title: str) -> list[str]:
+def header(records: list[dict], meta: dict, title: str, table: dict, outcomes: dict | None = None) -> list[str]:
     budget = meta["false_failure_budget"]
     rev = meta.get("git_revision")
-    return [f"# {title} — run {meta['run_id']}", "",
+    return [f"# {title} — run {meta['run_id']}", "", f"**{outcome_line(table)}**", "",
             f"- procedure checked: `{meta.get('procedure') or 'not recorded'}`"
             + (f"; commit `{rev[:12]}`{' (dirty)' if meta.get('git_dirty') else ''}" if rev and rev != "unknown" else ""),
             f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
@@ -85,15 +86,19 @@ def header(records: list[dict], meta: dict, title: str) -> list[str]:
             f"- false-failure budget: {budget['run']:.0e} per run, α = {budget['per_assertion']:.1e} per "
             f"test (Bonferroni over at most {budget['max_assertions']} tests); "
             f"{budget.get('tests_made', '?')} tests made, {_value(budget.get('spent'))} spent",
-            f"- versions: {meta['versions']}; machine: {meta['machine']}", ""]
+            f"- versions: {meta['versions']}; machine: {meta['machine']}",
+            f"- {hypothesis_total(hypothesis_rows(outcomes or {}, meta, records))} Per check: records.md.", ""]
 
 
 def power_cells(row: dict, forest_row: dict | None) -> tuple[str, str]:
     """The claim's ``detects`` and target cells; a slope's interval test in words instead."""
-    words = (forest_row or {}).get("words") if (forest_row or {}).get("detects") == row.get("best_detects") else None
+    f = forest_row or {}
+    words = f.get("words") if f.get("detects") == row.get("best_detects") else None
     if words:
         return words, "interval test"
-    return _value(row.get("best_detects")), _value(row.get("target"))
+    side = "at least" if f.get("kind") == "floor" else "at most"
+    return (directed(row.get("best_detects"), side, f.get("test"), f.get("bound")),
+            directed(row.get("target"), side, f.get("test"), f.get("bound")))
 
 
 CLAIM_COLUMNS = ("claim", "title", "records", "pass", "underpowered", "fail", "observed", "invalid", "detects",
@@ -111,14 +116,8 @@ def claim_table_lines(table: dict, forest: list[dict]) -> list[str]:
         detects, target = power_cells(row, by_claim.get(cid))
         lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | {row.get('underpowered', 0)} | "
                      f"{row['fail']} | {row['observed']} | {row['invalid']} | {cell(detects)} | {target} | "
-                     f"{cell(row['verdict'])} |")
+                     f"{cell(scope(row)['text'])} |")
     return lines
-
-
-def excludes_lines(table: dict) -> list[str]:
-    """Per verified claim, what its verdict excludes (``reporting.verdicts.excludes``)."""
-    rows = [f"- {cid}: {row['excludes']}" for cid, row in table.items() if row.get("excludes")]
-    return ["What each verdict excludes (its most telling test):", "", *rows, ""] if rows else []
 
 
 def is_control(c: dict) -> bool:
@@ -127,37 +126,9 @@ def is_control(c: dict) -> bool:
             or s.get("eps") == 0 or s.get("t_f") == 0)
 
 
-def predicted_collapse(c: dict) -> bool:
-    return c.get("predicted") is not None and c["predicted"] < COLLAPSE_AGREEMENT
-
-
-def attack_collapses(collapses: list[dict]) -> list[dict]:
-    """The collapses of attack runs, the ones P5 did not predict first, then the deepest."""
-    return sorted((c for c in collapses if not is_control(c)), key=lambda c: (predicted_collapse(c), c["agreement"]))
-
-
-def top_collapses(collapses: list[dict], n: int = SUMMARY_COLLAPSES) -> list[str]:
-    """The first n collapses of attack runs (unpredicted first), with their prediction; controls only counted."""
-    attacks = attack_collapses(collapses)
-    md = [f"## Collapses of attack runs (agreement < {COLLAPSE_AGREEMENT})", ""]
-    controls = len(collapses) - len(attacks)
-    if controls:
-        md += [f"{controls} collapses of control runs (random or shuffled perturbations, ε = 0, t = 0) are left "
-               "out: there the collapse is the control working, and the attack's prediction does not apply.", ""]
-    if not attacks:
-        return md + ["None.", ""]
-    predicted = sum(map(predicted_collapse, attacks))
-    md += [f"{len(attacks)} collapses, {predicted} of them predicted before g was trained (P5); the unpredicted "
-           "first, then the deepest.", "",
-           "| check | setting | seed | agreement | predicted | reason |", "|---|---|---|---|---|---|"]
-    for c in attacks[:n]:
-        shown = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
-        reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
-        md.append(f"| {c.get('check', '')} | {cell(F.setting_text(c.get('setting')))} | {c['seed']} | "
-                  f"{c['agreement']:.3f} | {shown} | {cell(reason)} |")
-    if len(attacks) > n:
-        md.append(f"\n{len(attacks) - n} more in records.md.")
-    return md + [""]
+def top_collapses(collapses: list[dict], records: list[dict] = (), pairs_trained=None) -> list[str]:
+    """summary.md's compact "Where it breaks" (``reporting.breaks``)."""
+    return breaks.summary_lines(breaks.where_it_breaks(collapses, list(records)), pairs_trained)
 
 
 def failures_section(outcomes: dict, meta: dict, n: int | None) -> list[str]:
@@ -193,8 +164,8 @@ def least_room_table(rows: list[dict]) -> list[str]:
     md = ["| claim | statistic | bound side | margin (target units) | value | bound | verdict | setting |",
           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {r['margin']:.3g} | {_value(r['value'])} | "
-                  f"{_value(r['bound'])} | {r['verdict']} | {cell(F.setting_text(r.get('setting')))} |")
+        md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {r['margin']:.3g} | "
+                  f"{near_bound(r['value'], r['bound'])} | {_value(r['bound'])} | {r['verdict']} | {cell(F.setting_text(r.get('setting')))} |")
     return md + [""]
 
 
@@ -212,62 +183,40 @@ def glance_section(a: Analysis, drawn: dict) -> list[str]:
     if rows:
         tight = min(rows, key=lambda r: r["margin"])
         md += [f"Least room among ceilings and floors: **{tight['claim']}** ({cell(tight['statistic'])}), margin "
-               f"{tight['margin']:.3g} ({tight['kind']}; value {_value(tight['value'])}, bound {_value(tight['bound'])}).",
+               f"{tight['margin']:.3g} ({tight['kind']}; value {near_bound(tight['value'], tight['bound'])}, bound "
+               f"{_value(tight['bound'])}).",
                ""]
     return md
 
 
+POWER_NOTE = ("`detects`: the smallest true violation (a mean of the claim's statistic, named in its "
+              "exclusion below) that its best test rejects with probability ≥ 0.9, with the side violations lie "
+              "on (≥: above a ceiling, ≤: below a floor; any >: an exact comparison fails on any value beyond "
+              "its bound); `target`: what its power target asks it to detect (theory.tolerances.POWER_TARGETS).")
+
+
 def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis,
                      drawn: dict) -> str:
-    lines = header(records, meta, "Claim report") + [DETAIL, "", "## Claim verdicts", "",
-             "`detects`: the smallest true violation the claim's best test rejects with probability ≥ 0.9; "
-             "`target`: what its power target asks it to detect (theory.tolerances.POWER_TARGETS).", ""]
+    lines = header(records, meta, "Claim report", table, outcomes) + [DETAIL, "", "## Claim verdicts", "",
+             POWER_NOTE, ""]
     lines += claim_table_lines(table, a.forest) + [""]
     lines += excludes_lines(table)
     lines += strata_marks(table)
     lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
     lines += glance_section(a, drawn)
-    tightest = sorted((r for r in a.least_room if r["kind"] != CENTRE), key=lambda r: r["margin"])[:SUMMARY_LEAST_ROOM]
+    lines += domain_section(a, drawn, kinds=("asserted",))
     lines += ["## Empirical bounds", "", *constants_table(a)]
-    if tightest:
-        lines += [f"The {len(tightest)} ceilings and floors with the least room over their asserted records (all "
-                  f"{len(a.least_room)} statistics, equalities included: records.md):", "", *least_room_table(tightest)]
-    lines += _link(drawn, F.EMPIRICAL_BOUNDS, "empirical bounds")
-    others = [f"[{name}]({path})" for name, path in drawn.items() if name not in (F.FOREST, F.EMPIRICAL_BOUNDS)]
+    lines += _link(drawn, F.EMPIRICAL_BOUNDS, "empirical bounds (least room per bound: records.md)")
+    others = [f"[{name}]({path})" for name, path in drawn.items() if name not in (F.FOREST, F.EMPIRICAL_BOUNDS, F.DOMAIN)]
     if others:
         lines += ["Other figures: " + ", ".join(others) + ".", ""]
-    lines += top_collapses(meta.get("collapsed_pairs") or [])
+    lines += top_collapses(meta.get("collapsed_pairs") or [], records, meta.get("pairs_trained"))
     return "\n".join(lines).rstrip() + "\n"
 
 
-_YES_NO = {True: "yes", False: "no"}
-
-
-def collapses_section(collapses: list[dict]) -> list[str]:
-    """Every trained pair whose agreement fell below COLLAPSE_AGREEMENT, grouped by check and setting,
-    with the agreement the run predicted before g was trained and the prediction's reason (THEORY.md P5)."""
-    md = ["", f"## Pairs whose agreement collapsed (< {COLLAPSE_AGREEMENT})", ""]
-    if not collapses:
-        return md + ["None."]
-    md += [f"{len(collapses)} pairs. `predicted`: the agreement predicted from the data, f and the drawn targets "
-           "before g was trained; `reason`: the prediction's explanation where it predicted the collapse. "
-           "Control runs are marked: their prediction is the attack's, not the control's. "
-           "All pairs: results.json, `meta.collapsed_pairs`.", ""]
-    groups: dict = {}
-    for c in collapses:
-        setting = ", ".join(f"{k}={v}" for k, v in (c.get("setting") or {}).items() if k != "seeds")
-        groups.setdefault((c.get("check", ""), setting, c.get("inside_l2"), is_control(c)), []).append(c)
-    for (check, setting, inside, control), rows in groups.items():
-        md += [f"- `{check}`{' (control)' if control else ''}, inside L2: {_YES_NO.get(inside, '—')}; {setting}", "",
-               "  | seed | agreement | predicted | reason |", "  |---|---|---|---|"]
-        for c in rows[:MAX_COLLAPSE_ROWS]:
-            predicted = "—" if c.get("predicted") is None else f"{c['predicted']:.3f}"
-            reason = c.get("reason") or ("not predicted" if c.get("predicted") is not None else "no prediction")
-            md.append(f"  | {c['seed']} | {c['agreement']:.3f} | {predicted} | {cell(reason)} |")
-        if len(rows) > MAX_COLLAPSE_ROWS:
-            md.append(f"  | … {len(rows) - MAX_COLLAPSE_ROWS} more | | | |")
-        md.append("")
-    return md
+def collapses_section(collapses: list[dict], records: list[dict] = (), pairs_trained=None) -> list[str]:
+    """records.md's full "Where it breaks": every collapsed pair, counted once, by class and setting."""
+    return ["", *breaks.records_lines(breaks.where_it_breaks(collapses, list(records)), pairs_trained)]
 
 
 def record_lines(records: list[dict]) -> list[str]:
@@ -282,9 +231,10 @@ def record_lines(records: list[dict]) -> list[str]:
         for r in recs:
             ci = "" if not r["ci"] else f"[{_value(r['ci'][0])}, {_value(r['ci'][1])}]"
             verdict = r["verdict"] + (f" ({cell(r['reason'])})" if r.get("reason") and r["verdict"] != "pass" else "")
-            md.append(f"| {r['check']} | {cell(r['statistic'])} | {_value(r['value'])} | {_value(r['bound'])} | "
-                      f"{r.get('side') or ''} | {cell(test_in_words(r) or _value(r.get('detects')))} | "
-                      f"{_value(r.get('target'))} | {ci} | {_value(r['coverage'])} | {r['n_pairs']} | {verdict} |")
+            md.append(f"| {r['check']} | {cell(r['statistic'])} | {near_bound(r['value'], r['bound'])} | "
+                      f"{_value(r['bound'])} | {r.get('side') or ''} | "
+                      f"{cell(test_in_words(r) or directed(r.get('detects'), r.get('side'), r.get('test'), r['bound']))} | "
+                      f"{directed(r.get('target'), r.get('side'), r.get('test'), r['bound'])} | {ci} | {_value(r['coverage'])} | {r['n_pairs']} | {verdict} |")
         md.append("")
     return md
 
@@ -293,12 +243,14 @@ def records_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
                      verdicts: dict | None = None) -> str:
     """records.md: the claim table with coverage and checks, strata, every record, every failure in full,
     every collapse and the empirical tables."""
-    md = header(records, meta, "Claim records") + ["The one-page summary: `summary.md`.", "",
+    md = header(records, meta, "Claim records", table, outcomes) + ["The one-page summary: `summary.md`.", "",
                                                    "## Claim verdicts", "", *claim_table_lines(table, a.forest), ""]
     md += ["| claim | mean coverage | checks |", "|---|---|---|"]
     md += [f"| {c} | {fmt(row['mean_coverage'])} | {', '.join(row['checks'])} |" for c, row in table.items()] + [""]
-    md += strata_cells(verdicts) + ["## Records", ""] + record_lines(records)
-    md += failures_section(outcomes, meta, None) + collapses_section(meta.get("collapsed_pairs") or []) + [""]
+    md += strata_cells(verdicts) + domain_section(a, drawn) + hypothesis_lines(hypothesis_rows(outcomes, meta, records))
+    md += ["## Records", ""] + record_lines(records)
+    md += failures_section(outcomes, meta, None) + collapses_section(meta.get("collapsed_pairs") or [], records,
+                                                                    meta.get("pairs_trained")) + [""]
     md += ["## Empirical bounds: fitted constants", "", *constants_table(a)]
     md += ["## Least room per bound", "", *least_room_table(a.least_room), *_link(drawn, F.EMPIRICAL_BOUNDS, "bounds")]
     for section in (lazy_bins, slopes_section, agreement_section, ranges_section):

@@ -1,21 +1,34 @@
 """The claim × stratum tables of the report (``reporting.verdicts``' per-stratum verdicts): one mark per
-cell in summary.md, the verdict and record count per cell in records.md."""
+cell in summary.md (the claims with a stratum not verified), the verdict and record count per cell in
+records.md, and the cells of report.html's table with their colour class (``reporting.scope``)."""
 
 from __future__ import annotations
 
-from .margins import claim_order
-from .verdicts import FAILED, NOT_COVERED, NOT_VERIFIED, VERIFIED
+from theory.strata import AXES
 
-#: One mark per stratum verdict in the summary's table.
-STRATUM_MARKS = {VERIFIED: "✓", FAILED: "✗", NOT_VERIFIED: "?", NOT_COVERED: "○"}
+from .margins import claim_order
+from .scope import CSS_OK, CSS_WARN, scope, status_class, stratum_reason
+from .verdicts import FAILED, VERIFIED
+
+#: One mark per stratum status in the summary's table: every status other than verified or failed
+#: (not covered, not checked, not verified, …) is evidence missing there: ○, named in the scope list.
+STRATUM_MARKS = {VERIFIED: "✓", FAILED: "✗"}
+OTHER_MARK = "○"
 _LEGEND = ("A claim is verified only if every stratum it covers is (theory.strata); blank: the axis lies "
            "outside the claim.")
+
+
+def columns(strata: dict) -> list[str]:
+    """The strata named in ``strata`` ({claim: {"axis=value": …}}), axis by axis in theory.strata's order."""
+    named = {s for per in strata.values() for s in per}
+    ordered = [f"{axis}={v}" for axis, values in AXES.items() for v in values if f"{axis}={v}" in named]
+    return ordered + sorted(named - set(ordered))
 
 
 def _table(strata: dict, cell, legend: str) -> list[str]:
     if not strata:
         return []
-    cols = sorted({s for per in strata.values() for s in per})
+    cols = columns(strata)
     md = ["## Claims by stratum", "", f"{_LEGEND} {legend}", "",
           "| claim | " + " | ".join(cols) + " |", "|---|" + ":-:|" * len(cols)]
     for claim in claim_order(strata):
@@ -24,15 +37,68 @@ def _table(strata: dict, cell, legend: str) -> list[str]:
     return md + [""]
 
 
+def _strata_of(verdicts: dict | None) -> dict:
+    return {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
+
+
 def strata_cells(verdicts: dict | None) -> list[str]:
     """records.md's table, from the claim verdicts: each cell's verdict and its number of records."""
-    strata = {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
-    return _table(strata, lambda v: f"{v.get('verdict', '')} ({v.get('records', '')})", "Per cell: verdict (records).")
+    return _table(_strata_of(verdicts), lambda v: f"{v.get('verdict', '')} ({v.get('records', '')})",
+                  "Per cell: verdict (records).")
 
 
 def strata_marks(table: dict) -> list[str]:
-    """summary.md's table, from the claim table: one mark per cell."""
-    strata = {c: row["strata"] for c, row in table.items() if row.get("strata")}
-    return _table(strata, lambda v: STRATUM_MARKS.get(v.get("verdict"), "?"),
-                  "✓ verified at target power, ✗ failed, ? not verified, ○ not covered by the conditions (stated "
-                  "in the verdict). Records per cell: records.md.")
+    """summary.md's table, from the claim table: one mark per cell, for the claims with a stratum that is
+    not verified (the others are verified on every stratum they cover, said in one line)."""
+    strata = _strata_of(table)
+    partial = {c: per for c, per in strata.items() if any(v.get("verdict") != VERIFIED for v in per.values())}
+    rest = [c for c in claim_order(strata) if c not in partial]
+    md = _table(partial, lambda v: STRATUM_MARKS.get(v.get("verdict"), OTHER_MARK),
+                f"✓ verified at target power, ✗ failed, {OTHER_MARK} not verified there (not covered, not "
+                "checked or underpowered: the reason is in the scope list above). Records per cell: records.md.")
+    if not strata:
+        return md
+    line = (f"Verified on every stratum they cover: {', '.join(rest)}." if rest else "")
+    return (md or ["## Claims by stratum", ""]) + ([line, ""] if line else [])
+
+
+def html_strata(verdicts: dict | None) -> dict | None:
+    """report.html's table: {"columns", "rows": [{"claim", "cells": [None | {"text", "css", "title"}]}]},
+    claims in THEORY.md's order, a cell coloured by its status (amber: any status but verified or failed)."""
+    strata = _strata_of(verdicts)
+    if not strata:
+        return None
+    cols = columns(strata)
+    rows = []
+    for claim in claim_order(strata):
+        cells = []
+        for s in cols:
+            v = strata[claim].get(s)
+            if v is None:
+                cells.append(None)
+                continue
+            css = status_class(v.get("verdict"))
+            title = v.get("verdict") or ""
+            if css == CSS_WARN:
+                title += ": " + stratum_reason(v)
+            shown = {CSS_OK: "✓", "bad": "✗ failed"}.get(css, v.get("verdict", ""))
+            cells.append({"text": f"{shown} ({v.get('records', 0)})", "css": css, "title": title})
+        rows.append({"claim": claim, "cells": cells})
+    return {"columns": cols, "rows": rows}
+
+
+def excludes_lines(table: dict) -> list[str]:
+    """Per claim, the strata its verdict does not cover (amber, with the reason), the parts not checked,
+    and what it excludes (``reporting.verdicts.excludes``)."""
+    lines: dict = {}
+    for cid in claim_order(table):
+        row, s = table[cid], scope(table[cid])
+        missing = "; ".join(f"**{status}** on {name}: {reason}" for name, status, reason in s["others"])
+        reason = row.get("reason") if row.get("claim_verdict") else ""
+        parts = [p for p in (missing, "" if missing else reason,
+                             row.get("excludes") and f"excludes: {row['excludes']}") if p]
+        if parts:   # claims with the same scope and exclusion (R1–R6) share a line
+            lines.setdefault(f"({s['text']}): " + "; ".join(parts), []).append(cid)
+    rows = [f"- {', '.join(ids)} {text}" for text, ids in lines.items()]
+    return ["Scope of each verdict (strata not verified, with the reason) and what it excludes (its most "
+            "telling test):", "", *rows, ""] if rows else []

@@ -23,7 +23,9 @@ holds no evidence: it is "not covered by the conditions" (stated next to the cla
 largest coverage and the reason, neither verified nor failing the run) only where ``theory.strata``
 states that the theorem's conditions cannot select an input there (P4 in Scenario (a) or with random
 targets); anywhere else it is "not verified", and explicit examples must cover it (Theorem 3.5's
-Scenario (b) example, ``checks.axes``).
+Scenario (b) example, ``checks.axes``). A stratum or a claim that the checked procedure's declaration
+excludes (``not_checked``: plain data from the run's metadata, ``checks.axes.not_checked``) is "not
+checked", with the reason: never verified, never failed, and stated next to the claim's verdict.
 
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
 record or pooled test passed at its power target, and every stratum the claim covers is verified or not
@@ -46,7 +48,7 @@ import numpy as np
 from theory.betting import betting_confidence_sequence, betting_test
 from theory.power import binomial_detects, pooled_betting_detects, power_spread
 from theory.stats import clopper_pearson
-from theory.strata import conditions_never_hold, covered_strata, stratum
+from theory.strata import conditions_never_hold, covered_strata, not_checked_strata, stratum
 from theory.tolerances import (ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, STRATUM_MIN_COVERAGE,
                                power_target)
 
@@ -62,6 +64,8 @@ STATISTICAL = {"betting", "betting, two-sided", "clopper-pearson", "t-interval",
 VERIFIED, FAILED, NOT_VERIFIED = "verified at target power", "failed", "not verified"
 #: A stratum where the claim's conditions hold on too few inputs to test it (STRATUM_MIN_COVERAGE).
 NOT_COVERED = "not covered by the conditions"
+#: A stratum or claim outside what the checked procedure declares it implements.
+NOT_CHECKED = "not checked"
 
 
 @dataclass(frozen=True)
@@ -283,10 +287,11 @@ def _covered_too_little(cell: list[dict]) -> bool:
     return bool(cell) and all(c is not None and c < STRATUM_MIN_COVERAGE for c in covs)
 
 
-def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = ()) -> dict:
+def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = (), excluded: dict | None = None) -> dict:
     """Per covered stratum of ``claim``: its verdict from the asserted records in it (the claim-wide
     pooled records count in a stratum that holds every per-example record). ``mine``: all the claim's
-    records, observed ones included, for the coverage of a stratum that none passes."""
+    records, observed ones included, for the coverage of a stratum that none passes. ``excluded``: the
+    cells the procedure's declaration leaves unchecked → why."""
     examples = _per_example(asserted)
     out = {}
     for axis, value in covered_strata(claim):
@@ -298,7 +303,8 @@ def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = ()) -> 
         best = best_record(cell)
         vacuous = _covered_too_little(tried)
         never = conditions_never_hold(claim, axis, value)
-        verdict = (FAILED if any(r["verdict"] == "fail" for r in cell) else
+        unchecked = (excluded or {}).get(_cell_name(axis, value))
+        verdict = (NOT_CHECKED if unchecked else FAILED if any(r["verdict"] == "fail" for r in cell) else
                    VERIFIED if any(r["verdict"] == "pass" for r in cell) else
                    NOT_COVERED if vacuous and never else NOT_VERIFIED)
         covs = [r["coverage"] for r in tried if r.get("coverage") is not None]
@@ -306,7 +312,8 @@ def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = ()) -> 
                                         "best_detects": best and best.get("detects"),
                                         "target": best and best.get("target"),
                                         "max_coverage": max(covs) if covs else None,
-                                        "uncovered": vacuous, "reason": never if verdict == NOT_COVERED else None}
+                                        "uncovered": vacuous,
+                                        "reason": unchecked or (never if verdict == NOT_COVERED else None)}
     return out
 
 
@@ -328,26 +335,34 @@ def _uncovered_strata(strata: dict) -> str:
             if cells else "")
 
 
-def claim_verdicts(claims, records: list[dict]) -> dict:
-    """Verdict of every claim ID in ``claims`` from its records (pooled ones included)."""
-    out = {}
+def claim_verdicts(claims, records: list[dict], not_checked: dict | None = None) -> dict:
+    """Verdict of every claim ID in ``claims`` from its records (pooled ones included); ``not_checked``:
+    {"strata": cell → why, "claims": claim → why} of the procedure's declaration."""
+    out, not_checked = {}, not_checked or {}
     for claim in claims:
+        if claim in (not_checked.get("claims") or {}):
+            out[claim] = {"verdict": NOT_CHECKED, "reason": not_checked["claims"][claim], "records": 0,
+                          "asserted": 0, "best_detects": None, "target": None, "excludes": None, "strata": {}}
+            continue
         mine = [r for r in records if r.get("claim") == claim]
         # A coverage shown above its floor is a premise of the claim's check, not a test of the claim.
         asserted = [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
         best = best_record(asserted)
-        strata = strata_verdicts(claim, asserted, mine) if asserted else {}
+        strata = strata_verdicts(claim, asserted, mine, not_checked_strata(claim, not_checked.get("strata"))) \
+            if asserted else {}
         info = {"records": len(mine), "asserted": len(asserted),
                 "best_detects": best and best.get("detects"), "target": best and best.get("target"),
                 "excludes": excludes(best), "strata": strata}
         unverified = _unverified_strata(strata)
+        unchecked = "; ".join(f"{c} ({v['reason']})" for c, v in strata.items() if v["verdict"] == NOT_CHECKED)
+        unchecked = unchecked and "not checked on the strata " + unchecked
         if any(r["verdict"] == "fail" for r in mine if _asserted(r)):
             failed = [c for c, v in strata.items() if v["verdict"] == FAILED]
             out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim"
                               + (f" (strata {', '.join(failed)})" if failed else ""))
         elif any(r["verdict"] == "pass" for r in asserted) and not unverified:
             out[claim] = dict(info, verdict=VERIFIED, reason="; ".join(
-                part for part in (_uncovered_strata(strata), _unchecked_parts(asserted)) if part))
+                part for part in (_uncovered_strata(strata), unchecked, _unchecked_parts(asserted)) if part))
         elif claim in OBSERVATION_ONLY:
             out[claim] = dict(info, verdict=f"observation-only: {OBSERVATION_ONLY[claim]}", reason="")
         else:
@@ -355,7 +370,7 @@ def claim_verdicts(claims, records: list[dict]) -> dict:
                 f"underpowered in all {len(asserted)} asserted records (pooled included)"
             # Parts not checked are stated whatever the verdict: never hidden behind another reason.
             out[claim] = dict(info, verdict=NOT_VERIFIED,
-                              reason="; ".join(part for part in (why, _unchecked_parts(asserted)) if part))
+                              reason="; ".join(part for part in (why, unchecked, _unchecked_parts(asserted)) if part))
     return out
 
 
@@ -365,13 +380,14 @@ def count_tests(records: list[dict]) -> int:
                                                         str(r.get("test", "")).endswith("pooled")))
 
 
-def conclude(claims, records: list[dict], require_verified: bool = True) -> Conclusion:
+def conclude(claims, records: list[dict], require_verified: bool = True, not_checked: dict | None = None) -> Conclusion:
     """Pooled records, claim verdicts and the budget; ``ok`` is False when a claim failed, when the
-    budget is exceeded, or (``require_verified``) when a claim is not verified."""
+    budget is exceeded, or (``require_verified``) when a claim is not verified. ``not_checked``: what the
+    procedure's declaration excludes (``claim_verdicts``): not checked, which fails nothing."""
     pooled = pool(records)
     pooled += stratum_pools(claims, records)
     everything = list(records) + pooled
-    verdicts = claim_verdicts(claims, everything)
+    verdicts = claim_verdicts(claims, everything, not_checked)
     made = count_tests(everything)
     bad = (FAILED, NOT_VERIFIED) if require_verified else (FAILED,)
     ok = made <= MAX_ASSERTIONS_PER_RUN and all(v["verdict"] not in bad for v in verdicts.values())

@@ -21,11 +21,12 @@ from perturbation_learning.files import atomic_write_text, json_clean
 from . import figures
 from .analysis import analyse
 from .html import report_html
-from .margins import record_margins
+from .claim_figures import claim_rows, draw_claims
 from .markdown import records_markdown, summary_markdown
-from .records import FORMAT_VERSION, VERDICTS
+from .records import FORMAT_VERSION, VERDICTS, Record
+from .verdicts import FAILED, NOT_VERIFIED, VERIFIED
 
-__all__ = ["FORMAT_VERSION", "claim_table", "write_run_report"]
+__all__ = ["FORMAT_VERSION", "claim_table", "render_results", "write_report_files", "write_run_report"]
 
 
 def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
@@ -50,6 +51,7 @@ def claim_table(records: list[dict], verdicts: dict | None = None) -> dict:
         v = (verdicts or {}).get(claim)
         if v is not None:
             row.update(verdict=v["verdict"] + (f" ({v['reason']})" if v.get("reason") else ""),
+                       claim_verdict=v["verdict"], reason=v.get("reason") or "",
                        best_detects=v.get("best_detects"), target=v.get("target"), excludes=v.get("excludes"))
             if v.get("strata"):
                 row["strata"] = v["strata"]
@@ -62,12 +64,20 @@ def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict
     claim-level verdicts (``reporting.verdicts``)."""
     root = Path(root)
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-    meta = dict(meta, run_id=run_id)
     run_dir = root / run_id
+    write_report_files(run_dir, records, outcomes, dict(meta, run_id=run_id), verdicts)
+    _refresh_latest(root, run_dir)
+    return run_dir
+
+
+def write_report_files(run_dir: Path, records: list[dict], outcomes: dict, meta: dict,
+                       verdicts: dict | None = None) -> Path:
+    """Write results.json, summary.md, records.md, report.html and figures/ into ``run_dir``."""
+    run_dir = Path(run_dir)
     table = claim_table(records, verdicts)
     analysis = analyse(records, verdicts)
     drawn = figures.draw(analysis, run_dir / "figures")
-    per_claim = figures.draw_claims(record_margins(records), run_dir / "figures")
+    per_claim = draw_claims(claim_rows(records), run_dir / "figures")
     empirical = dict(analysis.to_json(), figures=list(drawn), claim_figures=per_claim)
     results = {"format_version": FORMAT_VERSION, "meta": meta, "claims": table, "outcomes": outcomes, "records": records, "empirical": empirical}
     atomic_write_text(run_dir / "results.json", json.dumps(json_clean(results), indent=1, sort_keys=True))
@@ -75,8 +85,41 @@ def write_run_report(root: Path, records: list[dict], outcomes: dict, meta: dict
     atomic_write_text(run_dir / "records.md", records_markdown(records, outcomes, meta, table, analysis, drawn, verdicts))
     atomic_write_text(run_dir / "report.html", report_html(run_dir, records, outcomes, meta, table, analysis, drawn,
                                                            per_claim, verdicts))
-    _refresh_latest(root, run_dir)
     return run_dir
+
+
+def verdicts_from_table(claims: dict) -> dict:
+    """The claim verdicts (``reporting.verdicts``' shape) back from results.json's claim table; a table
+    written before it kept ``claim_verdict`` gives its verdict with the reason split off."""
+    out = {}
+    for cid, row in claims.items():
+        verdict, reason = row.get("claim_verdict"), row.get("reason")
+        if verdict is None:
+            verdict, reason = row.get("verdict", ""), ""
+            for name in (VERIFIED, FAILED, NOT_VERIFIED):
+                if verdict.startswith(name + " ("):
+                    verdict, reason = name, verdict[len(name) + 2:-1]
+        out[cid] = {k: row.get(k) for k in ("best_detects", "target", "excludes", "strata")}
+        out[cid].update(verdict=verdict, reason=reason or "", records=row.get("records", 0),
+                        strata=row.get("strata") or {})
+    return out
+
+
+def render_results(results: Path, out_dir: Path) -> Path:
+    """Render a written run's results.json (or .json.gz, e.g. the baseline) again into ``out_dir``, with
+    this checkout's report code; its records, outcomes, metadata and claim verdicts as written."""
+    import gzip
+
+    results = Path(results)
+    if results.is_dir():
+        results = results / "results.json"
+    with (gzip.open if results.suffix == ".gz" else open)(results, "rt", encoding="utf-8") as fh:
+        doc = json.load(fh)
+    blank = Record(claim="", check="", setting={}, seeds=[], statistic="", value=None, bound=None, verdict="",
+                   inside=None).to_jsonable()
+    records = [dict(blank, **r) for r in doc["records"]]   # a slimmed baseline drops the empty fields
+    return write_report_files(out_dir, records, doc.get("outcomes") or {}, doc["meta"],
+                              verdicts_from_table(doc["claims"]))
 
 
 def _refresh_latest(root: Path, run_dir: Path) -> None:

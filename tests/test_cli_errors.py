@@ -38,11 +38,14 @@ CASES = {
     "unknown-preset": (["run", "--preset", "nope"], ["preset", "'nope'", "must be one of"]),
     "unknown-dataset": (["run", *SHORT, "--dataset", "imagenet"], ["dataset", "'imagenet'", "must be one of"]),
     "missing-idx-dir": (["run", *SHORT, "--dataset", "mnist", "--data-dir", "/nonexistent"],
-                        ["data_dir", "/nonexistent", "no such directory"]),
+                        ["--data-dir", "/nonexistent", "no such directory"]),
+    "mnist-without-data-dir": (["run", "--preset", "mnist-a"], ["--preset mnist-a", "pass --data-dir", "IDX"]),
+    "dataset-without-data-dir": (["run", *SHORT, "--dataset", "fashion-mnist"],
+                                 ["--dataset fashion-mnist", "pass --data-dir"]),
     "seed-not-integer": (["run", *SHORT, "--seed", "1.5"], ["--seed", "invalid int value", "1.5"]),
     "seed-negative": (["run", *SHORT, "--seed", "-1"], ["seed == -1", "must be >= 0"]),
     "unknown-flag": (["run", *SHORT, "--bogus", "1"], ["unrecognized arguments", "--bogus"]),
-    "gamma-one": (["run", *SHORT, "--gamma", "1.0"], ["gamma == 1.0", "must be < 1"]),
+    "gamma-one": (["run", *SHORT, "--gamma", "1.0"], ["--gamma == 1.0", "must be < 1"]),
     "gamma-negative": (["run", *SHORT, "--gamma", "-0.1"], ["gamma == -0.1", "must be >= 0"]),
     "gamma-nan": (["run", *SHORT, "--gamma", "nan"], ["gamma == nan", "must be finite"]),
     "eps-negative": (["run", *SHORT, "--eps", "-1"], ["eps == -1.0", "must be >= 0"]),
@@ -58,10 +61,9 @@ CASES = {
     "dtype": (["run", *SHORT, "--dtype", "float16"], ["dtype == 'float16'", "must be one of"]),
     "pair-same-class": (["run", *SHORT, "--pair", "3,3"], ["pair == '3,3'", "two different class indices"]),
     "pair-malformed": (["run", *SHORT, "--pair", "3"], ["pair == '3'", "two class indices"]),
-    "n-train-zero-synthetic": (["run", *SHORT, "--n-train", "0"], ["n_train == 0", "only for real data"]),
-    "threads-negative": (["run", *SHORT, "--threads", "-1"], ["threads == -1", "must be >= 0"]),
-    "no-command": ([], ["command", "required"]),
-    "unknown-command": (["fly"], ["command", "invalid choice", "'fly'"]),
+    "n-train-zero-synthetic": (["run", *SHORT, "--n-train", "0"], ["--n-train == 0", "only for real data"]),
+    "threads-negative": (["run", *SHORT, "--threads", "-1"], ["--threads == -1", "must be >= 0"]),
+    "unknown-command": (["fly"], ["COMMAND", "invalid choice", "'fly'"]),
 }
 if not torch.cuda.is_available():
     CASES["cuda-unavailable"] = (["run", *SHORT, "--device", "cuda"], ["device == 'cuda'", "CUDA is not available"])
@@ -70,8 +72,9 @@ if not torch.cuda.is_available():
 FRESH = ("missing-idx-dir",)
 
 # A run whose training diverges (the identity loss with a huge step): exit 1, status in the JSON.
-DIVERGING = ["run", "--no-timings", "--dataset", "shifted-gauss", "--d", "10", "--n-train", "40", "--n-test", "100",
-             "--width", "50", "--epochs-f", "50", "--epochs-g", "50", "--lr", "1e6", "--loss", "identity"]
+DIVERGING = ["run", "--no-timings", "--quiet", "--dataset", "shifted-gauss", "--d", "10", "--n-train", "40",
+             "--n-test", "100", "--width", "50", "--epochs-f", "50", "--epochs-g", "50", "--lr", "1e6",
+             "--loss", "identity"]
 METRICS = ("acc_f_train", "acc_g_train", "acc_f_test", "acc_g_test", "agreement", "cos_signed", "cos_abs")
 
 _FORK_SERVER = textwrap.dedent("""
@@ -195,7 +198,7 @@ def test_fork_server_matches_fresh_interpreter(outcomes, name):
 
 def test_cli_exits_1_on_divergence(outcomes):
     """A diverged run is a result, not a usage error: exit 1, its JSON on stdout with
-    status "invalid: ..." and null metrics, nothing on stderr."""
+    status "invalid: ..." and null metrics, nothing on stderr (--quiet: no reading)."""
     rc, out, err = outcomes["fork:diverging"]
     assert "Traceback" not in err and err == "", err
     assert rc == 1, (rc, out[-500:])

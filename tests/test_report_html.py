@@ -184,7 +184,9 @@ def test_claim_table_rebuilt_from_results_json_matches(broken):
              if ln.startswith("| ") and ln.split("|")[1].strip() in CLAIMS}
     for claim, row in results["claims"].items():
         if row.get("best_detects") is not None and claim != "D4":
-            assert f"| {row['best_detects']:.4g} |" in lines[claim]
+            # With its direction: "≥ x" (ceiling), "≤ x" (floor), "any > x" (exact comparison).
+            shown = f"{row['best_detects']:.4g}"
+            assert any(f"| {d} {shown} |" in lines[claim] for d in ("≥", "≤", "any >")), lines[claim]
 
 
 def test_summary_is_one_page_and_records_md_has_the_rest(broken):

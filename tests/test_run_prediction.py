@@ -174,7 +174,7 @@ def test_P5_map_marks_where_g_hat_and_g_differ(tmp_path):
 
 def test_P5_collapsed_pairs_reach_the_summary():
     """The harness notes each collapsed pair with its prediction; the plugin carries the notes like
-    records; summary.md lists each with the predicted agreement and the reason."""
+    records; records.md's "Where it breaks" groups them by setting and class."""
     from checks import session
     from reporting.markdown import collapses_section
 
@@ -185,10 +185,12 @@ def test_P5_collapsed_pairs_reach_the_summary():
     (carried,) = [json.loads(s) for s in session.current().drain_collapses()]
     assert carried == dict(note, check="test_x") and session.current().drain_collapses() == []
     md = "\n".join(collapses_section([carried, dict(carried, seed=5, predicted=0.8, reason=None)]))
-    assert "- `test_x`, inside L2: no; d=100, dataset=shifted-gauss" in md
-    assert "  | 4 | 0.501 | 0.499 | label term outweighs the signal on 100% of inputs |" in md
-    assert "  | 5 | 0.501 | 0.800 | not predicted |" in md
-    assert collapses_section([])[-1] == "None."
+    assert ("| predicted before g was trained (P5) | d=100, dataset=shifted-gauss | test_x | 1 of unknown | 0.501 "
+            "| 0.499 | unknown / unknown | unknown | no | label term outweighs the signal |") in md
+    assert ("| outside L2 (or L2 unknown), not predicted | d=100, dataset=shifted-gauss | test_x | 1 of unknown "
+            "| 0.501 | 0.800 |") in md
+    assert "| total | | | 2 |" in md
+    assert collapses_section([])[-2] == "No pair collapsed."
 
 
 def test_P5_prediction_coverage_mode_reaches_the_theory():

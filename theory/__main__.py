@@ -1,4 +1,5 @@
-"""``python -m theory claims [IDS ...] [--latex]``: print the claim registry.
+"""``python -m theory claims [IDS ...] [--latex]``: print the claim registry, each statement in plain
+Unicode (``Claim.text``: ‖∇f(x_n)‖, Σ, ≤, one line per conjunct) or, with ``--latex``, as LaTeX.
 
 Exit codes: 0 on success, 2 for bad arguments (one line on stderr).
 """
@@ -24,13 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     c = sub.add_parser("claims", help="print every claim with ID, label, title and statement")
     c.add_argument("ids", nargs="*", metavar="ID", help="only these claim IDs (default: all)")
-    c.add_argument("--latex", action="store_true", help="print statements as LaTeX")
+    c.add_argument("--latex", action="store_true", help="print statements as LaTeX (default: plain text)")
     return p
 
 
 def format_claim(claim, latex: bool = False) -> str:
-    stmt = claim.latex if latex else str(claim.statement)
-    return f"{claim.id} [{claim.label}] {claim.title}\n    {stmt}"
+    """ID, label and title, then the statement indented: plain text, one line per conjunct, or LaTeX."""
+    stmt = claim.latex if latex else claim.text
+    return f"{claim.id} [{claim.label}] {claim.title}\n" + "\n".join("    " + line for line in stmt.split("\n"))
 
 
 def main(argv=None) -> int:

@@ -10,11 +10,14 @@ derivation as much as the code).
 from __future__ import annotations
 
 import importlib
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from . import formulas as F
 from .validation import check_choice
@@ -48,6 +51,12 @@ class Claim:
     def latex(self) -> str:
         """``sympy.latex`` of the statement, with THEORY.md's symbol names."""
         return sp.latex(self.statement, symbol_names=_LATEX_NAMES)
+
+    @property
+    def text(self) -> str:
+        """The statement in plain Unicode (‖∇f(x_n)‖, Σ, ≤, ∧), one line per conjunct of a top-level ∧."""
+        parts = self.statement.args if isinstance(self.statement, sp.And) else (self.statement,)
+        return "\n".join(_TextPrinter().doprint(part) for part in parts)
 
     @property
     def expression(self):
@@ -130,6 +139,96 @@ k_ = sp.Idx("n")
 Lam, Y, Xz, Phim = (sp.IndexedBase(r"\Lambda"), sp.IndexedBase("y"), sp.IndexedBase(r"x\cdot z"),
                     sp.IndexedBase(r"\Phi_m"))
 S2 = sp.Rational(1, 2)
+
+# Plain-text names (THEORY.md's notation) of the statements' symbols, by symbol name.
+_TEXT_NAMES = {
+    "gamma": "γ", "theta": "θ", "rho": "ρ", "delta": "δ", "epsilon": "ε", "kappa": "κ", "eta": "η", "beta": "β",
+    "t_prime": "t'", "xx": "‖x‖²", "zz": "‖z‖²", "xz": "x·z", "B_xi": "B_ξ", "B_xi_prime": "B'_ξ", "c_1": "c₁",
+    "u_norm": "‖u_n‖", "u_min": "min_n ‖u_n‖", "S_2": "Σ_n α_n²", "Phi": "Φ", "Phi_m": "Φ_m",
+    "cos": "cos(r_n, y^adv_n u_n)", "y_adv": "y^adv_n", "vz": "v_n·z", "b_n": "b_n(z)",
+    r"\hat{g}": "ĝ", r"\hat{f}": "f̂", r"\hat{\Phi}": "Φ̂", "A_fg": "A(f, g)", "A_pred": "Â(f, g)",
+    "acc_g": "acc_D(g)", "share_wrong": "share(sgn g ≠ sgn f)", "E_grad0_sq": "E‖∇f_0(x)‖²", "xi_norm": "‖ξ_n‖",
+    "rms_Delta": "rms_k Δ_k(z)", "angle": "∠(r_n, r'_n)", "Phi_xx": "Φ(x, x)", "Phi_pi": "Φ|θ=π",
+    "E_ur": "E[u_n·r_n]", "slope_m": "slope(log|Φ_m − Φ| vs log m)", "kappa_max": "κ_max",
+    "y_adv_pi": "y^adv_π(n)", "rademacher": "±1 (uniform)", "B_0": "B_0(z)", "B_E": "B_E(z)", "S": "S(z)",
+    "grad_f": "‖∇f(x_n)‖", "nabla_f": "∇f(x_n)", "Lambda_n": "Λ_n", "sup_lprime": "sup ℓ'",
+    "overlap_ZX": "|Z ∩ X|", "overlap_ZXadv": "|Z ∩ X^adv|",
+}
+# Indexed symbols: base name → template of the indexed term.
+_TEXT_INDEXED = {r"\Lambda": "Λ_{i}", "y": "y_{i}", r"x\cdot z": "x_{i}·z", r"\Phi_m": "Φ_m(x_{i}, z)",
+                 "a": "a_{i}", "h": "w_{i}·z + b_{i}", "z": "z_{i}", "c": "cos_{i}"}
+_TEXT_FUNCTIONS = {"sign": "sgn", "acos": "arccos", "asin": "arcsin", "atan": "arctan", "phi": "φ"}
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class _TextPrinter(StrPrinter):
+    """sympy's str printer in THEORY.md's notation: names, √, powers, Σ, |·|, relations and logic."""
+
+    printmethod = "_theory_text"  # not sympy's own _sympystr, which Indexed and others define
+
+    def doprint(self, expr) -> str:
+        return super().doprint(expr).replace("*", "·").replace("-", "−")
+
+    def _print_Symbol(self, expr):
+        return _TEXT_NAMES.get(expr.name, expr.name)
+
+    def _print_Indexed(self, expr):
+        i = self._print(expr.indices[0])
+        return _TEXT_INDEXED.get(expr.base.name, "{b}_{i}").format(i=i, b=expr.base.name)
+
+    _print_Pi = lambda self, expr: "π"  # noqa: E731
+    _print_Idx = lambda self, expr: self._print(expr.label)  # noqa: E731
+
+    def _print_Function(self, expr):
+        name = _TEXT_FUNCTIONS.get(expr.func.__name__, expr.func.__name__)
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_KroneckerDelta(self, expr):  # an indicator: 1 where the two sides are equal
+        return f"[{self._print(expr.args[0])} = {self._print(expr.args[1])}]"
+
+    def _root(self, base) -> str:
+        inner = self._print(base)
+        return f"√{inner}" if re.fullmatch(r"[\w‖'^]+", inner) else f"√({inner})"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp is sp.S.Half:
+            return self._root(base)
+        if exp.is_Rational and exp < 0:
+            return f"1/{self.parenthesize(sp.Pow(base, -exp, evaluate=False), PRECEDENCE['Mul'], strict=True)}"
+        if exp.is_Integer and exp > 1:
+            return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + str(exp).translate(_SUPERSCRIPTS)
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+    def _print_Relational(self, expr):
+        op = {"==": "=", "!=": "≠", "<=": "≤", ">=": "≥"}.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+    def _logic(self, expr, joiner):
+        return joiner.join(f"({self._print(a)})" if isinstance(a, (sp.Or, sp.Implies)) else self._print(a)
+                           for a in expr.args)
+
+    _print_And = lambda self, expr: self._logic(expr, " ∧ ")  # noqa: E731
+    _print_Or = lambda self, expr: self._logic(expr, " ∨ ")  # noqa: E731
+    _print_Implies = lambda self, expr: self._logic(expr, " ⇒ ")  # noqa: E731
+    _print_Not = lambda self, expr: f"¬{self._print(expr.args[0])}"  # noqa: E731
+
+    def _print_Sum(self, expr):
+        (i, lo, hi), = expr.limits
+        body = self.parenthesize(expr.function, PRECEDENCE["Mul"], strict=False)
+        return f"Σ_{{{self._print(i)}={self._print(lo)}..{self._print(hi)}}} {body}"
+
+    def _print_Limit(self, expr):
+        body, z, z0, direction = expr.args
+        side = {"+": "⁺", "-": "⁻"}.get(str(direction), "")
+        return f"lim_{{{self._print(z)}→{self._print(z0)}{side}}} ({self._print(body)})"
+
+    def _print_Derivative(self, expr):
+        (v, _), = expr.variable_count
+        return f"d/d{self._print(v)} ({self._print(expr.expr)})"
 _K = "theory.kernel."
 _L = "theory.lazy."
 _D = "theory.direction."

@@ -1,0 +1,248 @@
+"""Where each claim holds, in the report's words: the scoped verdict ("verified on k of n strata"), the
+run's outcome line, the stratum statuses as colours, numbers with their direction and enough digits
+next to their bound, the settings each claim was asserted and observed on, and Hypothesis' view of
+each check. Plain data in, strings and small dicts out (``reporting.markdown`` and ``reporting.html``
+lay them out)."""
+
+from __future__ import annotations
+
+from theory.claims import CLAIMS
+
+from .margins import claim_order
+from .records import finite, finite_list
+from .verdicts import FAILED, NOT_VERIFIED, VERIFIED
+
+#: CSS class (and colour) of a claim or stratum status: only a verified one is green, only a failed one
+#: red; every other status (not covered, not checked, not verified, …) is amber: evidence missing there.
+CSS_OK, CSS_WARN, CSS_BAD, CSS_NONE = "ok", "warn", "bad", "none"
+CSS_COLORS = {CSS_OK: "#2ca02c", CSS_WARN: "#e8a33d", CSS_BAD: "#d62728", CSS_NONE: "#7f7f7f"}
+OBSERVATION = "observation-only"
+#: A value this close to its bound (relative) gets digits until the two differ.
+NEAR_BOUND = 1e-3
+
+
+def status_class(status: str | None) -> str:
+    """The colour class of a stratum's or claim's status."""
+    status = status or ""
+    if status == VERIFIED:
+        return CSS_OK
+    if status == FAILED:
+        return CSS_BAD
+    return CSS_NONE if status.startswith(OBSERVATION) or not status else CSS_WARN
+
+
+def _verdict(row: dict) -> str:
+    """The claim verdict of a claim-table row (``writer.claim_table``), without its reason."""
+    v = row.get("claim_verdict")
+    if v is not None:
+        return v
+    v = row.get("verdict") or ""
+    for name in (VERIFIED, FAILED, NOT_VERIFIED):
+        if v.startswith(name):
+            return name
+    return v
+
+
+def stratum_reason(cell: dict) -> str:
+    """Why a stratum is not verified, as ``reporting.verdicts`` left it."""
+    if cell.get("reason"):
+        return str(cell["reason"])
+    if cell.get("uncovered") and cell.get("max_coverage") is not None:
+        return f"the conditions cover ≤ {cell['max_coverage']:.2f} of the inputs"
+    return "no asserted record" if not cell.get("records") else "underpowered"
+
+
+def scope(row: dict | None) -> dict:
+    """A claim's scoped verdict: {"text", "css", "verified", "strata", "others": [(stratum, status,
+    reason)]}; ``row``: its claim-table row, None where no check exercised it."""
+    if row is None:
+        return {"text": "not exercised", "css": CSS_NONE, "verified": 0, "strata": 0, "others": []}
+    verdict, strata = _verdict(row), row.get("strata") or {}
+    k = sum(v.get("verdict") == VERIFIED for v in strata.values())
+    others = [(s, v.get("verdict") or "", stratum_reason(v)) for s, v in strata.items() if v.get("verdict") != VERIFIED]
+    on = f"on {k} of {len(strata)} strata" if strata else ""
+    if verdict == VERIFIED:
+        text, css = (f"verified {on}" if on else "verified (no stratum axis)"), CSS_OK if not others else CSS_WARN
+    elif verdict == FAILED:
+        text, css = f"failed (verified {on})" if on else "failed", CSS_BAD
+    elif verdict.startswith(OBSERVATION):
+        text, css = OBSERVATION, CSS_NONE
+    else:
+        text, css = f"{verdict or NOT_VERIFIED} (verified {on})" if on else verdict or NOT_VERIFIED, CSS_WARN
+    return {"text": text, "css": css, "verified": k, "strata": len(strata), "others": others}
+
+
+OUTCOMES = ("verified on every stratum", "verified on some strata", "failed", "not verified", OBSERVATION,
+            "not exercised")
+
+
+def outcome_counts(table: dict) -> dict:
+    """Claims per outcome (OUTCOMES), over every registered claim and any other in ``table``."""
+    counts = {o: [] for o in OUTCOMES}
+    for cid in list(CLAIMS) + [c for c in table if c not in CLAIMS]:
+        s, row = scope(table.get(cid)), table.get(cid)
+        verdict = _verdict(row) if row else ""
+        key = ("not exercised" if row is None else "failed" if verdict == FAILED else
+               OBSERVATION if verdict.startswith(OBSERVATION) else
+               ("verified on some strata" if s["others"] else "verified on every stratum") if verdict == VERIFIED
+               else "not verified")
+        counts[key].append(cid)
+    return counts
+
+
+def outcome_line(table: dict) -> str:
+    """One line, like pytest's: "28 claims: 26 verified on every stratum, 1 verified on some strata (P4),
+    0 failed, …"."""
+    counts = outcome_counts(table)
+    parts = [f"{len(ids)} {name}" + (f" ({', '.join(ids)})" if ids and name != OUTCOMES[0] else "")
+             for name, ids in counts.items()]
+    return f"{sum(map(len, counts.values()))} claims: " + ", ".join(parts)
+
+
+def near_bound(value, bound, digits: int = 4) -> str:
+    """``value`` with ``digits`` significant digits, more where it lies within NEAR_BOUND (relative) of
+    ``bound``: until the two differ, and one more."""
+    v, b = finite(value), finite(bound)
+    if v is None:
+        return "" if value is None else str(value)
+    text = f"{v:.{digits}g}"
+    if b is None or v == b or abs(v - b) > NEAR_BOUND * max(abs(b), 1e-300):
+        return text
+    for k in range(digits, 17):
+        if f"{v:.{k}g}" != f"{b:.{k}g}":
+            return f"{v:.{k + 1}g}"     # one digit past the first that differs: the gap itself reads
+    return f"{v:.17g}"
+
+
+def directed(value, side: str | None, test: str | None, bound=None) -> str:
+    """A ``detects`` or ``target`` mean with the direction of the violation it stands for: "≥ x" for a
+    ceiling (violations lie above), "≤ x" for a floor; an exact comparison fails on any value beyond."""
+    v = finite(value)
+    if v is None:
+        return "" if value is None else str(value)
+    if test in ("exact", "hoeffding"):
+        return f"any > {near_bound(bound if finite(bound) is not None else v, None)}"
+    return f"{'≤' if side == 'at least' else '≥'} {v:.4g}"
+
+
+# The settings a claim's domain table reports, as (key in the setting, column name).
+DOMAIN_KEYS = (("d", "d"), ("N", "N"), ("m", "m"), ("t_f", "t_f"), ("t_g", "t_g"), ("eps", "ε"))
+
+
+def _span(xs: list[float]) -> str:
+    if not xs:
+        return "n/a"
+    lo, hi = min(xs), max(xs)
+    return f"{lo:.4g}" if lo == hi else f"{lo:.4g}–{hi:.4g}"
+
+
+def domain(records: list[dict]) -> dict:
+    """Per claim, over its asserted and its observed per-example records: how many, and the range of each
+    DOMAIN_KEYS setting and of κ (the records' ``kappa``), "n/a" where no record carries it."""
+    from .verdicts import POOLED_CHECK, STRATUM_CHECK, _asserted
+
+    groups: dict = {}
+    for r in records:
+        if r.get("check") in (POOLED_CHECK, STRATUM_CHECK):
+            continue
+        kind = "asserted" if _asserted(r) else "observed" if r.get("verdict") == "observed" else None
+        if kind:
+            groups.setdefault(r["claim"], {"asserted": [], "observed": []})[kind].append(r)
+    out = {}
+    for claim in claim_order(groups):
+        out[claim] = {}
+        for kind, recs in groups[claim].items():
+            row = {"records": len(recs)}
+            for key, name in DOMAIN_KEYS:
+                row[name] = _span([x for r in recs if (x := finite((r.get("setting") or {}).get(key))) is not None])
+            row["κ"] = _span([x for r in recs for x in finite_list(r.get("kappa"))])
+            out[claim][kind] = row
+    return out
+
+
+DOMAIN_COLUMNS = ("records", *(name for _, name in DOMAIN_KEYS), "κ")
+#: The settings figure (``reporting.figures.DOMAIN``).
+DOMAIN_FIGURE = "settings_checked.png"
+
+
+def domain_lines(dom: dict, claims=None) -> list[str]:
+    """The Markdown domain table: one row per kind (asserted, observed) and set of ranges, naming the claims
+    that share it (the conformance claims R1–R6 are checked on the same pairs)."""
+    rows: dict = {}
+    for claim, kinds in dom.items():
+        for kind, row in kinds.items():
+            if row["records"] and (claims is None or claim in claims):
+                rows.setdefault((kind, *(str(row[c]) for c in DOMAIN_COLUMNS)), []).append(claim)
+    md = ["| claims | records held to the bound / observed | " + " | ".join(DOMAIN_COLUMNS) + " |",
+          "|---|---|" + "---|" * len(DOMAIN_COLUMNS)]
+    md += [f"| {', '.join(ids)} | " + " | ".join(key) + " |" for key, ids in rows.items()]
+    return md + [""]
+
+
+def hypothesis_rows(outcomes: dict, meta: dict, records: list[dict]) -> list[dict]:
+    """Per check (test node): Hypothesis' view as ``--hypothesis-show-statistics`` gives it (examples per
+    phase, invalid draws; gathered by ``checks.plugin`` into ``meta["hypothesis"]``), the pairs it trained,
+    the pairs of its records that diverged ("invalid" records) and its wall time."""
+    stats = meta.get("hypothesis") or {}
+    diverged: dict = {}
+    for r in records:
+        if r.get("verdict") == "invalid" and r.get("nodeid"):
+            diverged[r["nodeid"]] = diverged.get(r["nodeid"], 0) + max(1, r.get("n_pairs") or 0)
+    rows = []
+    for nodeid in list(outcomes) + [n for n in stats if n not in outcomes]:
+        s, o = stats.get(nodeid) or {}, outcomes.get(nodeid) or {}
+        none = 0 if s else None                  # a phase Hypothesis did not run made no example
+        rows.append({"check": nodeid, "explicit": s.get("explicit", none), "drawn": s.get("generate", none),
+                     "reused": s.get("reuse", none), "shrinks": s.get("shrink", none), "invalid": s.get("invalid"),
+                     "pairs": s.get("pairs"), "diverged": diverged.get(nodeid, 0),
+                     "seconds": o.get("duration", s.get("seconds")), "stopped": s.get("stopped") or ""})
+    return rows
+
+
+HYPOTHESIS_COLUMNS = ("check", "explicit", "drawn", "reused", "shrinks", "invalid draws", "pairs", "diverged pairs",
+                      "wall s", "stopped because")
+
+
+def _n(v) -> str:
+    return "–" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
+
+
+def hypothesis_cells(row: dict) -> list[str]:
+    return [row["check"], *(_n(row[k]) for k in ("explicit", "drawn", "reused", "shrinks", "invalid", "pairs",
+                                                  "diverged", "seconds")), row["stopped"]]
+
+
+def hypothesis_total(rows: list[dict]) -> str:
+    """One line: the examples, invalid draws, pairs and wall time summed over the checks."""
+    def total(key):
+        xs = [r[key] for r in rows if r[key] is not None]
+        return sum(xs) if xs else None
+    if not rows:
+        return "Hypothesis: this run's results.json holds no per-check outcomes."
+    if total("explicit") is None and total("drawn") is None:
+        return (f"Hypothesis: {len(rows)} checks; examples per check not recorded in this run; "
+                f"{total('diverged') or 0} diverged pairs; {_n(total('seconds'))} s in the checks.")
+    return (f"Hypothesis: {len(rows)} checks ran {_n(total('explicit'))} explicit and {_n(total('drawn'))} drawn "
+            f"examples ({_n(total('reused'))} reused, {_n(total('shrinks'))} shrinks), {_n(total('invalid'))} "
+            f"invalid draws; {_n(total('pairs'))} pairs trained, {total('diverged') or 0} diverged; "
+            f"{_n(total('seconds'))} s in the checks.")
+
+
+def hypothesis_lines(rows: list[dict]) -> list[str]:
+    md = ["## Hypothesis' view per check", "", hypothesis_total(rows), "",
+          "| " + " | ".join(HYPOTHESIS_COLUMNS) + " |", "|---|" + "--:|" * (len(HYPOTHESIS_COLUMNS) - 2) + "---|"]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in hypothesis_cells(r)) + " |" for r in rows]
+    return md + [""]
+
+
+def domain_section(a, drawn: dict, kinds=("asserted", "observed")) -> list[str]:
+    """Where each claim was held to its bound (asserted) and where only observed: the ranges of the
+    settings and of κ over its records."""
+    dom = {c: {k: v for k, v in rows.items() if k in kinds} for c, rows in a.domain.items()}
+    if not dom:
+        return []
+    more = "" if "observed" in kinds else " The observed records' ranges: records.md."
+    return ["## Where each claim was checked", "",
+            "Ranges over the claim's records held to its bound (asserted) and over those only observed (outside "
+            f"the assumption): dimension d, samples N, width m, training times t_f, t_g, ε, laziness κ (n/a: no "
+            f"record carries it).{more}", "", *domain_lines(dom), *([f"![settings checked]({drawn[DOMAIN_FIGURE]})", ""] if DOMAIN_FIGURE in drawn else [])]
