@@ -4,7 +4,11 @@ Every check of a trained claim carries explicit examples (:func:`covering_axes`,
 :func:`covering_control_axes`, :func:`covering_gamma`) that between them give each axis of
 :data:`AXES` both of its values (γ = 0 and γ > 0, both losses, both scenarios, random and flipped
 targets, plain GD and heavy-ball), except where :data:`AXES_OUTSIDE_CLAIM` (``theory.strata``) says,
-with the reason, that the claim does not range over the axis. Hypothesis draws its own examples beyond them. ``tests/test_strategies.py``
+with the reason, that the claim does not range over the axis. Hypothesis draws its own examples beyond them.
+For a procedure that declares what it implements (``perturbation_learning.capabilities``), an example
+it cannot run is mapped where the claim allows it (an unsupported β → the declared β at the same t)
+and skipped otherwise, each stated in the run's metadata (``CheckSession.runnable``); ``checks.plugin.not_checked``
+names the strata and claims the declaration leaves unchecked, with the reasons. ``tests/test_strategies.py``
 counts the axes the default profile's explicit examples cover, claim by claim.
 
 >>> from hypothesis import given
@@ -23,12 +27,13 @@ from hypothesis import example
 from perturbation_learning.config import Config
 from theory.strata import AXES, AXES_OUTSIDE_CLAIM, stratum
 
-from .session import DIRECT_CALL
+from .session import DIRECT_CALL, current
 from .strategies import (CONTROL_WIDTH, LAZY_CALIBRATION, LAZY_EPS, MOMENTA, Setting, SizeLimits, control_config,
                          fixed_sizes, lazy_config, limits, pair_seeds, salted)
 
 __all__ = ["AXES", "AXES_OUTSIDE_CLAIM", "axis_examples", "axis_values", "control_axis_examples", "covering_axes",
            "covering_control_axes", "covering_gamma", "covering_theorem35", "theorem35_example"]
+
 
 #: γ of the explicit γ > 0 examples: inside the lazy settings' range [0, 0.5], far from 0.
 EXAMPLE_GAMMA = 0.3
@@ -129,10 +134,13 @@ def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits |
 
 def _with_examples(settings_list: list[Setting], argname: str):
     """Explicit examples of the check ``fn``, its pairs salted with its name (``strategies.salted``):
-    made at import, outside the running check."""
+    made at import, outside the running check; each as the procedure under check runs it
+    (``CheckSession.runnable``)."""
     def decorate(fn):
         for s in reversed(settings_list):
-            fn = example(**{argname: Setting(s.config, salted(s.seeds, fn.__name__))})(fn)
+            s = current().runnable(s, check=fn.__name__)
+            if s is not None:
+                fn = example(**{argname: Setting(s.config, salted(s.seeds, fn.__name__))})(fn)
         return fn
     return decorate
 
@@ -155,5 +163,6 @@ def covering_gamma(**arguments):
 def covering_control_axes(argname: str = "setting", **fixed):
     """Decorator (below ``@given``): the :func:`control_axis_examples` as explicit examples."""
     return _with_examples(control_axis_examples(**fixed), argname)
+
 
 

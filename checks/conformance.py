@@ -33,6 +33,7 @@ from theory.prediction import integrated_time
 from theory.tolerances import CONFORMANCE_PAIRS_PER_SETTING, CONFORMANCE_ROWS_PER_SET
 
 from . import assertions
+from .diagnoses import likely_causes
 from .pairs import Pair, double, to_float64
 from .session import claim_scope
 
@@ -49,6 +50,9 @@ class Part:
     tolerance: float = 0.0
     where: str = ""
     is_count: bool = False   # a count of offending rows that must be 0 (R5), not a rounding comparison
+    value: float = 0.0       # the reported value at the worst input, and the exact one (``checks.diagnoses``)
+    exact: float = 0.0
+    seed: int | None = None  # the pair's
 
     def describe(self) -> str:
         if self.is_count:
@@ -68,6 +72,7 @@ class Findings:
 
     parts: dict = field(default_factory=dict)        # (claim, name) → worst Part
     unchecked: dict = field(default_factory=dict)    # claim → set of "part (why it was not checked)"
+    seed: int | None = None                          # the pair being checked
 
     def compare(self, claim, name, values, exact, tol, where):
         """Record |values − exact| ≤ tol elementwise (arrays of one shape, tol broadcast); ``where(i)``
@@ -77,13 +82,14 @@ class Findings:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(dev == 0, 0.0, dev / tol)
         ratio = np.where(np.isnan(dev), np.inf, ratio)
-        self._keep(claim, name, ratio, dev, tol, where)
+        self._keep(claim, name, ratio, dev, tol, where, values=values, exact=exact)
 
-    def _keep(self, claim, name, ratio, dev, tol, where, is_count=False):
+    def _keep(self, claim, name, ratio, dev, tol, where, is_count=False, values=0.0, exact=0.0):
         if not ratio.size:
             return
         i = int(np.argmax(ratio))
-        new = Part(claim, name, float(dev.flat[i]), float(tol.flat[i]), where(i), is_count)
+        value, exact = (float(np.broadcast_to(np.asarray(v, float), dev.shape).flat[i]) for v in (values, exact))
+        new = Part(claim, name, float(dev.flat[i]), float(tol.flat[i]), where(i), is_count, value, exact, self.seed)
         old = self.parts.get((claim, name))
         if old is None or new.ratio > old.ratio:
             self.parts[(claim, name)] = new
@@ -275,12 +281,17 @@ def scenario_input_consistency(p: Checked, out: Findings) -> None:
 
 
 def time_bookkeeping(p: Checked, out: Findings) -> None:
-    """R4: t = η Σ_{j<T}(1 − β^{T−j})/(1 − β) from the config; Λ_n = t/N (identity) or within
-    [0, t·sup ℓ'/N] and equal to the weighted ℓ' of the recorded per-sample losses (logistic)."""
+    """R4: t = η Σ_{j<T}(1 − β^{T−j})/(1 − β) from the config (or from the reported step sizes of a schedule);
+    Λ_n = t/N (identity) or within [0, t·sup ℓ'/N] and equal to the weighted ℓ' of the recorded per-sample losses."""
     cfg, loss = p.cfg, p.cfg.loss
     for name, lr, steps in (("f", cfg.lr, cfg.epochs_f), ("g", cfg.lr_g or cfg.lr, cfg.epochs_g)):
+        rates = p.train[name].info.get("learning_rates_per_seed")  # a schedule's reported step sizes
+        lr = lr if rates is None else rates[p.i]
+        if np.shape(lr) not in ((), (steps,)):
+            out.count("R4", f"{name} reports {len(lr)} learning rates for T = {steps} steps", [0], _seedwhere(p.seed))
+            continue
         t = integrated_time(lr, steps, cfg.momentum)
-        out.compare("R4", f"the integrated time of {name} differs from η Σ_j (1 − β^(T−j))/(1 − β) = {t:.6g}",
+        out.compare("R4", f"the integrated time of {name} differs from {C.TIME_FORMULAS[np.ndim(lr)]} = {t:.6g}",
                     [p.t(name)], [t], [C.time_tolerance(t, steps, p.u)], _seedwhere(p.seed))
         lam, n = to_float64(p.train[name].lam[p.i]), len(p.X)
         ttol = C.time_tolerance(t, steps, p.u) / n
@@ -352,12 +363,15 @@ CHECKS = (forward_consistency, attack_consistency, scenario_input_consistency, t
 
 def check_runs(setting, runs, procedure: str) -> dict:
     """R1–R6 on the valid pairs of ``runs`` ((run, index) per seed): one record per claim, returned
-    by claim; then an AssertionError naming every violated claim, one line each."""
+    by claim; then an AssertionError naming every violated claim, one line each, followed by the
+    "likely cause: …" lines of the deviation signatures its failing parts match."""
     found = Findings()
     valid = [(data, i) for data, i in runs if not (data.f.diverged[i] or data.g.diverged[i])]
-    checked = valid[:CONFORMANCE_PAIRS_PER_SETTING]
+    checked, pairs = valid[:CONFORMANCE_PAIRS_PER_SETTING], []
     for data, i in checked:
         p = Checked(Pair.from_run(data, i, setting.config))
+        pairs.append(p)
+        found.seed = p.seed
         for check in CHECKS:
             check(p, found)
     seeds = [data.seeds[i] for data, i in checked]
@@ -370,8 +384,8 @@ def check_runs(setting, runs, procedure: str) -> dict:
             out[claim], message = assertions.record_conformance(
                 parts, sorted(found.unchecked.get(claim, ())), procedure=procedure, setting=setting.describe(),
                 seeds=seeds)
-        if message:
-            failures.append(message)
+        if message:  # with the known deviation signatures the failing parts match (``checks.diagnoses``)
+            failures.append(message + likely_causes([q for q in parts if q.ratio > 1], pairs, _autograd))
     if failures:
         raise AssertionError("\n".join(failures))
     return out

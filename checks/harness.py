@@ -8,7 +8,9 @@ Theory quantities are computed on demand from ``theory/``; nothing here re-deriv
 The pairs come from the checked procedure (``perturbation_learning.procedure``): the project's
 batched trainer by default, another implementation with ``pytest checks/ --procedure module:object``
 (the session's procedure, ``checks.session``). f and g are then that implementation's own functions,
-∇f its autograd.
+∇f its autograd. A setting that procedure does not implement (its declared ``Capabilities``) is not
+trained: a Hypothesis example is rejected (a drawn one is redrawn), stated with the reason, and a check
+with no supported example is skipped (:func:`require_supported`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 import torch
+from hypothesis import reject
 
 from perturbation_learning.config import Config, seed_streams
 from perturbation_learning.procedure import Sample
 from perturbation_learning.run import RunResult, run_batch
 from perturbation_learning.validation import DTYPES
+from reporting.breaks import control_kind
+from theory.strata import NO_BIAS, rests_on_bias
 from theory.tolerances import CHECK_PREDICT_COVERAGE, COLLAPSE_AGREEMENT
 
 from . import assertions, conformance, remote
 from .pairs import Pair, double, to_float64
-from .session import claim_scope, current, current_claims
+from .session import DIRECT_CALL, claim_scope, current, current_check, current_claims
 from .strategies import Setting
 
 
@@ -53,14 +59,22 @@ def run_results(setting: Setting, claims=None) -> list[dict]:
 
 def note_collapses(results: list[dict], setting: Setting) -> None:
     """Every valid pair whose agreement fell below COLLAPSE_AGREEMENT goes to the run report with its
-    prediction (THEORY.md P5): the summary says, for each, what was predicted and why."""
-    for res in results:
-        if res["status"] == "ok" and res["agreement"] < COLLAPSE_AGREEMENT:
+    prediction (THEORY.md P5) and what ``reporting.breaks`` groups it by: ``setting_pairs``, the valid
+    pairs of its setting (so that the report can say "k of n"), the control it is (or None), g's time,
+    κ of f and g and the C2 coverage where the prediction computed them, f's and g's accuracy on D."""
+    valid = [res for res in results if res["status"] == "ok"]
+    described = setting.describe()
+    for res in valid:
+        if res["agreement"] < COLLAPSE_AGREEMENT:
             pred = res.get("prediction") or {}
-            current().note_collapse({"setting": setting.describe(), "seed": res["config"]["seed"],
-                                     "agreement": res["agreement"], "predicted": pred.get("agreement"),
-                                     "reason": pred.get("reason"),
-                                     "inside_l2": (pred.get("inside") or {}).get("l2")})
+            inside = pred.get("inside") or {}
+            current().note_collapse({
+                "setting": described, "seed": res["config"]["seed"], "agreement": res["agreement"],
+                "predicted": pred.get("agreement"), "reason": pred.get("reason"), "inside_l2": inside.get("l2"),
+                "setting_pairs": len(valid), "control": control_kind(described), "t_g": res.get("t_g"),
+                "kappa_f": inside.get("kappa_f_max"), "kappa_g": inside.get("kappa_g_max"),
+                "c2_coverage": inside.get("c2_l2_coverage"), "acc_f_train": res.get("acc_f_train"),
+                "acc_g_train": res.get("acc_g_train")})
 
 
 def _valid(res: dict, setting: Setting, claims) -> bool:
@@ -85,10 +99,30 @@ def run_pairs(setting: Setting, claims=None) -> list[Pair]:
             if _valid(res, setting, claims)]
 
 
+def require_supported(setting: Setting) -> None:
+    """Return if the procedure under check implements ``setting`` and the running check's claims; else
+    skip a check whose every claim rests on biases the network lacks, or state the setting
+    (``CheckSession.note_not_run``) and reject the example (``hypothesis.reject``; a check none of whose
+    examples is supported, e.g. a control whose attack is not declared, is then skipped by the plugin with
+    the reason), or raise ValueError outside a check."""
+    session, claims = current(), current_claims()
+    if claims and not session.capabilities.bias and all(rests_on_bias(c) for c in claims):
+        pytest.skip(f"not checked: {NO_BIAS}")
+    why = session.capabilities.why_not(setting.config)
+    if why is None:
+        return
+    if current_check() == DIRECT_CALL:
+        raise ValueError(f"setting: {why}")
+    session.note_not_run({"check": current_check(), "setting": setting.describe(), "reason": why,
+                          "action": "skipped"})
+    reject()
+
+
 def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     """(run, index in it) per seed: one batched run in this process, or one run per seed through the
     Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers.
     Every run's report is checked against itself first (R1–R6, ``checks.conformance``)."""
+    require_supported(setting)
     session = current()
     args = (_on_run_device(setting.config), list(setting.seeds))
     kw = dict(procedure=session.procedure, predict_coverage=CHECK_PREDICT_COVERAGE)

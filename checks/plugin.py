@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +31,9 @@ from theory.tolerances import ALPHA, CONFORMANCE_CLAIMS, MAX_ASSERTIONS_PER_RUN,
 RECORD_KEY = "claim_record"
 CLAIMS_KEY = "claims"
 COLLAPSE_KEY = "collapsed_pair"
+HYPOTHESIS_KEY = "hypothesis_view"
+_PAIRS_AT_START = pytest.StashKey[int]()
+_NOT_RUN_AT_START = pytest.StashKey[int]()  # the settings stated as not run before the test's call
 OPTION_PROCEDURE = "--procedure"
 OPTION_EXECUTOR = "--executor"
 #: The name the run's :class:`ClaimRun` is registered under with pytest's plugin manager.
@@ -127,7 +131,7 @@ class ClaimRun:
         sessions.end(self._token)
 
     def pytest_report_header(self, config):
-        return [f"procedure checked: {self.session.procedure_name}"]
+        return [f"procedure checked: {self.session.procedure_name}", *declaration_lines(self.session)]
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -137,6 +141,8 @@ class ClaimRun:
         if not claims:
             yield
             return
+        item.stash[_PAIRS_AT_START] = self.session.pairs_trained
+        item.stash[_NOT_RUN_AT_START] = len(self.session.not_run)
         with checking(check_name_of(item), claims):
             yield
 
@@ -144,11 +150,19 @@ class ClaimRun:
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
+        _skip_if_unsupported(report, item, call, self.session)
         if call.when == "call" or (call.when == "teardown" and self.session.pending()):
             for rec in self.session.drain():
                 report.user_properties.append((RECORD_KEY, rec))
             for note in self.session.drain_collapses():
                 report.user_properties.append((COLLAPSE_KEY, note))
+        if call.when == "call" and _PAIRS_AT_START in item.stash:
+            view = dict(hypothesis_view(getattr(item, "hypothesis_statistics", None)),
+                        pairs=self.session.pairs_trained - item.stash[_PAIRS_AT_START])
+            inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+            if inner is not None:   # Hypothesis' statistics leave out the explicit phase: its @example count
+                view["explicit"] = len(getattr(inner, "hypothesis_explicit_examples", ()))
+            report.user_properties.append((HYPOTHESIS_KEY, json.dumps(view)))
         if call.when in ("call", "teardown"):
             report.user_properties.append((CLAIMS_KEY, ",".join(claim_ids_of(item))))
 
@@ -166,6 +180,8 @@ class ClaimRun:
                 gathered.records.append(dict(json.loads(value), nodeid=report.nodeid))
             elif key == COLLAPSE_KEY:
                 gathered.collapses.append(dict(json.loads(value), nodeid=report.nodeid))
+            elif key == HYPOTHESIS_KEY:
+                gathered.hypothesis[report.nodeid] = json.loads(value)
         if report.when == "call":
             gathered.outcomes[report.nodeid] = {
                 "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
@@ -177,12 +193,15 @@ class ClaimRun:
     def pytest_testnodedown(self, node, error):
         out = getattr(node, "workeroutput", {})
         self.session.gathered.add_counts(out.get("pairs_trained", 0), out.get("seconds", {}))
+        for note in out.get("not_run", ()):
+            self.session.note_not_run(note)
 
     def pytest_sessionfinish(self, session, exitstatus):
         config, gathered = session.config, self.session.gathered
         if self.is_worker:  # hand the pair count to the controller
             config.workeroutput["pairs_trained"] = self.session.pairs_trained
             config.workeroutput["seconds"] = dict(self.session.seconds)
+            config.workeroutput["not_run"] = list(self.session.not_run)
             return
         gathered.add_counts(self.session.pairs_trained, self.session.seconds)
         if not gathered.outcomes:
@@ -193,6 +212,7 @@ class ClaimRun:
         meta = run_metadata(config, self.session, self.started)
         meta["exitstatus"] = int(exitstatus)
         meta["collapsed_pairs"] = gathered.collapses
+        meta["hypothesis"] = gathered.hypothesis
         meta["false_failure_budget"].update(tests_made=conclusion.tests_made, spent=conclusion.budget_spent)
         if self.report.write(gathered.records, gathered.outcomes, meta, conclusion.claims) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -210,7 +230,8 @@ class ClaimRun:
         named |= {r["claim"] for r in gathered.records if r["claim"] in CONFORMANCE_CLAIMS}
         if require_verified:
             named |= set(CONFORMANCE_CLAIMS)
-        conclusion = conclude(sorted(named), gathered.records, require_verified=require_verified)
+        conclusion = conclude(sorted(named), gathered.records, require_verified=require_verified,
+                              not_checked=not_checked_of(self.session))
         gathered.records.extend(conclusion.pooled)
         self.conclusion = conclusion
         return conclusion
@@ -246,6 +267,32 @@ class ClaimRun:
         self.report.summarise(tr)
 
 
+_PHASE = re.compile(r"^\s*- during (\w+) phase \(([\d.]+) seconds\)")
+_CASES = re.compile(r"^\s*- (\d+) passing, (\d+) failing, and (\d+) invalid test cases")
+_STOPPED = re.compile(r"^\s*- Stopped because (.*)$")
+
+
+def hypothesis_view(text: str | None) -> dict:
+    """Hypothesis' statistics of one test (the text ``--hypothesis-show-statistics`` prints, which its
+    pytest plugin leaves on the item): test cases per phase (reuse, generate, shrink, …),
+    invalid draws over all phases, seconds and why it stopped. {} without statistics."""
+    out: dict = {}
+    phase = None
+    for line in (text or "").splitlines():
+        if m := _PHASE.match(line):
+            phase = m.group(1)
+            out["seconds"] = out.get("seconds", 0.0) + float(m.group(2))
+        elif (m := _CASES.match(line)) and phase:
+            valid, failing, invalid = (int(x) for x in m.groups())
+            out[phase] = out.get(phase, 0) + valid + failing + invalid
+            out["invalid"] = out.get("invalid", 0) + invalid
+        elif m := _STOPPED.match(line):
+            out["stopped"] = m.group(1).strip()
+    if out:
+        out.setdefault("invalid", 0)
+    return out
+
+
 def run_metadata(config, session, started: float) -> dict:
     """The run's metadata for results.json: when, where, what (profile, seed, procedure, versions, device)."""
     import hypothesis
@@ -270,8 +317,62 @@ def run_metadata(config, session, started: float) -> dict:
         "device": run_device(),
         "args": list(config.invocation_params.args),
         "procedure": name, "rerun_procedure": None if name == DEFAULT_PROCEDURE else name,
+        "capabilities": session.capabilities.to_dict(),
+        "not_checked": dict(not_checked_of(session), settings=list(session.not_run)),
         **git_revision(config.rootpath),
     }
+
+
+def not_checked(capabilities, claims) -> dict:
+    """What a procedure's declaration (a ``Capabilities``) leaves unchecked among ``claims``, as plain data
+    for the run's metadata and ``reporting.verdicts``: {"strata": "axis=value" → why, "claims": claim → why}.
+    A claim is unchecked where its control needs an attack the procedure lacks, or where it rests on the
+    kernel of biased neurons and the network has none (``theory.strata.rests_on_bias``)."""
+    from theory.strata import NO_BIAS, rests_on_bias
+
+    from .properties.controls import CONTROLS
+
+    out = {}
+    for claim in claims:
+        attack = CONTROLS.get(claim, {}).get("attack")
+        if attack and capabilities.attacks is not None and attack not in capabilities.attacks:
+            out[claim] = f"the procedure does not support attack {attack!r} (attacks: {', '.join(capabilities.attacks)})"
+        elif not capabilities.bias and rests_on_bias(claim):
+            out[claim] = NO_BIAS
+    return {"strata": capabilities.excluded_strata(), "claims": out}
+
+
+def not_checked_of(session) -> dict:
+    """:func:`not_checked` for the procedure under check, among every registered claim."""
+    from theory.claims import CLAIMS
+
+    return not_checked(session.capabilities, sorted(CLAIMS))
+
+
+def declaration_lines(session) -> list[str]:
+    """The header's statement of what the run checks of the procedure and what not, with the reasons."""
+    caps = session.capabilities
+    if not caps.declared:
+        return ["declared capabilities: none (held to every setting)"]
+    nc = not_checked_of(session)
+    return [f"declared capabilities: {caps.describe()}"] + \
+        [f"not checked: stratum {cell}: {why}" for cell, why in nc["strata"].items()] + \
+        [f"not checked: claim {claim}: {why}" for claim, why in nc["claims"].items()] + \
+        [f"not run: settings with {field} {', '.join(values)} (skipped, stated in results.json meta.not_checked)"
+         for field, values in caps.excluded_values().items() if values]
+
+
+def _skip_if_unsupported(report, item, call, session) -> None:
+    """A check whose every example the procedure's declaration rules out (Hypothesis: Unsatisfiable) is
+    skipped with the reason the harness stated, not failed."""
+    from hypothesis.errors import Unsatisfiable
+
+    if call.when != "call" or call.excinfo is None or not call.excinfo.errisinstance(Unsatisfiable):
+        return
+    reasons = sorted({n["reason"] for n in session.not_run[item.stash.get(_NOT_RUN_AT_START, 0):]})
+    if reasons:
+        report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1] or 0,
+                                                      "Skipped: not checked: " + "; ".join(reasons))
 
 
 def git_revision(root) -> dict:

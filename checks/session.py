@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from perturbation_learning.files import json_clean
-from perturbation_learning.procedure import Procedure, load_procedure, procedure_name
+from perturbation_learning.procedure import Capabilities, Procedure, capabilities_of, load_procedure, procedure_name
 from theory.tolerances import CONFORMANCE_CLAIMS
 
 from .remote import Executor
@@ -47,6 +47,7 @@ class Gathered:
     records: list = field(default_factory=list)
     outcomes: dict = field(default_factory=dict)
     collapses: list = field(default_factory=list)
+    hypothesis: dict = field(default_factory=dict)   # per test node: Hypothesis' statistics and pairs
     pairs: int = 0
     seconds: dict = field(default_factory=dict)
 
@@ -69,11 +70,39 @@ class CheckSession:
     pairs_trained: int = 0
     seconds: dict = field(default_factory=dict)
     gathered: Gathered = field(default_factory=Gathered)
+    not_run: list = field(default_factory=list)      # settings mapped or skipped for the procedure's declaration
 
     @property
     def procedure_name(self) -> str:
         """'module:object' of the procedure under check."""
         return procedure_name(self.procedure)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the procedure under check declares it implements (``perturbation_learning.capabilities``)."""
+        return capabilities_of(self.procedure)
+
+    def note_not_run(self, note: dict) -> None:
+        """State one setting that was mapped or skipped because the procedure does not support it (a
+        JSON-able dict: check, setting, reason, action); each once."""
+        note = json_clean(note)
+        if note not in self.not_run:
+            self.not_run.append(note)
+
+    def runnable(self, setting, check: str | None = None):
+        """``setting`` (a ``checks.strategies.Setting``) as the procedure can run it: itself when supported,
+        else mapped where the claim allows it (``Capabilities.map``: a fixed β at the same t), else None;
+        a mapped or skipped one is stated (:meth:`note_not_run`) with the reason."""
+        why = self.capabilities.why_not(setting.config)
+        if why is None:
+            return setting
+        mapped = self.capabilities.map(setting.config)
+        old, new = setting.config.to_dict(), None if mapped is None else mapped.to_dict()
+        action = "skipped" if mapped is None else "mapped: " + ", ".join(
+            f"{k} {old[k]} → {new[k]}" for k in old if old[k] != new[k])
+        self.note_not_run({"check": check or current_check(), "setting": setting.describe(), "reason": why,
+                           "action": action})
+        return None if mapped is None else type(setting)(mapped, setting.seeds)
 
     def use_procedure(self, procedure) -> None:
         """Check ``procedure`` (a callable, or a 'module:object' string; None: the project's) from now on."""

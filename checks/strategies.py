@@ -13,6 +13,9 @@ train split of the class pair (``max_train``); ``xor`` needs d ≥ 2 (``min_d``)
 
 Explicit examples that cover every axis of a claim (γ, loss, scenario, targets): ``checks.axes``.
 
+The sampled choices (γ, loss, scenario, targets, β) are those the procedure under check declares it
+implements (``perturbation_learning.capabilities``): all of them, drawn as before, if it declares nothing.
+
 >>> from hypothesis import given
 >>> from checks.strategies import lazy_settings
 >>> @given(setting=lazy_settings())
@@ -39,7 +42,7 @@ from perturbation_learning.training import LOSSES
 from theory.model import SCENARIOS
 from theory.prediction import integrated_time, steps_for_time
 
-from .session import DIRECT_CALL, current_check
+from .session import DIRECT_CALL, current, current_check
 
 
 @dataclass(frozen=True)
@@ -109,21 +112,30 @@ def widths(*, min_m: int = 20, max_m: int | None = None) -> st.SearchStrategy[in
     return st.integers(min_m, max_m or limits().max_m)
 
 
+def declared(name: str, options: tuple) -> tuple:
+    """The ``options`` of a sampled choice that the procedure under check implements (``Capabilities.choices``)."""
+    return current().capabilities.choices(name, options)
+
+
 def leaky_slopes(*, max_gamma: float = 0.9) -> st.SearchStrategy[float]:
-    """γ ∈ [0, max_gamma]; 0 (ReLU) first so failures shrink to the paper's default."""
+    """γ ∈ [0, max_gamma] (at most the procedure's declared γ); 0 (ReLU) first so failures shrink to the
+    paper's default."""
+    cap = current().capabilities.max_gamma
+    if cap is not None and cap < max_gamma:
+        return st.just(0.0) if cap == 0 else leaky_slopes(max_gamma=cap)
     return st.one_of(st.just(0.0), st.floats(0.0, max_gamma, allow_nan=False).map(lambda g: round(g, 3)))
 
 
 def losses() -> st.SearchStrategy[str]:
-    return st.sampled_from(tuple(LOSSES))
+    return st.sampled_from(declared("losses", tuple(LOSSES)))
 
 
 def scenarios() -> st.SearchStrategy[str]:
-    return st.sampled_from(SCENARIOS)
+    return st.sampled_from(declared("scenarios", SCENARIOS))
 
 
 def target_modes() -> st.SearchStrategy[str]:
-    return st.sampled_from(TARGET_MODES)
+    return st.sampled_from(declared("targets", TARGET_MODES))
 
 
 # ------------------------------------------------------------------ data families and their limits
@@ -281,7 +293,7 @@ def lazy_settings(draw, *, scenario=None, targets=None, loss=None, family=None, 
         eps=_choice(draw, eps, st.sampled_from(LAZY_EPS), "eps"),
         scenario=_choice(draw, scenario, scenarios(), "scenario"),
         targets=_choice(draw, targets, target_modes(), "targets"),
-        momentum=_choice(draw, momentum, st.sampled_from(MOMENTA), "momentum"))
+        momentum=_choice(draw, momentum, st.sampled_from(declared("momentum", MOMENTA)), "momentum"))
     return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
 
 
@@ -299,7 +311,8 @@ def lazy_preset_setting(seed: int, *, pairs: int = 12, **changes) -> Setting:
     cfg = get_preset("lazy-shifted-gauss-a").replace(
         **{**dict(d=size["d"], n_train=size["n"], n_test=300, width=size["m"], lr=0.1, epochs_f=20, epochs_g=20,
                   eps=3.0), **changes})
-    return Setting(cfg, pair_seeds(seed, size["pairs"]))
+    setting = Setting(cfg, pair_seeds(seed, size["pairs"]))
+    return current().runnable(setting) or setting  # one it cannot run is rejected by the harness, with the reason
 
 
 @st.composite
@@ -319,7 +332,8 @@ def paper_like_settings(draw, *, scenario=None, family=None, pairs: int | None =
     cfg = Config(dataset=fam, d=d, n_train=n, n_test=500, pair=CLASS_PAIR, width=min(100, lim.max_m),
                  gamma=0.0, loss="identity", lr=0.1, momentum=0.9, epochs_f=300, epochs_g=300,
                  eps=0.001 if sc == "a" else 0.01, eps_mode="sqrt-d", scenario=sc, targets="random")
-    return Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
+    setting = Setting(cfg, pair_seeds(draw(seeds(), label="seed"), pairs or lim.pairs))
+    return current().runnable(setting) or setting
 
 
 #: The families of the control settings (small and fast; digits is real data).
@@ -352,5 +366,19 @@ def control_settings(draw, *, pairs: int | None = None, size_limits: SizeLimits 
     n = draw(family_sample_sizes(fam, min_n=50, max_n=min(150, lim.max_n)), label="N")
     cfg = control_config(family_name=fam, d=d, n=n, m=min(CONTROL_WIDTH, lim.max_m),
                           scenario=draw(scenarios(), label="scenario"),
-                          momentum=draw(st.sampled_from(MOMENTA), label="momentum"))
+                          momentum=draw(st.sampled_from(declared("momentum", MOMENTA)), label="momentum"))
     return Setting(cfg.replace(**overrides), pair_seeds(draw(seeds(), label="seed"), pairs or 2 * lim.pairs))
+
+
+#: The PGD attacks (THEORY.md states only R2 for them) and their steps: few, each costs ∇f on D.
+PGD_ATTACKS, PGD_STEPS = ("pgd-l2", "pgd-linf"), 5
+
+
+@st.composite
+def pgd_settings(draw, *, attack=None, pairs: int = 2) -> Setting:
+    """:func:`lazy_settings` on shifted Gauss cut to d ≤ 20, N ≤ 60, m ≤ 400, perturbed by PGD (``attack``)."""
+    lim = limits()
+    small = SizeLimits(max_d=min(20, lim.max_d), max_n=min(60, lim.max_n), max_m=min(400, lim.max_m), pairs=pairs)
+    base = draw(lazy_settings(family="shifted-gauss", size_limits=small, pairs=pairs), label="lazy setting")
+    kind = _choice(draw, attack, st.sampled_from(PGD_ATTACKS), "attack")
+    return Setting(base.config.replace(attack=kind, pgd_steps=PGD_STEPS, n_test=100), base.seeds)

@@ -25,6 +25,7 @@ L1_CORNER_PAIRS, L2_CORNER_PAIRS = 36, 48
 def test_L1_network_tracks_its_linearization(setting):
     errors = props.lazy_errors_in_batches(setting)
     props.f_tracks_linearization(errors, setting)
+    props.blocks_track_displacement(errors, setting)
     props.g_tracks_linearization(errors, setting)
 
 

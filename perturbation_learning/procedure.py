@@ -25,6 +25,10 @@ Most implementations train one seed at a time; :func:`seedwise` turns a function
 :class:`NetworkReport`: its parameters, and optionally the implementation's own forward function,
 which is then what f(z) and ∇f(z) (by autograd) are computed with; without one, the formula
 f(x) = Σ_k a_k φ(w_k·x + b_k) of ``network.TwoLayerNet`` is used.
+
+A procedure that implements only some settings (one fixed momentum, some losses or attacks) declares
+them (:class:`~perturbation_learning.capabilities.Capabilities`, ``declare``, or ``seedwise(fn,
+capabilities=...)``); the checks then hold it to those settings only and report the rest as not checked.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Callable, Optional, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from .capabilities import EVERYTHING, Capabilities, capabilities_of, declare  # noqa: F401 (re-exported)
 from .network import TwoLayerNet, stack_networks
 from .training import TrainResult
 
@@ -159,7 +164,9 @@ class NetworkReport:
     that flipped; diverged: training produced a non-finite loss or exploding weights.
     Optional, for the conformance claims (THEORY.md R1, R3, R4; "not checked (not reported)" without
     them): final_loss, the training loss after the last step; sample_losses (T+1, N), the per-sample
-    losses ℓ(−y_n f_j(x_n)) on the network's own training set before each step j and after the last.
+    losses ℓ(−y_n f_j(x_n)) on the network's own training set before each step j and after the last;
+    learning_rates (T,), the step size used at each step j (a schedule): R4 then checks t and Λ against
+    these (``theory.conformance.step_weights``); without them, against the config's constant η.
     """
 
     W: torch.Tensor
@@ -175,6 +182,7 @@ class NetworkReport:
     forward: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     forward0: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     sample_losses: Optional[torch.Tensor] = None
+    learning_rates: Optional[object] = None
 
 
 @dataclass
@@ -209,9 +217,20 @@ def _batched(reports: list[NetworkReport], gamma: float, dtype: torch.dtype) -> 
         flip_fraction=np.array([r.flip_fraction for r in reports], dtype=np.float64),
         diverged=np.array([bool(r.diverged) for r in reports]),
         steps_run=0,
-        info={"t_per_seed": [float(r.t) for r in reports]},
+        info={"t_per_seed": [float(r.t) for r in reports], **_schedules(reports)},
         sample_losses=_stacked_losses([r.sample_losses for r in reports]),
     )
+
+
+def _schedules(reports: list[NetworkReport]) -> dict:
+    """``learning_rates_per_seed``: each seed's (T,) step sizes as a float64 array, when every seed reports them."""
+    if any(r.learning_rates is None for r in reports):
+        if any(r.learning_rates is not None for r in reports):
+            raise ValueError("a procedure must report learning_rates for every seed or for none")
+        return {}
+    rates = [np.asarray(torch.as_tensor(r.learning_rates, dtype=torch.float64).cpu(), dtype=np.float64).reshape(-1)
+             for r in reports]
+    return {"learning_rates_per_seed": rates}
 
 
 def _stacked_losses(per_seed: list) -> torch.Tensor | None:
@@ -225,12 +244,14 @@ def _stacked_losses(per_seed: list) -> torch.Tensor | None:
                         for c in curves])
 
 
-def seedwise(fn: Callable, *, name: str | None = None) -> Procedure:
+def seedwise(fn: Callable, *, name: str | None = None, capabilities: Capabilities | None = None) -> Procedure:
     """A procedure that calls ``fn(config, X, y, streams) -> SeedOutput`` once per seed.
 
     ``X`` (N, d) and ``y`` (N,) are one seed's training data in the run's dtype; ``streams`` is that
-    seed's dict of generators.
+    seed's dict of generators. ``capabilities``: what ``fn`` implements (None: every setting).
     """
+    if capabilities is not None and not isinstance(capabilities, Capabilities):
+        raise TypeError(f"capabilities must be a Capabilities or None, got {type(capabilities).__name__}")
     if not callable(fn):
         raise TypeError(f"fn must be callable (config, X, y, streams) -> SeedOutput, got {type(fn).__name__}")
 
@@ -254,6 +275,8 @@ def seedwise(fn: Callable, *, name: str | None = None) -> Procedure:
     procedure.__qualname__ = procedure.__name__
     procedure.__module__ = getattr(fn, "__module__", None) or __name__
     procedure.__doc__ = fn.__doc__
+    if capabilities is not None:
+        procedure.capabilities = capabilities
     return procedure
 
 

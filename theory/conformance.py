@@ -191,11 +191,27 @@ def loss_tolerance(loss: str, margin_tol, values, u):
     return spec["sup_lprime"] * margin_tol + spec["ulps"] * u * np.abs(values)
 
 
-def step_weights(lr: float, steps: int, momentum: float) -> np.ndarray:
-    """w_j = η(1 − β^{T−j})/(1 − β), j = 0 … T−1: the total displacement gradient j causes under
-    heavy-ball (Σ_j w_j = t, ``integrated_time``).   [§1, R4]"""
-    j = np.arange(steps)
-    return lr * (1 - momentum ** (steps - j)) / (1 - momentum) if momentum else np.full(steps, float(lr))
+def step_weights(lr, steps: int, momentum: float) -> np.ndarray:
+    """w_j = Σ_{k=j}^{T−1} η_k β^{k−j}, j = 0 … T−1: the total displacement gradient j causes under
+    heavy-ball in torch's convention (buf ← β buf + ∇L; θ ← θ − η_k buf), so Σ_j w_j = t
+    (``integrated_time``). ``lr``: η, or the (T,) sequence η_0 … η_{T−1} of a schedule; a constant η
+    gives η(1 − β^{T−j})/(1 − β).   [§1, R4]"""
+    rates = np.asarray(lr, dtype=float)
+    if rates.ndim == 0:
+        j = np.arange(steps)
+        return float(lr) * (1 - momentum ** (steps - j)) / (1 - momentum) if momentum else np.full(steps, float(lr))
+    if rates.shape != (steps,) or not np.all(np.isfinite(rates)) or np.any(rates < 0):
+        raise ValueError(f"lr has shape {rates.shape}, must be {steps} finite step sizes >= 0 (one per step)")
+    w = np.zeros(steps)
+    carried = 0.0
+    for j in range(steps - 1, -1, -1):  # w_j = η_j + β w_{j+1}
+        carried = rates[j] + momentum * carried
+        w[j] = carried
+    return w
+
+
+#: What R4 compares t with: the constant-η formula, and the sum over a reported schedule (``step_weights``).
+TIME_FORMULAS = ("η Σ_j (1 − β^(T−j))/(1 − β)", "Σ_j Σ_(k≥j) η_k β^(k−j) of its reported learning rates")
 
 
 def time_tolerance(t: float, steps: int, u: float) -> float:
@@ -204,9 +220,10 @@ def time_tolerance(t: float, steps: int, u: float) -> float:
     return rounding_gamma(steps + 4, u) * abs(t)
 
 
-def loss_weights_from_losses(loss: str, sample_losses, lr: float, momentum: float, u: float):
+def loss_weights_from_losses(loss: str, sample_losses, lr, momentum: float, u: float):
     """Λ_n = Σ_{j<T} w_j ℓ'(−y_n f_j(x_n))/N from the per-sample losses recorded before each step
-    ((T+1, N): the last row is after the last step and does not enter), with ℓ' written through ℓ
+    ((T+1, N): the last row is after the last step and does not enter; ``lr``: η or the (T,) schedule,
+    ``step_weights``), with ℓ' written through ℓ
     (``LOSSES``), and a bound on |Λ̂_n − Λ_n| for a Λ̂ accumulated from ℓ' evaluated directly.   [R4]
 
     Per step, the recorded ℓ (error ≤ 4u|ℓ|) gives ℓ' = 1 − e^{−ℓ} to within e^{−ℓ}·4u|ℓ| ≤ 4u/e plus the

@@ -22,7 +22,7 @@ from .validation import (check_array, check_consistent_length, check_gamma, chec
                          check_queries, check_rows, check_scalar, check_positive_int)
 
 __all__ = ["linearized_predictor", "kernel_predictor", "laziness_index", "predicted_flip_fraction", "lazy_error",
-           "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
+           "predicted_displacement", "width_assumption", "WidthAssumption", "network_output", "FLIP_FRACTION_MAX", "KAPPA_MAX"]
 
 #: L2: κ_max = tan(π·FLIP_FRACTION_MAX) ≈ 0.325, the κ whose predicted flip fraction atan(κ)/π
 #: (``predicted_flip_fraction``) equals the threshold FLIP_FRACTION_MAX (``theory.tolerances``, with its
@@ -90,6 +90,39 @@ def linearized_predictor(W0, b0, a, gamma, train, Z):
     Phi_m = (Sx * (a * a)) @ Sz.T                                   # (N, n)
     out = f0 + ((lam * y)[:, None] * Phi_m * (X @ Z.T + 1)).sum(0)
     return float(out[0]) if single else out
+
+
+def predicted_displacement(W0, b0, a, gamma, train):
+    """ΔW_k = a_k Σ_n Λ_n y_n s_k(x_n) x_n and Δb_k = a_k Σ_n Λ_n y_n s_k(x_n).   [L1, derived]
+
+    The first-layer update of gradient flow with the readout fixed and the patterns s_k(x_n) frozen at
+    initialization: −∂L/∂w_k = (1/N) Σ_n ℓ'(−y_n f(x_n)) y_n a_k s_k(x_n) x_n integrated over time, the
+    ℓ'/N weights summed into Λ_n. It is L1's prediction before it is evaluated at z: f_t − f_0 of L1 is
+    Σ_k a_k s_k(z)(Δw_k·z + Δb_k), so the "+1" of (x_n·z + 1) is Δb's share. Exact (up to rounding)
+    for the identity loss while no pattern flips, at any step and heavy-ball β (Λ then carries the
+    momentum weights).
+
+    Parameters
+    ----------
+    W0 (m, d), b0 (m,), a (m,) : initial parameters.
+    gamma : float in [0, 1).
+    train : the network's training set with its Λ (``TrainingSet``).
+
+    Returns
+    -------
+    (ΔW (m, d), Δb (m,)) float64.
+    """
+    gamma = check_gamma(gamma)
+    train = check_training_set(train).on_cpu()
+    X, y, lam = train.X, train.y, train.lam
+    W0 = check_rows(W0, "W0", X.shape[1])
+    b0 = check_array(b0, "b0", ndim=1)
+    a = check_array(a, "a", ndim=1)
+    check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
+    W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
+    S = slopes(X @ W0.T + b0, gamma)                                # (N, m), initial patterns
+    c = lam * y
+    return a[:, None] * (S.T @ (c[:, None] * X)), a * (S.T @ c)
 
 
 def lazy_error(actual, linearized, initial):

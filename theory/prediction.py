@@ -57,19 +57,25 @@ def integrated_time(lr, steps, momentum=0.0):
 
     The gradient-flow time that T full-batch steps of size η with heavy-ball momentum β integrate:
     the weight each gradient receives in the displacement, summed (the trainer accumulates the
-    same sum step by step). Known before training.
+    same sum step by step). Known before training. Under a schedule (``lr`` the (T,) step sizes
+    η_0 … η_{T−1} a procedure reports), t = Σ_j Σ_{k≥j} η_k β^{k−j} (``conformance.step_weights``),
+    which is the formula above when every η_k = η.
 
     Parameters
     ----------
-    lr : η > 0; steps : T ≥ 0 (int); momentum : β in [0, 1).
+    lr : η > 0, or a (T,) sequence of step sizes ≥ 0; steps : T ≥ 0 (int); momentum : β in [0, 1).
 
     Returns
     -------
     float.
     """
-    lr = float(check_scalar(lr, "lr", min_val=0.0, include_boundaries="neither"))
     steps = int(check_scalar(steps, "steps", (int, np.integer), min_val=0))
     beta = float(check_scalar(momentum, "momentum", min_val=0.0, max_val=1.0, include_boundaries="left"))
+    if np.ndim(lr):
+        from .conformance import step_weights
+
+        return float(step_weights(lr, steps, beta).sum())
+    lr = float(check_scalar(lr, "lr", min_val=0.0, include_boundaries="neither"))
     return float(formulas.integrated_time(lr, steps, beta))
 
 

@@ -9,6 +9,8 @@ tested per stratum it is not (``reporting.verdicts``). A stratum is read from a 
 
 from __future__ import annotations
 
+from .tolerances import CONFORMANCE_CLAIMS
+
 #: Axis → its strata, named as in the claim × stratum table.
 AXES: dict[str, tuple[str, ...]] = {
     "gamma": ("0", ">0"),
@@ -76,3 +78,25 @@ def covered_strata(claim: str) -> list[tuple[str, str]]:
     """The (axis, stratum) cells ``claim`` ranges over: every stratum of every axis not outside it."""
     outside = AXES_OUTSIDE_CLAIM.get(claim, {})
     return [(axis, s) for axis, strata in AXES.items() if axis not in outside for s in strata]
+
+
+#: Claims whose checks run no procedure (the kernel Φ alone): a procedure's declaration does not reach them.
+PROCEDURE_FREE = ("K1", "K2", "K3")
+#: Why a claim that rests on THEORY.md's kernel is not checked on a network without bias.
+NO_BIAS = ("the procedure's network has no bias (b ≡ 0): the kernel Φ, the lazy predictor and the conditions "
+           "of THEORY.md assume b_k ~ N(0, 1)")
+
+
+def rests_on_bias(claim: str) -> bool:
+    """Whether ``claim`` compares a trained network with the kernel of biased neurons (every trained claim
+    but the conformance identities R1–R6 and the controls, which hold for any architecture)."""
+    return claim not in PROCEDURE_FREE and claim not in CONFORMANCE_CLAIMS and not claim.startswith("CTRL-")
+
+
+def not_checked_strata(claim: str, excluded: dict[str, str]) -> dict[str, str]:
+    """The cells ("axis=value") among the strata ``claim`` covers that a procedure's declaration
+    excludes (``excluded``: cell → why, plain data from the run's metadata), with why."""
+    if claim in PROCEDURE_FREE:
+        return {}
+    covered = {f"{axis}={value}" for axis, value in covered_strata(claim)}
+    return {cell: why for cell, why in (excluded or {}).items() if cell in covered}

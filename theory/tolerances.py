@@ -82,7 +82,15 @@ C1_FACTOR = 1.0
 FLIP_FRACTION_MAX = 0.10
 
 #: THEORY.md P5: a pair "collapses" when its agreement is below this share (g near one class).
+#: Reason: THEORY.md P5's cut, between chance (a g of one class, or a coin flip, agrees with f on
+#: ≈ 1/2 of the inputs) and learning (the lazy prototypes that learned agreed on ≥ 0.83, §3 and §5).
 COLLAPSE_AGREEMENT = 0.65
+
+#: g "barely trained": integrated time t' at or below this. Reason: ĝ = S + N grows linearly in t'
+#: (Λ'_n = t'/N), g_0 does not; at t' = 1 C2 already covers 0–5% of the inputs (THEORY.md §5), and a
+#: check that trains g for one step (t' = η ≤ 0.1: D1–D5, L2 measure f, not g) leaves g ≈ g_0, whose
+#: sign is unrelated to f. P5's sign of ĝ ignores g_0, so it cannot predict these collapses.
+G_BARELY_TRAINED_TIME = 0.1
 
 #: Fresh neurons of the Monte Carlo estimates of theory quantities (V_E of C2, the finite-width
 #: part of B_ξ). The relative standard error of a second moment is ≈ √(κ₄/J) ≲ 5% at J = 4096.
@@ -110,6 +118,13 @@ MAX_WEIGHT = 1e6
 #: R1–R6 (``checks.conformance``): rows of each input set (D, D^adv, test inputs) on which networks
 #: are evaluated per pair.
 CONFORMANCE_ROWS_PER_SET = 64
+#: ``checks.diagnoses``: a failing R part matches a defect's signature when its values equal the defect's to
+#: this relative error. A suggestion, not a verdict: the float32 quantities compared (t over ≤ 10⁴ steps, a
+#: norm, a ratio) are far inside it, and the neighbouring signatures (another β′, another scaling) far outside.
+DIAGNOSIS_RTOL = 1e-3
+#: R5's diagnosis: a share of the test inputs this large among the training inputs is a leak; fewer, on data
+#: whose inputs repeat or take at most ATOM_MAX_LEVELS values (8-bit pixels), a coinciding atom.
+R5_LEAK_SHARE, ATOM_MAX_LEVELS = 0.5, 256
 #: R1–R6: valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R6
 #: are identities, so one pair decides a bug that acts on every pair; the second guards against a
 #: seed-dependent branch. All twelve pairs of every setting cost 44% of the default run's CPU time
@@ -180,6 +195,13 @@ F_FITS_D = 0.9
 #: inside L2 at most ~5% flip (κ_max), so 25% leaves a factor ≥ 3 over the measured error and
 #: still fails a network that is not linearised at all (relative error ≈ 1).
 L1_REL_ERR_MAX = 0.25
+
+#: L1 for parameters (``checks.properties.lazy``): mean over pairs of ‖Δ − Δ_lazy‖/‖Δ_lazy‖ per block (W, b)
+#: of f on the neurons with no flipped pattern on D, where the displacement is exact but for patterns that
+#: flipped back and rounding: measured ≤ 3e-3 (float32, corners A/B of tests/test_planted_bugs.py and d = 20,
+#: β ∈ {0, 0.9}, both losses). 0.05 leaves a factor ≥ 15; an untrained block has error 1. Not L1's 0.25: over
+#: all neurons the bias's error is ≈ 0.5 at 4% flips (its update Σ_n Λ_n y_n s_k(x_n) nearly cancels).
+L1_BLOCK_REL_ERR_MAX = 0.05
 
 #: L2: the measured flip share must not exceed this multiple of the predicted share atan(κ)/π
 #: averaged over the training inputs. The prediction models the update Δ as independent of the
