@@ -132,17 +132,23 @@ def control_axis_examples(*, pairs: int | None = None, size_limits: SizeLimits |
     return out
 
 
-def _with_examples(settings_list: list[Setting], argname: str):
-    """Explicit examples of the check ``fn``, its pairs salted with its name (``strategies.salted``):
-    made at import, outside the running check; each as the procedure under check runs it
-    (``CheckSession.runnable``)."""
+def runnable_examples(*settings_list: Setting, argname: str = "setting", salt: bool = False):
+    """Decorator (below ``@given``): ``settings_list`` as explicit examples of the check ``fn``, each as the
+    procedure under check runs it (``CheckSession.runnable``: mapped or skipped, and stated); made at
+    import, outside the running check. ``salt``: offset the pairs' seeds by the check's name
+    (``strategies.salted``)."""
     def decorate(fn):
         for s in reversed(settings_list):
             s = current().runnable(s, check=fn.__name__)
             if s is not None:
-                fn = example(**{argname: Setting(s.config, salted(s.seeds, fn.__name__))})(fn)
+                seeds = salted(s.seeds, fn.__name__) if salt else s.seeds
+                fn = example(**{argname: Setting(s.config, seeds)})(fn)
         return fn
     return decorate
+
+
+def _with_examples(settings_list: list[Setting], argname: str):
+    return runnable_examples(*settings_list, argname=argname, salt=True)
 
 
 def covering_axes(argname: str = "setting", **fixed):

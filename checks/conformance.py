@@ -180,8 +180,7 @@ class Checked:
         return self._pre[key]
 
     def t(self, name) -> float:
-        tr = self.train[name]
-        return float(tr.info.get("t_per_seed", [tr.t] * (self.i + 1))[self.i])
+        return self.pair.reported_time(name)
 
 
 def forward_consistency(p: Checked, out: Findings) -> None:

@@ -97,6 +97,12 @@ class Pair:
     def gamma(self) -> float:
         return self.config.gamma
 
+    def reported_time(self, name: str) -> float:
+        """The integrated time the procedure reported for network ``name`` ('f' or 'g'): the config's
+        only when its steps are constant (R4 checks which)."""
+        trained = getattr(self.run, name)
+        return float(trained.info.get("t_per_seed", [trained.t] * (self.index + 1))[self.index])
+
     def f(self, Z=None) -> np.ndarray:
         return to_float64(self.f_net(torch.as_tensor(self.Z if Z is None else Z)))
 

@@ -12,14 +12,14 @@ pairs is recorded.
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from perturbation_learning.config import get_preset
 
 from .harness import run_pairs, run_results
 from .properties import prediction
-from .axes import axis_examples, covering_axes
+from .axes import axis_examples, covering_axes, runnable_examples
 from .strategies import Setting, lazy_settings, paper_like_settings
 
 #: (scenario, targets, ε): agreement ≈ 1 predicted and observed, and ≈ 0 (P4's sharpest case).
@@ -48,9 +48,8 @@ def lazy_prediction_setting(seed: int, scenario: str, targets: str, eps: float, 
 @pytest.mark.claim("P5")
 @given(setting=lazy_settings(pairs=LAZY_PAIRS))
 @covering_axes(pairs=LAZY_PAIRS)
-@example(setting=lazy_prediction_setting(1, *LAZY_VARIANTS[0]))
-@example(setting=lazy_prediction_setting(2, *LAZY_VARIANTS[1]))
-@example(setting=HEAVY_BALL_LOGISTIC_A)
+@runnable_examples(lazy_prediction_setting(1, *LAZY_VARIANTS[0]), lazy_prediction_setting(2, *LAZY_VARIANTS[1]),
+                   HEAVY_BALL_LOGISTIC_A)
 def test_P5_prediction_bounds_agreement_inside_lazy_regime(setting):
     measured = prediction.measure_prediction(run_pairs(setting))
     prediction.prediction_tracks_agreement(measured, setting)

@@ -55,6 +55,17 @@ def network_output(W, b, a, gamma, Z):
     return float(out[0]) if single else out
 
 
+def _initial_layer(W0, b0, a, gamma, train):
+    """The checked (γ, training set on the CPU, W0, b0, a as float64) of the lazy predictions."""
+    gamma = check_gamma(gamma)
+    train = check_training_set(train).on_cpu()
+    W0 = check_rows(W0, "W0", train.X.shape[1])
+    b0 = check_array(b0, "b0", ndim=1)
+    a = check_array(a, "a", ndim=1)
+    check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
+    return gamma, train, to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
+
+
 def linearized_predictor(W0, b0, a, gamma, train, Z):
     """f_t(z) ≈ f_0(z) + Σ_n Λ_n y_n Φ_m(x_n, z)(x_n·z + 1).   [L1, derived]
 
@@ -74,14 +85,8 @@ def linearized_predictor(W0, b0, a, gamma, train, Z):
     -------
     (n,) float64 (float for one input).
     """
-    gamma = check_gamma(gamma)
-    train = check_training_set(train).on_cpu()
+    gamma, train, W0, b0, a = _initial_layer(W0, b0, a, gamma, train)
     X, y, lam = train.X, train.y, train.lam
-    W0 = check_rows(W0, "W0", X.shape[1])
-    b0 = check_array(b0, "b0", ndim=1)
-    a = check_array(a, "a", ndim=1)
-    check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
-    W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
     Z, single = check_queries(Z, X.shape[1])
     Hz = Z @ W0.T + b0
     f0 = readout(Hz * slopes(Hz, gamma), a)                         # f_0(z), as network_output
@@ -112,14 +117,8 @@ def predicted_displacement(W0, b0, a, gamma, train):
     -------
     (ΔW (m, d), Δb (m,)) float64.
     """
-    gamma = check_gamma(gamma)
-    train = check_training_set(train).on_cpu()
+    gamma, train, W0, b0, a = _initial_layer(W0, b0, a, gamma, train)
     X, y, lam = train.X, train.y, train.lam
-    W0 = check_rows(W0, "W0", X.shape[1])
-    b0 = check_array(b0, "b0", ndim=1)
-    a = check_array(a, "a", ndim=1)
-    check_consistent_length(("W0", W0), ("b0", b0), ("a", a))
-    W0, b0, a = to_numpy64(W0), to_numpy64(b0), to_numpy64(a)
     S = slopes(X @ W0.T + b0, gamma)                                # (N, m), initial patterns
     c = lam * y
     return a[:, None] * (S.T @ (c[:, None] * X)), a * (S.T @ c)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from theory import lazy
-import perturbation_learning.procedure as procedure_module
 from theory.tolerances import L1_BLOCK_REL_ERR_MAX, L1_REL_ERR_MAX, L2_FLIP_FACTOR, MIN_LAZY_ERROR_PAIRS
 
 from .. import assertions
@@ -149,12 +148,6 @@ def f_tracks_linearization(e: LazyErrors, setting: Setting):
     return _assert_errors(e.f, e, setting, "f")
 
 
-def trains_bias(procedure) -> bool:
-    """Whether ``procedure`` has a bias to train (``capabilities_of``, where the procedure module offers it)."""
-    capabilities_of = getattr(procedure_module, "capabilities_of", None)
-    return True if capabilities_of is None else bool(getattr(capabilities_of(procedure), "bias", True))
-
-
 @tests_claim("L1")
 def blocks_track_displacement(e: LazyErrors, setting: Setting):
     """L1 for parameters: on the neurons whose patterns on D did not flip, W_T − W_0 and b_T − b_0 match
@@ -166,7 +159,7 @@ def blocks_track_displacement(e: LazyErrors, setting: Setting):
         statistic = f"L1 (block {block}): ‖Δ{block} − Δ{block}_lazy‖/‖Δ{block}_lazy‖ on f's unflipped neurons"
         kept = [(v, s) for v, s in zip(errs, e.seeds) if v is not None]
         values, seeds = [v for v, _ in kept], [s for _, s in kept]
-        if block == "b" and not trains_bias(current().procedure):
+        if block == "b" and not current().capabilities.bias:
             assertions.observe(value=None, statistic=statistic, setting=setting.describe(), seeds=list(e.seeds),
                                reason="not checked: the procedure declares no bias, so the kernel's \"+1\" term "
                                       "(x_n·z + 1) is absent from its setting")
