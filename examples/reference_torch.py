@@ -221,7 +221,7 @@ def reference_run(config, X: torch.Tensor, y: torch.Tensor, *, init_f, init_g,
 # run and the checks read (perturbation_learning.procedure), so that
 # ``pytest checks/ --procedure examples.reference_torch:procedure`` checks this implementation.
 
-from perturbation_learning.procedure import NetworkReport, SeedOutput, seedwise  # noqa: E402
+from perturbation_learning.procedure import Capabilities, NetworkReport, SeedOutput, seedwise  # noqa: E402
 
 
 def _report(trained: Trained, X: torch.Tensor, y: torch.Tensor, loss: str) -> NetworkReport:
@@ -243,5 +243,6 @@ def reference_seed(config, X: torch.Tensor, y: torch.Tensor, streams: dict) -> S
                       y_adv=run.y_adv, r=run.r, X_adv=run.X_adv, eps=run.eps)
 
 
-#: The reference as a procedure (perturbation_learning.procedure.Procedure).
-procedure = seedwise(reference_seed, name="procedure")
+#: The reference as a procedure (perturbation_learning.procedure.Procedure). It declares the attacks it
+#: implements, so the checks draw no PGD setting for it and say so.
+procedure = seedwise(reference_seed, name="procedure", capabilities=Capabilities(attacks=ATTACKS))
