@@ -10,7 +10,7 @@ from theory.claims import CLAIMS
 
 from .margins import claim_order
 from .records import finite, finite_list
-from .verdicts import FAILED, NOT_VERIFIED, VERIFIED
+from .verdicts import FAILED, NOT_CHECKED, NOT_VERIFIED, VERIFIED
 
 #: CSS class (and colour) of a claim or stratum status: only a verified one is green, only a failed one
 #: red; every other status (not covered, not checked, not verified, …) is amber: evidence missing there.
@@ -72,8 +72,11 @@ def scope(row: dict | None) -> dict:
     return {"text": text, "css": css, "verified": k, "strata": len(strata), "others": others}
 
 
-OUTCOMES = ("verified on every stratum", "verified on some strata", "failed", "not verified", OBSERVATION,
-            "not exercised")
+#: The outcome line's categories. "Verified on every supported stratum": the only strata not verified are
+#: those the procedure's declaration excludes ("not checked"); listed only when a claim falls in it.
+SUPPORTED = "verified on every supported stratum"
+OUTCOMES = ("verified on every stratum", SUPPORTED, "verified on some strata", "failed", "not verified",
+            OBSERVATION, "not exercised")
 
 
 def outcome_counts(table: dict) -> dict:
@@ -82,10 +85,11 @@ def outcome_counts(table: dict) -> dict:
     for cid in list(CLAIMS) + [c for c in table if c not in CLAIMS]:
         s, row = scope(table.get(cid)), table.get(cid)
         verdict = _verdict(row) if row else ""
+        only_unsupported = all(status == NOT_CHECKED for _, status, _ in s["others"])
         key = ("not exercised" if row is None else "failed" if verdict == FAILED else
                OBSERVATION if verdict.startswith(OBSERVATION) else
-               ("verified on some strata" if s["others"] else "verified on every stratum") if verdict == VERIFIED
-               else "not verified")
+               ("verified on every stratum" if not s["others"] else SUPPORTED if only_unsupported
+                else "verified on some strata") if verdict == VERIFIED else "not verified")
         counts[key].append(cid)
     return counts
 
@@ -94,8 +98,8 @@ def outcome_line(table: dict) -> str:
     """One line, like pytest's: "28 claims: 26 verified on every stratum, 1 verified on some strata (P4),
     0 failed, …"."""
     counts = outcome_counts(table)
-    parts = [f"{len(ids)} {name}" + (f" ({', '.join(ids)})" if ids and name != OUTCOMES[0] else "")
-             for name, ids in counts.items()]
+    parts = [f"{len(ids)} {name}" + (f" ({', '.join(ids)})" if ids and name not in OUTCOMES[:2] else "")
+             for name, ids in counts.items() if ids or name != SUPPORTED]
     return f"{sum(map(len, counts.values()))} claims: " + ", ".join(parts)
 
 

@@ -8,7 +8,7 @@ from theory.strata import AXES
 
 from .margins import claim_order
 from .scope import CSS_OK, CSS_WARN, scope, status_class, stratum_reason
-from .verdicts import FAILED, VERIFIED
+from .verdicts import FAILED, NOT_CHECKED, VERIFIED
 
 #: One mark per stratum status in the summary's table: every status other than verified or failed
 #: (not covered, not checked, not verified, …) is evidence missing there: ○, named in the scope list.
@@ -51,14 +51,17 @@ def strata_marks(table: dict) -> list[str]:
     """summary.md's table, from the claim table: one mark per cell, for the claims with a stratum that is
     not verified (the others are verified on every stratum they cover, said in one line)."""
     strata = _strata_of(table)
-    partial = {c: per for c, per in strata.items() if any(v.get("verdict") != VERIFIED for v in per.values())}
+    partial = {c: per for c, per in strata.items()
+               if any(v.get("verdict") not in (VERIFIED, NOT_CHECKED) for v in per.values())}
     rest = [c for c in claim_order(strata) if c not in partial]
     md = _table(partial, lambda v: STRATUM_MARKS.get(v.get("verdict"), OTHER_MARK),
                 f"✓ verified at target power, ✗ failed, {OTHER_MARK} not verified there (not covered, not "
                 "checked or underpowered: the reason is in the scope list above). Records per cell: records.md.")
     if not strata:
         return md
-    line = (f"Verified on every stratum they cover: {', '.join(rest)}." if rest else "")
+    unsupported = unsupported_strata(table)
+    line = (f"Verified on every stratum they cover{' that the procedure supports' if unsupported else ''}: "
+            f"{', '.join(rest)}." if rest else "")
     return (md or ["## Claims by stratum", ""]) + ([line, ""] if line else [])
 
 
@@ -87,18 +90,34 @@ def html_strata(verdicts: dict | None) -> dict | None:
     return {"columns": cols, "rows": rows}
 
 
+def unsupported_strata(table: dict) -> dict:
+    """The strata the procedure's declaration excludes ("not checked" with one reason wherever they
+    appear): stratum → reason."""
+    out = {}
+    for row in table.values():
+        for name, status, reason in scope(row)["others"]:
+            if status == NOT_CHECKED:
+                out[name] = reason
+    return out
+
+
 def excludes_lines(table: dict) -> list[str]:
     """Per claim, the strata its verdict does not cover (amber, with the reason), the parts not checked,
-    and what it excludes (``reporting.verdicts.excludes``)."""
+    and what it excludes (``reporting.verdicts.excludes``); the strata the procedure does not support,
+    the same for every claim, are said once."""
     lines: dict = {}
+    unsupported = unsupported_strata(table)
     for cid in claim_order(table):
         row, s = table[cid], scope(table[cid])
-        missing = "; ".join(f"**{status}** on {name}: {reason}" for name, status, reason in s["others"])
+        missing = "; ".join(f"**{status}** on {name}: {reason}" for name, status, reason in s["others"]
+                            if not (status == NOT_CHECKED and name in unsupported))
         reason = row.get("reason") if row.get("claim_verdict") else ""
         parts = [p for p in (missing, "" if missing else reason,
                              row.get("excludes") and f"excludes: {row['excludes']}") if p]
         if parts:   # claims with the same scope and exclusion (R1–R6) share a line
             lines.setdefault(f"({s['text']}): " + "; ".join(parts), []).append(cid)
     rows = [f"- {', '.join(ids)} {text}" for text, ids in lines.items()]
-    return ["Scope of each verdict (strata not verified, with the reason) and what it excludes (its most "
-            "telling test):", "", *rows, ""] if rows else []
+    once = [f"**Not checked on any claim** (the procedure's declaration): " +
+            "; ".join(f"{name}: {reason}" for name, reason in unsupported.items()), ""] if unsupported else []
+    return once + ["Scope of each verdict (strata not verified, with the reason) and what it excludes (its most "
+                   "telling test):", "", *rows, ""] if rows else once

@@ -14,7 +14,8 @@ from checks.plugin import hypothesis_view
 from reporting import claim_figures, figures, scope, writer
 from reporting.analysis import analyse
 from reporting.strata_tables import html_strata
-from reporting.verdicts import FAILED, NOT_COVERED, NOT_VERIFIED, VERIFIED
+from reporting.strata_tables import excludes_lines
+from reporting.verdicts import FAILED, NOT_CHECKED, NOT_COVERED, NOT_VERIFIED, VERIFIED
 from theory.claims import CLAIMS
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -79,6 +80,26 @@ def test_outcome_line_counts_every_claim_and_opens_page_and_summary(tmp_path):
     assert (run / "summary.md").read_text().splitlines()[2] == f"**{line}**"
     html = (run / "report.html").read_text()
     assert html.index('id="outcome"') < html.index('id="verdicts"')
+
+
+UNSUPPORTED = "the procedure does not support momentum 0 (fixed β = 0.9)"
+
+
+def test_strata_a_procedure_does_not_support_are_said_once_and_scope_the_outcome():
+    """A claim verified everywhere but on the strata the procedure's declaration excludes is "verified on
+    every supported stratum"; the excluded strata are named once, not on every claim; a claim with another
+    stratum not verified stays "verified on some strata"."""
+    declared = {"momentum=0": _cell(NOT_CHECKED, 0, UNSUPPORTED), "momentum=>0": _cell(VERIFIED)}
+    verdicts = _verdicts(declared)
+    verdicts["P1"] = dict(verdicts["D1"], strata=dict(declared, **{"scenario=a": _cell(NOT_VERIFIED, 1)}))
+    table = writer.claim_table(synthetic_records(), verdicts)
+    counts = scope.outcome_counts(table)
+    assert counts[scope.SUPPORTED] == ["D1"] and counts["verified on some strata"] == ["P1"]
+    assert "1 verified on every supported stratum, 1 verified on some strata (P1)" in scope.outcome_line(table)
+    lines = excludes_lines(table)
+    assert sum(UNSUPPORTED in ln for ln in lines) == 1 and lines[0].startswith("**Not checked on any claim**")
+    undeclared = writer.claim_table(synthetic_records(), _verdicts(FULL))
+    assert scope.SUPPORTED not in scope.outcome_line(undeclared)
 
 
 def test_values_near_their_bound_get_digits_until_they_differ():

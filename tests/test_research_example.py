@@ -64,14 +64,15 @@ def test_a_sign_error_in_the_attack_fails_R2(monkeypatch):
 
 
 def test_a_check_run_states_what_it_does_not_check(tmp_path):
-    """A smoke run of two checks on the research example: the header states the declaration and the
-    unchecked stratum, results.json carries both as plain data and reports the β = 0 cells "not checked"."""
+    """A smoke run of three checks on the research example: the header states the declaration and the
+    unchecked stratum, results.json carries both as plain data and reports the β = 0 cells "not checked";
+    the PGD check is skipped with its reason."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("HYPOTHESIS_PROFILE", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:randomly", "checks/test_lazy.py",
-         "checks/test_controls.py", "--procedure", "examples.research_style:procedure",
+         "checks/test_controls.py", "checks/test_attacks.py", "-rs", "--procedure", "examples.research_style:procedure",
          "--hypothesis-profile=ci-smoke", "--report-dir", str(tmp_path / "reports")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert "declared capabilities: momentum=0.9" in proc.stdout, proc.stdout[-3000:]
@@ -83,3 +84,6 @@ def test_a_check_run_states_what_it_does_not_check(tmp_path):
     for claim in ("L1", "R4", "CTRL-eps0"):
         assert report["claims"][claim]["strata"]["momentum=0"]["verdict"] == "not checked"
     assert all(r["setting"].get("momentum") != 0.0 for r in report["records"] if "momentum" in (r["setting"] or {}))
+    # An attack it does not implement is skipped at the first draw, with the reason, not drawn again and again.
+    assert "not checked: the procedure does not support attack 'pgd-l2'" in proc.stdout, proc.stdout[-3000:]
+    assert not any(n["setting"]["attack"].startswith("pgd") for n in meta["not_checked"]["settings"])
