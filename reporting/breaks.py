@@ -151,7 +151,7 @@ def explain_miss(c: dict, ev: dict | None = None) -> str:
                     "inputs to pin the agreement)")
     acc_f = c["acc_f_train"] if c.get("acc_f_train") is not None else ev.get("acc_f")
     if acc_f is not None and acc_f < F_FITS_D:
-        return f"f does not fit D (accuracy {acc_f:.2f} < {F_FITS_D:g}): P3 claims agreement only where it does"
+        return f"f does not fit D: accuracy {acc_f:.2f} < {F_FITS_D:g}, and P3 claims agreement only where it does"
     if s.get("scenario") == "b" and s.get("targets") == "flipped":
         return "S ≈ −N: in (b) flipped targets make the label term oppose the signal (THEORY.md §5)"
     return UNEXPLAINED
@@ -286,7 +286,9 @@ def summary_items(b: dict) -> list[tuple[str, str]]:
     c, n_set = b["counts"], Counter(g["class"] for g in b["groups"])
     kinds = Counter()
     for g in b["groups"]:
-        kinds.update({e.split(":")[0]: n for e, n in g["explanations"].items() if e != UNEXPLAINED})
+        for e, n in g["explanations"].items():
+            if e != UNEXPLAINED:
+                kinds[e.split(":")[0]] += n
     how = ", ".join(f"{k}: {n}" for k, n in kinds.most_common())
     items = [("The paper's recipe", paper_text(b)),
              ("Missed inside L2", f"{_plural(c[MISSED], 'pair')} in {_plural(n_set[MISSED], 'setting')}: "

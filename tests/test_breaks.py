@@ -114,6 +114,10 @@ def test_a_miss_inside_L2_is_explained_by_the_theory_or_labelled_unexplained():
     assert explain_miss(dict(miss, setting=dict(LAZY, targets="flipped"))).startswith("S ≈ −N")
     b = where_it_breaks([note(3, agreement=0.55, predicted=0.75)])
     assert b["unexplained"] == 1 and "1 unexplained" in dict(breaks.summary_items(b))["Missed inside L2"]
+    # The summary counts explanations by kind: two pairs whose f fits D badly, at different accuracies, are one kind.
+    weak = where_it_breaks([note(4, agreement=0.55, predicted=0.75, acc_f_train=F_FITS_D - 0.1),
+                            note(5, agreement=0.55, predicted=0.75, acc_f_train=F_FITS_D - 0.2)])
+    assert "explained by the theory (f does not fit D: 2)" in dict(breaks.summary_items(weak))["Missed inside L2"]
 
 
 def test_explanations_come_from_the_runs_records_of_the_same_pair():
