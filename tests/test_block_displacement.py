@@ -74,3 +74,13 @@ def test_a_procedure_without_bias_gets_the_b_block_not_checked():
     finally:
         session.current().discard()
     assert b["verdict"] == "observed" and re.search(r"declares no bias.*\"\+1\" term", b["reason"])
+
+
+def test_block_records_are_no_points_of_the_lazy_error_against_kappa():
+    """C_L and the lazy-error figure read f's and g's lazy errors only: a block record, even one a written
+    run gave a κ, is not among their points."""
+    from reporting.analysis import BLOCK_STATISTIC, lazy_error_points
+
+    f_error = {"claim": "L1", "statistic": "‖f_t − lin‖/‖lin − f_0‖ inside L2", "kappa": [0.2], "value": 0.04}
+    block = dict(f_error, statistic=f"{BLOCK_STATISTIC}b): ‖Δb − Δb_lazy‖/‖Δb_lazy‖", value=0.9)
+    assert lazy_error_points([f_error, block]) == [{"claim": "L1", "kappa": 0.2, "error": 0.04}]
