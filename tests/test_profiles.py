@@ -80,3 +80,15 @@ def test_smoke_verdicts_tell_claim_rejections_from_errors():
                "c": "failure: ValueError: n == 250, must be <= 249", "d": "error: fixture failed",
                "e": "failure: AssertionError: assert 1 == 2"}
     assert sorted(broken(results)) == ["c", "d", "e"]
+
+
+def test_profiles_draw_from_the_run_seed_under_a_ci_variable():
+    """With CI set, Hypothesis loads its own derandomized "ci" profile as the default; ours must not inherit
+    it, or CI would draw other examples than the committed baseline's seed-0 run (and compare fewer records)."""
+    code = ("from hypothesis import settings; from checks.profiles import PROFILES, register_profiles; "
+            "assert settings.default.derandomize; register_profiles(); "
+            "print([settings.get_profile(n).derandomize for n in PROFILES])")
+    env = {**os.environ, "CI": "true"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str([False] * len(PROFILES))
