@@ -16,7 +16,7 @@ so C_L and C_flip). Bounds, formulas of the setting, are kept. Unless
 (``reporting.verdicts.conclude``), so a verdict that flips by chance counts too. A* and B* are then
 exchangeable by construction, and every claim flagged ``regressed`` (or ``improved``) is a false alarm.
 
-    python benchmarks/compare_false_alarms.py reports/baseline --pairs 200 --keep-verdicts \\
+    python benchmarks/compare_false_alarms.py reports/baseline --pairs 300 --keep-verdicts \\
         --out benchmarks/results/compare_false_alarms.json
 
 A results.json of an older format (no ``pair_seeds``) is read with ``with_units``.
@@ -25,7 +25,6 @@ A results.json of an older format (no ``pair_seeds``) is read with ``with_units`
 from __future__ import annotations
 
 import argparse
-import copy
 import gzip
 import json
 import sys
@@ -75,7 +74,8 @@ def _law(r: dict) -> tuple:
 
 
 def simulated_run(doc: dict, rng: np.random.Generator, verdicts: bool = True) -> dict:
-    records = [copy.deepcopy(r) for r in doc["records"] if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)]
+    # Shallow copies: every field changed below is replaced, none is changed in place.
+    records = [dict(r) for r in doc["records"] if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)]
     u = defaultdict(rng.random)              # one uniform per unit key, shared by all its records
     groups = defaultdict(list)
     for r in records:
@@ -106,22 +106,12 @@ def upper_95(k: int, n: int) -> float:
     return clopper_pearson(k, n, 0.90)[1]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a results.json or reports/<run>/ folder")
-    parser.add_argument("--pairs", type=int, default=40, help="simulated pairs of runs (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="write the counts as JSON here")
-    parser.add_argument("--keep-verdicts", action="store_true",
-                        help="keep the run's claim verdicts instead of concluding them again (much faster)")
-    args = parser.parse_args(argv)
-    doc = load_any(args.run)
-    rng = np.random.default_rng(args.seed)
+def false_alarms(doc: dict, pairs: int, rng: np.random.Generator, verdicts: bool = True) -> dict:
+    """Compare ``pairs`` pairs of simulated runs of ``doc``: how many flagged a claim, which claims and
+    quantities, and how many tests and tolerance-only judgements they made."""
     alarms, claims, per_claim, per_quantity, judged = Counter(), 0, Counter(), Counter(), Counter()
-    started = time.time()
-    for _ in range(args.pairs):
-        runs = [simulated_run(doc, rng, not args.keep_verdicts) for _ in range(2)]
-        out = compare_runs(*runs)
+    for _ in range(pairs):
+        out = compare_runs(*(simulated_run(doc, rng, verdicts) for _ in range(2)))
         flagged = [c for c, row in out["claims"].items() if row["status"] in ("regressed", "improved")]
         alarms["comparisons with an alarm"] += bool(flagged)
         alarms["regressed comparisons"] += out["regressed"]
@@ -134,16 +124,34 @@ def main(argv=None) -> int:
         judged["tests"] += out["tests"]
         judged["tolerance only"] += out["tolerance_only"]
     k = alarms["comparisons with an alarm"]
+    return {"pairs": pairs, "claims_compared": claims, "alarms": dict(alarms), "per_claim": dict(per_claim),
+            "per_quantity": dict(per_quantity), "mean_tests": judged["tests"] / pairs,
+            "mean_tolerance_only": judged["tolerance only"] / pairs, "rate_any_alarm": k / pairs,
+            "ci_95_any_alarm": list(clopper_pearson(k, pairs, 0.95)), "upper_95_any_alarm": upper_95(k, pairs),
+            "rate_regressed": alarms["regressed comparisons"] / pairs}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a results.json or reports/<run>/ folder")
+    parser.add_argument("--pairs", type=int, default=40, help="simulated pairs of runs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="write the counts as JSON here")
+    parser.add_argument("--keep-verdicts", action="store_true",
+                        help="keep the run's claim verdicts instead of concluding them again (much faster)")
+    args = parser.parse_args(argv)
+    doc = load_any(args.run)
+    started = time.time()
+    counts = false_alarms(doc, args.pairs, np.random.default_rng(args.seed), not args.keep_verdicts)
     result = {"run": str(args.run), "read_format": doc["read_format"], "revision": doc["meta"].get("git_revision"),
               "pairs": args.pairs, "seed": args.seed,
               "units": "network pairs (pair_units), resampled jointly across records",
-              "verdicts_concluded_again": not args.keep_verdicts, "claims_compared": claims,
-              "alarms": dict(alarms), "per_claim": dict(per_claim), "per_quantity": dict(per_quantity),
-              "mean_tests": judged["tests"] / args.pairs, "mean_tolerance_only": judged["tolerance only"] / args.pairs,
-              "rate_any_alarm": k / args.pairs, "upper_95_any_alarm": upper_95(k, args.pairs),
-              "rate_regressed": alarms["regressed comparisons"] / args.pairs, "seconds": time.time() - started}
+              "verdicts_concluded_again": not args.keep_verdicts, **counts, "seconds": time.time() - started}
+    low, high = counts["ci_95_any_alarm"]
+    print(f"false alarms: {counts['alarms'].get('comparisons with an alarm', 0)} of {args.pairs} comparisons "
+          f"({counts['rate_any_alarm']:.1%}, 95% Clopper–Pearson interval {low:.1%}–{high:.1%}); flagged: "
+          + (", ".join(f"{q} ×{n}" for q, n in sorted(counts["per_quantity"].items())) or "none"), file=sys.stderr)
     return emit_result(result, args.out)
-
 
 
 def emit_result(result: dict, out) -> int:
@@ -152,6 +160,7 @@ def emit_result(result: dict, out) -> int:
     if out:
         Path(out).write_text(json.dumps(result, indent=1) + "\n")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,9 @@
 """Confidence-bound assertions: each records one :class:`reporting.records.Record`, fails only when the
 data *reject* the claim at level α, and states its power.
 
-A false failure (the claim true, the check red) has probability ≤ α per test; the run's budget and its
-split are in ``theory.tolerances`` (RUN_BUDGET, ALPHA). The claim and the check name come from the running
+A false failure (the claim true, the check red) has probability ≤ α per test; a test's α comes from the
+process's share of the run's budget (:func:`next_level`, ``checks.session.Spending``; the split is in
+``theory.tolerances``: RUN_BUDGET, POOLED_SHARE, SPENDING_TAIL). The claim and the check name come from the running
 check (``checks.session``): a check with one claim marker needs nothing more; a property of a
 multi-claim check is decorated with :func:`tests_claim`.
 
@@ -26,12 +27,12 @@ import functools
 import numpy as np
 
 from reporting.records import Record, finite
-from theory.betting import betting_confidence_sequence, betting_test
+from theory.betting import betting_confidence_sequence, betting_test, can_reject
 from theory.power import betting_detects, binomial_detects, power_spread
 from theory.stats import binomial_tail_pvalue, clopper_pearson
-from theory.tolerances import ALPHA, EVIDENCE_ALPHA, power_target
+from theory.tolerances import EVIDENCE_ALPHA, power_target
 
-from .session import claim_scope, current_check, current_claim, emit
+from .session import claim_scope, current, current_check, current_claim, emit
 
 
 def tests_claim(claim: str):
@@ -47,6 +48,19 @@ def tests_claim(claim: str):
     return decorate
 
 
+def next_level() -> float:
+    """The level α of the test about to be made, drawn from this process's share of the run's budget."""
+    return current().levels.take()
+
+
+def _level(alpha, inside: bool = True) -> float:
+    """``alpha`` if given; else the next test's level, counted against the budget only when the test is
+    asserted (an observation outside the theory's assumptions fails nothing)."""
+    if alpha is not None:
+        return alpha
+    return next_level() if inside else current().levels.peek()
+
+
 def _new(statistic, value, bound, verdict, inside, setting, seeds, **fields) -> Record:
     return Record(claim=current_claim(), check=current_check(), setting=dict(setting), seeds=list(seeds or []),
                   statistic=statistic, value=value, bound=bound, verdict=verdict, inside=inside, **fields)
@@ -54,6 +68,8 @@ def _new(statistic, value, bound, verdict, inside, setting, seeds, **fields) -> 
 
 def _fail(rec: Record, message: str):
     __tracebackhide__ = True
+    if not current().asserts_verdicts:
+        return
     raise AssertionError(f"{rec.claim}: {message} [{', '.join(f'{k}={v}' for k, v in rec.setting.items())}]")
 
 
@@ -102,6 +118,8 @@ def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alph
         return observe(value=float(values.mean()), statistic=statistic, setting=setting, seeds=seeds, bound=bound,
                        reason=f"bound {bound:g} outside (0, 1): the claim cannot be violated", n_pairs=len(values),
                        **fields)
+    # A test that no data could make reject (too few pairs for 1/α) spends no budget.
+    alpha = _level(alpha, inside and can_reject(len(values), bound, current().levels.peek(), side))
     test = betting_test(values, bound, alpha, side)
     detects = betting_detects(len(values), bound, alpha, power_spread(values, bound), side, counts)
     verdict, power = _power_verdict(inside, test.reject, key, detects, bound, side)
@@ -117,7 +135,7 @@ def _assert_mean(values, bound, side, *, setting, seeds, statistic, inside, alph
 
 
 def assert_mean_at_most(values, mu_max: float, *, setting: dict, seeds: list, statistic: str,
-                        inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
+                        inside: bool = True, alpha: float | None = None, power_target_key: str | None = None,
                         pair_counts=None, **fields) -> Record:
     """Claim: E[X] ≤ mu_max over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α.
     Outside the assumption (inside=False) the outcome is recorded as an observation only.
@@ -132,7 +150,7 @@ def assert_mean_at_most(values, mu_max: float, *, setting: dict, seeds: list, st
 
 
 def assert_mean_at_least(values, mu_min: float, *, setting: dict, seeds: list, statistic: str,
-                         inside: bool = True, alpha: float = ALPHA, power_target_key: str | None = None,
+                         inside: bool = True, alpha: float | None = None, power_target_key: str | None = None,
                          pair_counts=None, **fields) -> Record:
     """Claim: E[X] ≥ mu_min over independent pairs, X ∈ [0, 1]. Fails iff the betting test rejects at α.
     ``seeds`` and ``pair_counts`` as for :func:`assert_mean_at_most`."""
@@ -172,11 +190,11 @@ def assert_pairs_cover(obs, field: str, floor: float, *, setting: dict, statisti
 
 
 def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, statistic: str,
-                          alpha: float = ALPHA, **fields) -> Record:
+                          alpha: float | None = None, **fields) -> Record:
     """Claim: E[X] = center (a control at chance). Two one-sided betting tests at α/2 each; fails iff
     either rejects. ``detects`` is the upper violation detected (the lower one mirrors it)."""
     __tracebackhide__ = True
-    values = np.asarray(values, dtype=float)
+    values, alpha = np.asarray(values, dtype=float), _level(alpha)
     pair_seeds = _pair_seeds(values, seeds)
     up, down = betting_test(values, center, alpha / 2, "at most"), betting_test(values, center, alpha / 2, "at least")
     p = min(1.0, 2 * min(up.pvalue, down.pvalue))
@@ -194,12 +212,12 @@ def assert_mean_at_chance(values, center: float, *, setting: dict, seeds: list, 
 
 
 def assert_share_at_least(outcomes, p_min: float, *, setting: dict, seeds: list, statistic: str,
-                          inside: bool = True, alpha: float = ALPHA, **fields) -> Record:
+                          inside: bool = True, alpha: float | None = None, **fields) -> Record:
     """Claim: each independent pair succeeds with probability ≥ p_min. Fails iff the
     Clopper–Pearson upper bound (one-sided, level α) of the success share is below p_min.
     ``outcomes``: per pair, whether it succeeded; ``seeds``: one per outcome, in order."""
     __tracebackhide__ = True
-    outcomes = np.asarray(outcomes, dtype=bool)
+    outcomes, alpha = np.asarray(outcomes, dtype=bool), _level(alpha, inside)
     successes, n = int(outcomes.sum()), len(outcomes)
     pair_seeds = _pair_seeds(outcomes, seeds)
     lo, hi = clopper_pearson(successes, n, 1 - 2 * alpha)
@@ -216,11 +234,13 @@ def assert_share_at_least(outcomes, p_min: float, *, setting: dict, seeds: list,
 
 
 def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds: list | None = None,
-                 inside: bool = True, detects: float | None = None, test: str = "exact", **fields) -> Record:
+                 inside: bool = True, detects: float | None = None, test: str = "exact", failing: str | None = None,
+                 **fields) -> Record:
     """A deterministic claim (closed forms, identities, numerical tolerances), or a decision already
-    taken by an interval or bound at level α (``test`` names it, ``alpha`` in ``fields``). With
-    ``detects`` (a slope's effect size) the claim's power target applies; without, every value beyond
-    the bound fails: detects = bound."""
+    taken by an interval or bound at level α (``test`` names it, ``alpha`` in ``fields``, drawn with
+    :func:`next_level`). With ``detects`` (a slope's effect size) the claim's power target applies;
+    without, every value beyond the bound fails: detects = bound. ``failing``: the number that failed,
+    in words, where it is not ``value`` (an interval's end)."""
     __tracebackhide__ = True
     if detects is None:
         verdict = "observed" if not inside else ("pass" if ok else "fail")
@@ -230,12 +250,12 @@ def assert_exact(ok: bool, *, value, bound, statistic: str, setting: dict, seeds
         power = dict(power, test=test, side=None)
     rec = emit(_new(statistic, value, bound, verdict, inside, setting, seeds, **power, **fields))
     if verdict == "fail":
-        _fail(rec, f"{statistic}={value} violates bound {bound}")
+        _fail(rec, f"{statistic}: {failing}" if failing else f"{statistic}={value} violates bound {bound}")
     return rec
 
 
 def record_conformance(parts, unchecked, *, procedure: str, setting: dict, seeds: list) -> tuple[Record, str | None]:
-    """An exact conformance claim (R1–R6): ``parts`` (``checks.conformance.Part``) each with the
+    """An exact conformance claim (R1–R7): ``parts`` (``checks.conformance.Part``) each with the
     ratio |deviation|/rounding tolerance of its worst input; "pass" iff every ratio is ≤ 1.
     ``unchecked``: parts not checked, each with why ("not reported" by the procedure, …): stated, never
     passed.

@@ -1,10 +1,10 @@
-"""R1–R6: every trained pair's report checked against itself (THEORY.md §8), for any procedure, and
-the run's own measurements of it (R6) against their definitions.
+"""R1–R7: every trained pair's report checked against itself (THEORY.md §8), for any procedure, the
+run's own measurements of it (R6) against their definitions, and g_0 against f_0 (R7, ``checks.fresh``).
 
 The harness calls :func:`check_runs` on the runs of every setting it trains, before any property
 reads them, so each check's settings (both scenarios, both losses, γ = 0 and γ > 0, the gradient
 attack and the controls, plain GD and the paper's momentum) are also conformance settings, and
-nothing is trained for R1–R6. Each claim leaves one exact record per setting: the largest
+nothing is trained for R1–R7. Each claim leaves one exact record per setting: the largest
 |deviation|/tolerance over its parts and pairs (≤ 1 holds), every part's ratio, and the parts the
 procedure did not report what they need for ("not checked (not reported)"). A violation fails the
 check with the procedure, the quantity and the worst input named.
@@ -14,7 +14,7 @@ The first ``CONFORMANCE_PAIRS_PER_SETTING`` valid pairs of each trained batch ar
 comparisons that evaluate networks (R1's values, R2's gradients) read the first
 ``CONFORMANCE_ROWS_PER_SET`` rows of each input set (both in ``theory.tolerances``, with their
 reasons); shares, permutations, data-contract checks and R6 (whose metrics are means over all rows)
-read all rows. A bug of the kind R1–R6 exist for acts on every pair and row, so the
+read all rows. A bug of the kind R1–R7 exist for acts on every pair and row, so the
 cuts cost no power against it;
 ``benchmarks/conformance.py`` measures the cost per pair.
 """
@@ -32,7 +32,7 @@ from theory import conformance as C
 from theory.prediction import integrated_time
 from theory.tolerances import CONFORMANCE_PAIRS_PER_SETTING, CONFORMANCE_ROWS_PER_SET
 
-from . import assertions
+from . import assertions, fresh
 from .diagnoses import likely_causes
 from .pairs import Pair, double, to_float64
 from .session import claim_scope
@@ -138,7 +138,7 @@ def _seedwhere(seed):
 
 
 class Checked:
-    """One valid pair (``checks.pairs.Pair``) as R1–R6 read it: its run's config and records, the unit
+    """One valid pair (``checks.pairs.Pair``) as R1–R7 read it: its run's config and records, the unit
     roundoff of its dtype, and each network's pre-activations on the input sets, computed once: on all
     rows of the network's own training set and of the sets the run measures the trained f and g on (D
     and the test inputs: R6), on the first CONFORMANCE_ROWS_PER_SET rows of the others."""
@@ -357,13 +357,13 @@ def reported_metrics(p: Checked, out: Findings) -> None:
 
 
 CHECKS = (forward_consistency, attack_consistency, scenario_input_consistency, time_bookkeeping, data_contract,
-          reported_metrics)
+          reported_metrics, fresh.g_is_fresh)
 
 
 def check_runs(setting, runs, procedure: str) -> dict:
-    """R1–R6 on the valid pairs of ``runs`` ((run, index) per seed): one record per claim, returned
-    by claim; then an AssertionError naming every violated claim, one line each, followed by the
-    "likely cause: …" lines of the deviation signatures its failing parts match."""
+    """R1–R7 on the valid pairs of ``runs`` ((run, index) per seed): one exact record per claim, returned
+    by claim (R7's test over the pairs records too, ``checks.fresh``); then an AssertionError naming every
+    violated claim, one line each, followed by the "likely cause: …" lines of the signatures its parts match."""
     found = Findings()
     valid = [(data, i) for data, i in runs if not (data.f.diverged[i] or data.g.diverged[i])]
     checked, pairs = valid[:CONFORMANCE_PAIRS_PER_SETTING], []
@@ -385,6 +385,7 @@ def check_runs(setting, runs, procedure: str) -> dict:
                 seeds=seeds)
         if message:  # with the known deviation signatures the failing parts match (``checks.diagnoses``)
             failures.append(message + likely_causes([q for q in parts if q.ratio > 1], pairs, _autograd))
+    failures += fresh.independence(pairs, seeds, setting, procedure)  # R7's test over the pairs
     if failures:
         raise AssertionError("\n".join(failures))
     return out

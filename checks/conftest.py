@@ -36,11 +36,14 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    from theory.tolerances import ALPHA, RUN_BUDGET
+    from theory.tolerances import POOLED_SHARE, RUN_BUDGET
 
+    from .profiles import test_horizon
     from .session import current
 
-    return [f"hypothesis profile: {settings.get_current_profile_name()}, run seed {core.global_force_seed}; "
-            f"false-failure budget {RUN_BUDGET:g}/run, "
-            f"α={ALPHA:.1e}/assertion; torch {torch.__version__} threads={torch.get_num_threads()}; "
+    profile = settings.get_current_profile_name()
+    return [f"hypothesis profile: {profile}, run seed {core.global_force_seed}; "
+            f"false-failure budget {RUN_BUDGET:g}/run ({1 - POOLED_SHARE:g} to per-example tests, spent over a "
+            f"horizon of {test_horizon(profile)}; {POOLED_SHARE:g} to the pooled tests); "
+            f"torch {torch.__version__} threads={torch.get_num_threads()}; "
             f"pairs train on: {current().executor.where()}"]

@@ -121,7 +121,7 @@ def require_supported(setting: Setting) -> None:
 def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     """(run, index in it) per seed: one batched run in this process, or one run per seed through the
     Dask executor (``checks.remote``: the ``paper`` profile or ``--executor``); the same numbers.
-    Every run's report is checked against itself first (R1–R6, ``checks.conformance``)."""
+    Every run's report is checked against itself first (R1–R7, ``checks.conformance``)."""
     require_supported(setting)
     session = current()
     args = (_on_run_device(setting.config), list(setting.seeds))
@@ -131,7 +131,7 @@ def _train(setting: Setting) -> list[tuple[RunResult, int]]:
     else:
         data = run_batch(*args, **kw)
         runs = [(data, i) for i in range(len(setting.seeds))]
-    if session.conformance:  # R1–R6 on these very pairs, before any claim reads them (THEORY.md §8)
+    if session.conformance:  # R1–R7 on these very pairs, before any claim reads them (THEORY.md §8)
         started = time.perf_counter()
         try:
             conformance.check_runs(setting, runs, session.procedure_name)

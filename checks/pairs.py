@@ -2,7 +2,7 @@
 and its theory quantities on demand.
 
 :class:`Pair` is the one per-pair view of a run's result row: the harness hands one per valid pair to
-the properties, and the conformance checks (``checks.conformance``) evaluate R1–R6 on the same view.
+the properties, and the conformance checks (``checks.conformance``) evaluate R1–R7 on the same view.
 Theory quantities are cached properties computed from ``theory/``; nothing here re-derives the math.
 """
 

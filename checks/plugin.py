@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import time
 from collections import Counter
@@ -26,7 +25,10 @@ import pytest
 
 from reporting.records import VERDICTS
 from reporting.run_report import RunReport, add_report_options
-from theory.tolerances import ALPHA, CONFORMANCE_CLAIMS, MAX_ASSERTIONS_PER_RUN, RUN_BUDGET
+from reporting.scope import skip_reason
+from theory.tolerances import CONFORMANCE_CLAIMS
+
+from .metadata import not_checked, not_checked_of, run_metadata  # noqa: F401  (not_checked: read by the tests)
 
 RECORD_KEY = "claim_record"
 CLAIMS_KEY = "claims"
@@ -130,6 +132,20 @@ class ClaimRun:
         self.session.close()
         sessions.end(self._token)
 
+    def pytest_sessionstart(self, session):
+        """The process's share of the per-example budget and whether verdicts are asserted, once the
+        Hypothesis profile is loaded."""
+        import hypothesis
+
+        from .profiles import test_horizon
+        from .session import Spending
+        from .strategies import is_smoke_run
+
+        profile = hypothesis.settings.get_current_profile_name()
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) if self.is_worker else 1
+        self.session.levels = Spending.for_process(test_horizon(profile), workers)
+        self.session.asserts_verdicts = not is_smoke_run(profile)
+
     def pytest_report_header(self, config):
         return [f"procedure checked: {self.session.procedure_name}", *declaration_lines(self.session)]
 
@@ -187,6 +203,7 @@ class ClaimRun:
                 "outcome": report.outcome, "claims": [c for c in claims.split(",") if c],
                 "duration": report.duration,
                 "longrepr": str(report.longrepr)[-4000:] if report.failed else None,
+                **({"skipped": skip_reason(report.longrepr)} if report.skipped else {}),  # for meta.not_checked
             }
 
     @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under -p no:xdist
@@ -207,13 +224,14 @@ class ClaimRun:
         if not gathered.outcomes:
             return
         conclusion = self.conclude_claims(require_verified=selects_whole_suite(config))
-        if not conclusion.ok and session.exitstatus == 0:
+        # A smoke run shows that every check runs; its verdicts are recorded, never asserted.
+        if not conclusion.ok and session.exitstatus == 0 and self.session.asserts_verdicts:
             session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
         meta = run_metadata(config, self.session, self.started)
         meta["exitstatus"] = int(exitstatus)
         meta["collapsed_pairs"] = gathered.collapses
         meta["hypothesis"] = gathered.hypothesis
-        meta["false_failure_budget"].update(tests_made=conclusion.tests_made, spent=conclusion.budget_spent)
+        meta["false_failure_budget"].update(conclusion.budget.to_json())
         if self.report.write(gathered.records, gathered.outcomes, meta, conclusion.claims) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -262,7 +280,7 @@ class ClaimRun:
         seconds = self.session.gathered.seconds
         tr.write_line(f"network pairs trained: {self.session.gathered.pairs}")
         if seconds.get("conformance"):
-            tr.write_line(f"R1–R6 conformance checks: {seconds['conformance']:.1f} s (summed over workers)")
+            tr.write_line(f"R1–R7 conformance checks: {seconds['conformance']:.1f} s (summed over workers)")
         tr.write_line(f"procedure checked: {self.session.procedure_name}")
         self.report.summarise(tr)
 
@@ -293,62 +311,6 @@ def hypothesis_view(text: str | None) -> dict:
     return out
 
 
-def run_metadata(config, session, started: float) -> dict:
-    """The run's metadata for results.json: when, where, what (profile, seed, procedure, versions, device)."""
-    import hypothesis
-    import numpy
-    import torch
-
-    from perturbation_learning.procedure import DEFAULT_PROCEDURE
-
-    from .harness import run_device
-
-    name = session.procedure_name
-    return {
-        "started": started, "finished": time.time(), "wall_seconds": time.time() - started,
-        "profile": hypothesis.settings.get_current_profile_name(),
-        "hypothesis_seed": config.getoption("hypothesis_seed", None),
-        "pairs_trained": session.gathered.pairs, "seconds_in": dict(session.gathered.seconds),
-        "workers": str(getattr(config.option, "numprocesses", None) or 1),
-        "false_failure_budget": {"run": RUN_BUDGET, "per_assertion": ALPHA, "max_assertions": MAX_ASSERTIONS_PER_RUN},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": numpy.__version__, "hypothesis": hypothesis.__version__},
-        "machine": f"{platform.machine()} {os.cpu_count()} cores",
-        "device": run_device(),
-        "args": list(config.invocation_params.args),
-        "procedure": name, "rerun_procedure": None if name == DEFAULT_PROCEDURE else name,
-        "capabilities": session.capabilities.to_dict(),
-        "not_checked": dict(not_checked_of(session), settings=list(session.not_run)),
-        **git_revision(config.rootpath),
-    }
-
-
-def not_checked(capabilities, claims) -> dict:
-    """What a procedure's declaration (a ``Capabilities``) leaves unchecked among ``claims``, as plain data
-    for the run's metadata and ``reporting.verdicts``: {"strata": "axis=value" → why, "claims": claim → why}.
-    A claim is unchecked where its control needs an attack the procedure lacks, or where it rests on the
-    kernel of biased neurons and the network has none (``theory.strata.rests_on_bias``)."""
-    from theory.strata import NO_BIAS, rests_on_bias
-
-    from .properties.controls import CONTROLS
-
-    out = {}
-    for claim in claims:
-        attack = CONTROLS.get(claim, {}).get("attack")
-        if attack and capabilities.attacks is not None and attack not in capabilities.attacks:
-            out[claim] = f"the procedure does not support attack {attack!r} (attacks: {', '.join(capabilities.attacks)})"
-        elif not capabilities.bias and rests_on_bias(claim):
-            out[claim] = NO_BIAS
-    return {"strata": capabilities.excluded_strata(), "claims": out}
-
-
-def not_checked_of(session) -> dict:
-    """:func:`not_checked` for the procedure under check, among every registered claim."""
-    from theory.claims import CLAIMS
-
-    return not_checked(session.capabilities, sorted(CLAIMS))
-
-
 def declaration_lines(session) -> list[str]:
     """The header's statement of what the run checks of the procedure and what not, with the reasons."""
     caps = session.capabilities
@@ -373,19 +335,3 @@ def _skip_if_unsupported(report, item, call, session) -> None:
     if reasons:
         report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1] or 0,
                                                       "Skipped: not checked: " + "; ".join(reasons))
-
-
-def git_revision(root) -> dict:
-    """The checkout's commit (or "unknown" outside git) and whether tracked files differ from it."""
-    import subprocess
-
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {"git_revision": "unknown", "git_dirty": None}
-        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
-        return {"git_revision": head.stdout.strip(), "git_dirty": dirty}
-    except (OSError, subprocess.SubprocessError):
-        return {"git_revision": "unknown", "git_dirty": None}

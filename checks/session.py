@@ -1,7 +1,7 @@
 """The live state of one check run in this process: one :class:`CheckSession`, and the running check.
 
 The session holds the procedure under check, where its pairs train (``checks.remote.Executor``), whether
-R1–R6 run first, the records and collapse notes the assertions leave before the plugin drains them into
+R1–R7 run first, the records and collapse notes the assertions leave before the plugin drains them into
 the test report, and the counters of the run's metadata (pairs trained, seconds per part). On the
 controller it also gathers what the workers' reports carry (:class:`Gathered`). ``checks.plugin`` makes
 one per pytest session (:func:`begin`, :func:`end`); a script or a test that calls a property directly gets a
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from perturbation_learning.files import json_clean
 from perturbation_learning.procedure import Capabilities, Procedure, capabilities_of, load_procedure, procedure_name
-from theory.tolerances import CONFORMANCE_CLAIMS
+from theory.stats import spending_level
+from theory.tolerances import ALPHA, CONFORMANCE_CLAIMS, POOLED_SHARE, RUN_BUDGET, SPENDING_TAIL
 
 from .remote import Executor
 
@@ -59,6 +60,41 @@ class Gathered:
 
 
 @dataclass
+class Spending:
+    """This process's share of the per-example false-failure budget, spent test by test
+    (``theory.stats.spending_level``): ``share`` = (1 − POOLED_SHARE)·RUN_BUDGET / W for W processes,
+    flat over ``horizon`` tests (a profile's, ``checks.profiles.TEST_HORIZONS``, over W), so the W
+    processes together spend at most (1 − POOLED_SHARE)·RUN_BUDGET however many tests they make. Only
+    tests made inside a check (a test item with claim markers) count; a direct call gets ALPHA."""
+
+    share: float = (1 - POOLED_SHARE) * RUN_BUDGET
+    horizon: int = 500
+    workers: int = 1
+    made: int = 0
+    spent: float = 0.0
+
+    @classmethod
+    def for_process(cls, horizon: int, workers: int) -> "Spending":
+        """One of ``workers`` processes' share of a profile's ``horizon`` (the same flat level for any W)."""
+        workers = max(int(workers), 1)
+        return cls(share=(1 - POOLED_SHARE) * RUN_BUDGET / workers, horizon=-(-int(horizon) // workers),
+                   workers=workers)
+
+    def peek(self) -> float:
+        """The level the next test will get (for power estimates that decide a sample size)."""
+        return ALPHA if current_check() == DIRECT_CALL else spending_level(
+            self.made + 1, self.share, self.horizon, SPENDING_TAIL)
+
+    def take(self) -> float:
+        """The level of the test about to be made; counts it."""
+        level = self.peek()
+        if current_check() != DIRECT_CALL:
+            self.made += 1
+            self.spent += level
+        return level
+
+
+@dataclass
 class CheckSession:
     """One check run's state in this process (see the module docstring)."""
 
@@ -71,6 +107,10 @@ class CheckSession:
     seconds: dict = field(default_factory=dict)
     gathered: Gathered = field(default_factory=Gathered)
     not_run: list = field(default_factory=list)      # settings mapped or skipped for the procedure's declaration
+    levels: Spending = field(default_factory=Spending)
+    #: False in a smoke run: its tiny sizes lie outside the theory's regime, so a rejection is recorded,
+    #: not raised (every check still runs; the run says its verdicts are not asserted).
+    asserts_verdicts: bool = True
 
     @property
     def procedure_name(self) -> str:
@@ -121,7 +161,7 @@ class CheckSession:
 
     @contextlib.contextmanager
     def without_conformance(self):
-        """Train without checking R1–R6 first: for tests that show another claim's check failing on a
+        """Train without checking R1–R7 first: for tests that show another claim's check failing on a
         planted bug that the conformance checks would report before it."""
         saved, self.conformance = self.conformance, False
         try:

@@ -214,14 +214,27 @@ CHECK_SALT_STRIDE = 2**44
 _SALTS = 2**18
 
 
-def check_salt(check: str) -> int:
-    """The seed offset of the check named ``check`` (0 outside a check: scripts and direct calls)."""
-    return 0 if check == DIRECT_CALL else (zlib.crc32(check.encode()) % _SALTS) * CHECK_SALT_STRIDE
+def check_salt(check: str, item: str | None = None) -> int:
+    """The seed offset of the check named ``check`` (0 outside a check: scripts and direct calls); with
+    ``item``, of that item of a parametrized check (keyed like pytest's item name, "check[item]")."""
+    if check == DIRECT_CALL:
+        return 0
+    key = check if item is None else f"{check}[{item}]"
+    return (zlib.crc32(key.encode()) % _SALTS) * CHECK_SALT_STRIDE
 
 
 def salted(seeds, check: str) -> tuple[int, ...]:
     """``seeds`` as the check named ``check`` trains them."""
     return tuple(int(s) + check_salt(check) for s in seeds)
+
+
+def salted_for_item(setting: Setting, item: str, check: str | None = None) -> Setting:
+    """``setting``, drawn or an explicit example of ``check`` (default: the running check, whose salt its
+    seeds carry), moved to the salt of its item ``item``: a parametrized check's items draw the same
+    settings (one Hypothesis seed, the same examples), and would otherwise train the same pairs."""
+    check = current_check() if check is None else check
+    shift = check_salt(check, item) - check_salt(check)
+    return Setting(setting.config, tuple(int(s) + shift for s in setting.seeds))
 
 
 def pair_seeds(base: int, pairs: int, check: str | None = None) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""The PGD attacks (THEORY.md §8, R2): drawn, trained, and so checked by R1–R6 like every trained pair.
+"""The PGD attacks (THEORY.md §8, R2): drawn, trained, and so checked by R1–R7 like every trained pair.
 
 THEORY.md states R2 for PGD: ‖r_n‖ ≤ ε in its norm, and y^adv_n f(x_n + r_n) not below y^adv_n f(x_n) (the
 harness checks both on every pair it trains, ``checks.conformance``). Its other claims (D1–D5, P1–P5) are
@@ -30,7 +30,7 @@ def test_R2_pgd_perturbations_stay_in_their_ball(attack, data):
     why = current().capabilities.why_not(setting.config)
     if why is not None and setting.config.attack not in (current().capabilities.attacks or (attack,)):
         pytest.skip(f"not checked: {why}")  # every draw would fail the same way: skip at the first
-    results = run_results(setting)  # R1–R6 ran on these pairs first (R2: the ε-ball, y^adv f not lowered)
+    results = run_results(setting)  # R1–R7 ran on these pairs first (R2: the ε-ball, y^adv f not lowered)
     for metric in ("agreement", "acc_g_train"):
         values = [r[metric] for r in results]
         observe(value=float(np.mean(values)) if values else None, statistic=f"{metric} under {attack} (mean over pairs)",

@@ -85,7 +85,7 @@ def residual_constant(records: list[dict]) -> dict | None:
     """C_ξ = the largest recorded ``xi_ratio_max`` (D1), separately inside and outside L2."""
     groups: dict = {"inside": [], "outside": []}
     for r in records:
-        v = finite(r["xi_ratio_max"])
+        v = constant_points(r).get("C_ξ")
         if v is None:
             continue
         s = r["setting"]
@@ -106,15 +106,41 @@ def residual_constant(records: list[dict]) -> dict | None:
 BLOCK_STATISTIC = "L1 (block "
 
 
+def constant_points(r: dict) -> dict:
+    """How record ``r`` enters the fitted constants: {"C_ξ": xi_ratio_max, "C_L": {claim, κ, error},
+    "C_flip": value/predicted_flip}, the constants it enters. The one rule for which records enter them,
+    shared by the report (``analyse``) and the comparison (``reporting.compare``), so both read the same
+    constant."""
+    out = {}
+    xi, value = finite(r.get("xi_ratio_max")), finite(r.get("value"))
+    if xi is not None:
+        out["C_ξ"] = xi
+    kappa = finite_list(r.get("kappa"))
+    if (r.get("claim") in ("L1", "P2") and kappa and value is not None
+            and not str(r.get("statistic") or "").startswith(BLOCK_STATISTIC)):
+        out["C_L"] = {"claim": r["claim"], "kappa": max(kappa), "error": value}
+    flip = finite(r.get("predicted_flip"))
+    if flip and value is not None:
+        out["C_flip"] = value / flip
+    return out
+
+
+def lazy_ratio(p: dict) -> float | None:
+    """A lazy-error point's error/κ, its term of C_L (None at κ = 0: a point of the table, no ratio)."""
+    return p["error"] / p["kappa"] if p["kappa"] > 0 else None
+
+
+def constant_ratios(r: dict) -> dict:
+    """{constant: r's ratio}, the per-record numbers whose largest is the constant."""
+    out = constant_points(r)
+    if "C_L" in out:
+        out["C_L"] = lazy_ratio(out["C_L"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def lazy_error_points(records: list[dict]) -> list[dict]:
-    """(largest κ, mean relative error) of the L1 and P2 records that carry κ (the lazy-error ones)."""
-    pts = []
-    for r in records:
-        kappa, value = finite_list(r["kappa"]), finite(r["value"])
-        if (r["claim"] in ("L1", "P2") and kappa and value is not None
-                and not str(r.get("statistic") or "").startswith(BLOCK_STATISTIC)):
-            pts.append({"claim": r["claim"], "kappa": max(kappa), "error": value})
-    return pts
+    """(largest κ, mean relative error) of the records that enter C_L (``constant_points``)."""
+    return [p["C_L"] for r in records if "C_L" in (p := constant_points(r))]
 
 
 def lazy_error_constant(pts: list[dict]) -> dict | None:
@@ -128,7 +154,7 @@ def lazy_error_constant(pts: list[dict]) -> dict | None:
             bins.append({"kappa_low": lo, "kappa_high": hi, "n": len(members),
                          "max_error": max(p["error"] for p in members)})
         lo = hi
-    ratios = [p["error"] / p["kappa"] for p in pts if p["kappa"] > 0]
+    ratios = [x for p in pts if (x := lazy_ratio(p)) is not None]
     return {"C_L": max(ratios) if ratios else None, "n": len(pts), "bins": bins,
             "max_error": max(p["error"] for p in pts),
             "median": float(np.median(ratios)) if ratios else None, "interval": spread(ratios) if ratios else None}
@@ -136,8 +162,7 @@ def lazy_error_constant(pts: list[dict]) -> dict | None:
 
 def flip_constant(records: list[dict]) -> dict | None:
     """max measured/predicted flip share over the L2 records."""
-    ratios = [r["value"] / r["predicted_flip"] for r in records
-              if finite(r["predicted_flip"]) and finite(r["value"]) is not None]
+    ratios = [p["C_flip"] for r in records if "C_flip" in (p := constant_points(r))]
     if not ratios:
         return None
     return {"max_ratio": max(ratios), "median_ratio": float(np.median(ratios)), "n": len(ratios),

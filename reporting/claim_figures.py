@@ -21,18 +21,25 @@ def claim_records(rows: list[dict], claim: str):
     for r in rows:
         y = labels.index(r.get("label") or r["check"]) + (rng.uniform(-0.25, 0.25) if not r["pooled"] else 0.0)
         color = VERDICT_COLORS.get(r["verdict"], "k")
+        # A pooled test's diamond is hollow where its interval reaches beyond the bound (not rejected only).
+        hollow = r["pooled"] and (r.get("room") is not None and r["room"] < 0 and r["verdict"] != "fail")
         if r["pooled"]:
             _interval(ax, r.get("margin_ci"), y, color, lw=2.5)
         _clipped_point(ax, r["margin"], y, marker="D" if r["pooled"] else "o", color=color,
-                       ms=6 if r["pooled"] else 3.5, mec="k" if r["pooled"] else color, mew=0.5,
+                       mfc="white" if hollow else color, ms=6 if r["pooled"] else 3.5,
+                       mec=color if hollow else "k" if r["pooled"] else color, mew=1.2 if hollow else 0.5,
                        alpha=1.0 if r["pooled"] else 0.7, ls="")
     ax.set_yticks(range(len(labels)), [_short(c, 60) for c in labels], fontsize=SMALL)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     centre = sorted({labels.index(r.get("label") or r["check"]) for r in rows if r.get("kind") == "centre"})
-    _margin_axis(ax, f"{claim}: margin to the bound per record, in target units (right of 0: holds)", centre)
+    _margin_axis(ax, f"{claim}: margin to the bound per record's value, a pooled test with its interval, in target "
+                     "units\n(right of 0: the value holds; shown within the bound only where the whole interval is)", centre)
     shown = [v for v in VERDICT_COLORS if any(r["verdict"] == v for r in rows)]
     handles = [Line2D([], [], ls="", marker="o", color=VERDICT_COLORS[v], label=v) for v in shown]
     handles += [Line2D([], [], ls="-", marker="D", color="#555", mec="k", label="pooled test, its interval")]
+    if any(r["pooled"] and (r.get("room") or 0) < 0 for r in rows):
+        handles.append(Line2D([], [], ls="-", marker="D", color="#555", mfc="white",
+                              label="pooled, interval beyond the bound: not rejected only"))
     if centre:
         handles.append(Line2D([], [], ls="", marker="s", ms=10, color=NEUTRAL, mec="#999",
                               label="equality (margin = −distance)"))
@@ -61,7 +68,7 @@ def claim_rows(records: list[dict]) -> dict:
             s = m.scaled()
             out.setdefault(r["claim"], []).append(
                 {"check": r["check"], "label": row_label(r), "kind": m.kind, "verdict": r["verdict"],
-                 "margin": s["margin"], "margin_ci": s["margin_ci"],
+                 "margin": s["margin"], "margin_ci": s["margin_ci"], "room": s["room"],
                  "pooled": r["check"] in (POOLED_CHECK, STRATUM_CHECK)})
     return out
 

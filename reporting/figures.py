@@ -15,6 +15,7 @@ from perturbation_learning.files import atomic_write_bytes, figure_png_bytes
 from theory.lazy import KAPPA_MAX
 
 from .analysis import Analysis
+from .margins import BY_CONSTRUCTION, NOT_REJECTED, REJECTED, SHOWN
 from .scope import DOMAIN_FIGURE as DOMAIN, near_bound
 
 #: Figures are drawn at FIGURE_DPI, at most MAX_WIDTH inches wide, with no text under SMALL points: on
@@ -215,26 +216,38 @@ def _interval(ax, ends, y, color, lw=2.0):
         ax.plot(ends, [y, y], color=color, lw=lw, solid_capstyle="butt")
 
 
+#: What a row's test shows, as the forest plot says it before its power: only a test whose interval lies
+#: inside the bound shows the claim within it; a pass whose interval reaches beyond is only not rejected.
+READING_SHORT = {SHOWN: "shown within", NOT_REJECTED: "not rejected", REJECTED: "rejected",
+                 BY_CONSTRUCTION: "at tolerance by construction"}
+
+
 def _power_text(row: dict) -> str:
+    shown = READING_SHORT.get(row.get("reading"), "")
+    lead = f"{shown}; " if shown else ""
     if row.get("words"):
-        return row["words"]
+        return lead + row["words"]
     if row.get("detects") is None:
-        return ""
+        return shown
     sign = "≤" if row.get("kind") == "floor" else "≥"
     if row.get("test") in ("exact", "hoeffding"):
-        return f"fails on any value > {num(row.get('bound'))}"
-    target = "" if row.get("target") is None else f" (target {sign} {row['target']:.3g})"
-    return f"detects {sign} {row['detects']:.3g}{target}"
+        return f"{lead}fails on any value > {num(row.get('bound'))}"
+    return f"{lead}detects {sign} {row['detects']:.3g} (p 0.9)"
 
 
-#: Forest colours: a claim verified on every stratum, on some, failed, observed only or not verified.
-SCOPE_NAMES = {"#2ca02c": "verified on every stratum", "#e8a33d": "not verified on every stratum",
+#: Forest colours: a claim verified on every stratum, on some, failed, observed only or not verified; a
+#: verified claim whose test only did not reject (its interval reaches beyond the bound) in a paler green.
+NOT_SHOWN_GREEN = "#80c080"
+SCOPE_NAMES = {"#2ca02c": "verified on every stratum, shown within the bound",
+               NOT_SHOWN_GREEN: "verified on every stratum, not rejected only", "#e8a33d": "not verified on every stratum",
                "#d62728": "failed", "#7f7f7f": "observation-only"}
 
 
 def row_color(row: dict) -> str:
-    """A forest row's colour: its scoped verdict's (``reporting.scope``, set by the analysis), else its verdict's."""
-    return row.get("scope_color") or claim_color(row.get("claim_verdict"))
+    """A forest row's colour: its scoped verdict's (``reporting.scope``, set by the analysis), else its verdict's;
+    green only where its test shows the claim within the bound, pale green where it only did not reject."""
+    color = row.get("scope_color") or claim_color(row.get("claim_verdict"))
+    return NOT_SHOWN_GREEN if color == "#2ca02c" and row.get("reading") not in (SHOWN, None) else color
 
 
 def forest(a: Analysis):
@@ -252,30 +265,38 @@ def forest(a: Analysis):
                     transform=ax.get_yaxis_transform())
             continue
         _interval(ax, row.get("margin_ci"), i, color)
-        centre = row.get("kind") == "centre"   # an equality: the point is never right of 0, its interval is
-        _clipped_point(ax, row["margin"], i, marker="o", color=color, mfc="white" if centre else color, ms=6,
-                       mec=color if centre else "k", mew=1.2 if centre else 0.5)
+        # The marker is the interval's end (the room): filled where it lies inside the bound (shown within, or
+        # rejected), hollow where a pass only did not reject; a dot marks the observed value.
+        hollow = row.get("reading") in (NOT_REJECTED, BY_CONSTRUCTION)
+        _clipped_point(ax, row.get("room", row["margin"]), i, marker="o", color=color,
+                       mfc="white" if hollow else color, ms=7 if hollow else 6, mec=color if hollow else "k",
+                       mew=1.6 if hollow else 0.5)
+        if row.get("room") is not None and abs(row["margin"]) <= CLIP:
+            ax.plot(row["margin"], i, ".", color="k", ms=4)
         if row.get("target_margin") is not None:
             ax.plot(row["target_margin"], i, "D", mfc="none", mec="k", ms=6)
         if row.get("detects_margin") is not None:
             ax.plot(row["detects_margin"], i, "|", color="k", ms=11, mew=2)
-        if row.get("least_example_margin") is not None:
-            ax.plot(row["least_example_margin"], i, "x", color="k", ms=5, alpha=0.7)
+        if row.get("least_example_room") is not None:
+            ax.plot(row["least_example_room"], i, "x", color="k", ms=5, alpha=0.7)
         ax.text(1.01, i, _short(_power_text(row), 44),
                 fontsize=SMALL, va="center", transform=ax.get_yaxis_transform(), color=color)
     ax.set_yticks(range(len(rows)), [f"{r['claim']}  {_short(r.get('statistic'), 34)} ({r.get('kind') or '–'})"
                                      for r in rows], fontsize=SMALL)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    _margin_axis(ax, "margin to the bound, in units of the target violation: right of 0 holds; a test rejects when\n"
-                     "its whole interval lies left of 0 (○ centre, grey row: an equality, margin = −distance)",
+    _margin_axis(ax, "margin of the interval's end (at the test's level) to the bound, in target units: right of 0 the\n"
+                     "interval lies inside the bound; a test rejects when its whole interval lies left of 0 (grey row: an equality)",
                  [i for i, r in enumerate(rows) if r.get("kind") == "centre"])
-    handles = [Line2D([], [], ls="-", marker="o", color="#555", label="statistic and its interval"),
+    handles = [Line2D([], [], ls="-", marker="o", color="#555", label="interval end, inside the bound: shown within"),
+               Line2D([], [], ls="-", marker="o", color="#555", mfc="white", mew=1.6,
+                      label="interval end beyond: not rejected only"),
+               Line2D([], [], ls="", marker=".", color="k", label="observed value"),
                Line2D([], [], ls="", marker="|", color="k", ms=10, mew=2, label="detects"),
                Line2D([], [], ls="", marker="D", mfc="none", mec="k", label="target"),
                Line2D([], [], ls="", marker="x", color="k", label="least room of one example")]
     handles += [Line2D([], [], ls="", marker="s", color=c, label=SCOPE_NAMES[c])
                 for c in SCOPE_NAMES if any(row_color(r) == c for r in rows)]
-    fig.legend(handles=handles, loc="outside upper center", ncol=4, fontsize=SMALL)
+    fig.legend(handles=handles, loc="outside upper center", ncol=3, fontsize=SMALL)
     return fig
 
 
@@ -330,16 +351,23 @@ def empirical_bounds(a: Analysis):
     if room:
         bottom = axes.pop(0)
         for i, r in enumerate(room):
-            bottom.barh(i, _clip(r["margin"])[0], color=VERDICT_COLORS.get(r["verdict"], "k"), height=0.6,
-                        hatch="//" if r["kind"] == "centre" else None, edgecolor="white")
-            if _clip(r["margin"])[1]:
-                _clipped_point(bottom, r["margin"], i, color="k")
-            bottom.text(1.01, i, _short(f"{near_bound(r['value'], r['bound'])} vs {r['kind']} {num(r['bound'])}", 40),
-                        fontsize=SMALL, va="center", transform=bottom.get_yaxis_transform())
+            built = r.get("reading") == BY_CONSTRUCTION   # no near miss: its tolerance is met by construction
+            # The bar is the room of the interval's end; hatched where it reaches beyond (not rejected only).
+            bottom.barh(i, 0 if built else _clip(r["room"])[0], color=VERDICT_COLORS.get(r["verdict"], "k"),
+                        height=0.6, hatch="//" if r["kind"] == "centre" or r["room"] < 0 else None, edgecolor="white")
+            if _clip(r["room"])[1] and not built:
+                _clipped_point(bottom, r["room"], i, color="k")
+            if abs(r["margin"]) <= CLIP and not built:
+                bottom.plot(r["margin"], i, ".", color="k", ms=4)
+            text = ("at its tolerance by construction" if built else
+                    f"{near_bound(r.get('end'), r['bound'])} vs {r['kind']} {num(r['bound'])}")
+            if r.get("at_tolerance") and not built:
+                text = f"{r['at_tolerance']} by construction, else {near_bound(r.get('end'), r['bound'])} vs {num(r['bound'])}"
+            bottom.text(1.01, i, _short(text, 40), fontsize=SMALL, va="center", transform=bottom.get_yaxis_transform())
         bottom.set_yticks(range(len(room)), [f"{r['claim']} {_short(r['statistic'], 40)}" for r in room], fontsize=SMALL)
         bottom.set_ylim(len(room) - 0.5, -0.5)
-        _margin_axis(bottom, "least room to the bound over a statistic's asserted records (units of the target\n"
-                             "violation; hatched, grey row: an equality, margin = −distance)",
+        _margin_axis(bottom, "least room of an interval's end to the bound over a statistic's asserted records (target\n"
+                             "units; · the value; hatched: the interval reaches beyond, grey row: an equality)",
                      [i for i, r in enumerate(room) if r["kind"] == "centre"])
     return fig
 

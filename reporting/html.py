@@ -19,11 +19,13 @@ from theory.claims import CLAIMS
 from . import breaks, figures as F
 from .analysis import Analysis
 from .margins import test_in_words
+from .budget import budget_words
 from .scope import (CSS_COLORS, CSS_NONE, CSS_OK, DOMAIN_COLUMNS, DOMAIN_FIGURE, HYPOTHESIS_COLUMNS, OBSERVATION,
-                    OUTCOMES, directed, hypothesis_cells, hypothesis_rows, hypothesis_total, near_bound,
-                    outcome_counts, outcome_line, scope)
+                    OUTCOMES, READING_CSS, claim_title, directed, hypothesis_cells, hypothesis_rows, hypothesis_total,
+                    near_bound, not_checked, not_checked_items, outcome_counts, outcome_line, reading_words, reason_text,
+                    scope)
 from .strata_tables import html_strata
-from .markdown import CLAIM_COLUMNS, DETAIL, counterexample, error_line, power_cells, rerun_command
+from .markdown import CLAIM_COLUMNS, DETAIL, counterexample, error_line, power_cells, rerun_command, room_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Point size of the rendered statements.
@@ -90,18 +92,23 @@ def record_row(r: dict) -> list[str]:
             _num(r.get("n_pairs")), r["verdict"], r.get("reason") or "", F.setting_text(r.get("setting"))]
 
 
-def _claim_rows(table: dict, a: Analysis) -> list[dict]:
+def _reading(forest_row: dict | None) -> dict:
+    """What the test a claim's verdict rests on shows about its bound: {"text", "css"} (``scope.reading_words``)."""
+    return {"text": reading_words(forest_row), "css": READING_CSS.get((forest_row or {}).get("reading"), "")}
+
+
+def _claim_rows(table: dict, a: Analysis, parts: dict) -> list[dict]:
     forest = {r["claim"]: r for r in a.forest}
     rows = []
-    for cid, claim in CLAIMS.items():
-        row = table.get(cid)
+    for cid in CLAIMS:
+        row, title = table.get(cid), claim_title(cid, parts)
         if row is None:
-            rows.append({"id": cid, "cells": [cid, claim.title, 0, "", "", "", "", "", "", "", "not exercised"],
-                         "css": CSS_NONE})
+            rows.append({"id": cid, "cells": [cid, title, 0, "", "", "", "", "", "", "", "not exercised"],
+                         "css": CSS_NONE, "reading": _reading(None)})
             continue
         detects, target = power_cells(row, forest.get(cid))
-        rows.append({"id": cid, "css": scope(row)["css"],
-                     "cells": [cid, claim.title, row["records"], row["pass"], row.get("underpowered", 0), row["fail"],
+        rows.append({"id": cid, "css": scope(row)["css"], "reading": _reading(forest.get(cid)),
+                     "cells": [cid, title, row["records"], row["pass"], row.get("underpowered", 0), row["fail"],
                                row["observed"], row["invalid"], detects, target, scope(row)["text"]]})
     return rows
 
@@ -132,27 +139,36 @@ def context(run_dir: Path, records: list[dict], outcomes: dict, meta: dict, tabl
             drawn: dict, claim_figures: dict, verdicts: dict | None) -> dict:
     """Everything the template shows, as plain values."""
     forest = {r["claim"]: r for r in a.forest}
+    nc = not_checked(meta, outcomes)
     claims = []
     for cid, claim in CLAIMS.items():
         if cid not in table:
             continue
         recs = [r for r in records if r["claim"] == cid]
-        claims.append({"id": cid, "title": claim.title, "statement": statement(claim.latex),
+        power = power_cells(table[cid], forest.get(cid))
+        unchecked = [f"check {k} skipped: {reason_text(v['reason'])}" for k, v in nc["checks"].items()
+                     if cid in v["claims"]]
+        claims.append({"id": cid, "title": claim_title(cid, nc["parts"]), "statement": statement(claim.latex),
+                       "reading": dict(_reading(forest.get(cid)), text=reading_words(forest.get(cid), power[0])),
+                       "unchecked": ([nc["parts"][cid]] if cid in nc["parts"] else []) + unchecked,
                        "verdict": table[cid]["verdict"], "scope": scope(table[cid]),
                        "reason": table[cid].get("reason") if table[cid].get("claim_verdict") else "",
                        "excludes": table[cid].get("excludes"), "domain": a.domain.get(cid, {}),
-                       "power": power_cells(table[cid], forest.get(cid)),
+                       "power": power,
                        "forest": forest.get(cid), "figure": _png(run_dir, claim_figures.get(cid)),
                        "rows": [{"cells": record_row(r), "verdict": r["verdict"]} for r in recs],
                        "verdicts": sorted({r["verdict"] for r in recs})})
     figures = {name: _png(run_dir, path) for name, path in drawn.items()}
     hyp = hypothesis_rows(outcomes, meta, records)
     return {"meta": meta, "n_records": len(records), "detail": DETAIL, "claim_columns": CLAIM_COLUMNS,
-            "claim_rows": _claim_rows(table, a), "claims": claims, "record_columns": RECORD_COLUMNS,
+            "claim_rows": _claim_rows(table, a, nc["parts"]), "claims": claims, "record_columns": RECORD_COLUMNS,
+            "not_checked": not_checked_items(nc),
             "forest": figures.pop(F.FOREST, None), "bounds": figures.pop(F.EMPIRICAL_BOUNDS, None),
             "figures": figures, "failures": _failures(outcomes, meta), "constants": a.constants,
-            "least_room": sorted(a.least_room, key=lambda r: r["margin"]), "strata": html_strata(verdicts),
-            "outcome": _outcome(table), "outcome_line": outcome_line(table), "css_colors": CSS_COLORS,
+            "least_room": [dict(r, room_text=room_text(r), reading_css=READING_CSS.get(r.get("reading"), ""))
+                           for r in sorted(a.least_room, key=lambda r: r["room"])], "strata": html_strata(verdicts),
+            "outcome": _outcome(table), "outcome_line": outcome_line(table),
+            "budget_words": budget_words(meta["false_failure_budget"]), "css_colors": CSS_COLORS,
             "domain_columns": DOMAIN_COLUMNS, "domain_figure": figures.pop(DOMAIN_FIGURE, None),
             "hypothesis_columns": HYPOTHESIS_COLUMNS, "hypothesis_total": hypothesis_total(hyp),
             "hypothesis": [hypothesis_cells(r) for r in hyp],

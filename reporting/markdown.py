@@ -13,10 +13,11 @@ from theory.lazy import KAPPA_MAX
 
 from . import breaks, figures as F
 from .analysis import Analysis
-from .margins import CENTRE, test_in_words
+from .budget import budget_words
+from .margins import CENTRE, NOT_REJECTED, SHOWN, test_in_words
 from .records import finite
-from .scope import (directed, domain_section, hypothesis_lines, hypothesis_rows, hypothesis_total, near_bound,
-                    outcome_line, scope)
+from .scope import (claim_title, directed, domain_section, hypothesis_lines, hypothesis_rows, hypothesis_total,
+                    near_bound, not_checked, not_checked_lines, outcome_line, reading_words, readings, scope)
 from .strata_tables import excludes_lines, strata_cells, strata_marks
 
 #: Rows of the "measured ranges" table (results.json has all).
@@ -74,6 +75,11 @@ def error_line(longrepr: str | None) -> str:
     return errs[-1] if errs else (lines[-1] if lines else "")
 
 
+#: What a smoke run's report says once, next to its budget.
+SMOKE_LINE = ("- **smoke run: verdicts are recorded, not asserted**: every check ran once at tiny sizes, far below "
+              "those the bounds are calibrated for; the exit code reflects errors only")
+
+
 def header(records: list[dict], meta: dict, title: str, table: dict, outcomes: dict | None = None) -> list[str]:
     budget = meta["false_failure_budget"]
     rev = meta.get("git_revision")
@@ -83,9 +89,8 @@ def header(records: list[dict], meta: dict, title: str, table: dict, outcomes: d
             f"- profile: `{meta['profile']}`, Hypothesis seed: `{meta.get('hypothesis_seed')}`, "
             f"workers: {meta['workers']}, wall time: {meta['wall_seconds']:.0f} s",
             f"- network pairs trained: **{meta['pairs_trained']}**; records: {len(records)}",
-            f"- false-failure budget: {budget['run']:.0e} per run, α = {budget['per_assertion']:.1e} per "
-            f"test (Bonferroni over at most {budget['max_assertions']} tests); "
-            f"{budget.get('tests_made', '?')} tests made, {_value(budget.get('spent'))} spent",
+            f"- false-failure budget: {budget_words(budget)}",
+            *([SMOKE_LINE] if meta.get("verdicts_asserted") is False else []),
             f"- versions: {meta['versions']}; machine: {meta['machine']}",
             f"- {hypothesis_total(hypothesis_rows(outcomes or {}, meta, records))} Per check: records.md.", ""]
 
@@ -105,18 +110,27 @@ CLAIM_COLUMNS = ("claim", "title", "records", "pass", "underpowered", "fail", "o
                  "target", "verdict")
 
 
-def claim_table_lines(table: dict, forest: list[dict]) -> list[str]:
+def verdict_text(row: dict, forest_row: dict | None) -> str:
+    """A claim's scoped verdict and what the test it rests on shows about its bound ("verified on 10 of 10
+    strata; not rejected (interval end 0.05188 > 0.01)"): a pass is not rejected, shown within only where
+    its interval lies inside the bound."""
+    shown = reading_words(forest_row)
+    return scope(row)["text"] + (f"; {shown}" if shown else "")
+
+
+def claim_table_lines(table: dict, forest: list[dict], parts: dict | None = None) -> list[str]:
+    """The claim-verdict table; ``parts``: what of a claim is not checked for this procedure, in its title."""
     by_claim = {r["claim"]: r for r in forest}
     lines = ["| " + " | ".join(CLAIM_COLUMNS) + " |", "|" + "---|" * len(CLAIM_COLUMNS)]
-    for cid, claim in CLAIMS.items():
-        row = table.get(cid)
+    for cid in CLAIMS:
+        row, title = table.get(cid), cell(claim_title(cid, parts or {}))
         if row is None:
-            lines.append(f"| {cid} | {cell(claim.title)} | 0 | | | | | | | | not exercised |")
+            lines.append(f"| {cid} | {title} | 0 | | | | | | | | not exercised |")
             continue
         detects, target = power_cells(row, by_claim.get(cid))
-        lines.append(f"| {cid} | {cell(claim.title)} | {row['records']} | {row['pass']} | {row.get('underpowered', 0)} | "
+        lines.append(f"| {cid} | {title} | {row['records']} | {row['pass']} | {row.get('underpowered', 0)} | "
                      f"{row['fail']} | {row['observed']} | {row['invalid']} | {cell(detects)} | {target} | "
-                     f"{cell(scope(row)['text'])} |")
+                     f"{cell(verdict_text(row, by_claim.get(cid)))} |")
     return lines
 
 
@@ -160,12 +174,25 @@ def constants_table(a: Analysis) -> list[str]:
     return md + [""]
 
 
+def room_text(r: dict) -> str:
+    """A least-room row's room: the margin of its interval's end, or that it sits at its tolerance by
+    construction (with how many records do, and the others' least room)."""
+    if not r.get("at_tolerance"):
+        return f"{r['room']:.3g}"
+    others = "" if r["reading"] == "at its tolerance by construction" else f"; the others' least room {r['room']:.3g}"
+    return (f"at its tolerance by construction ({r['at_tolerance_reason']}) in {r['at_tolerance']} of "
+            f"{r['records']} records{others}")
+
+
 def least_room_table(rows: list[dict]) -> list[str]:
-    md = ["| claim | statistic | bound side | margin (target units) | value | bound | verdict | setting |",
-          "|---|---|---|---|---|---|---|---|"]
+    md = ["Room: the margin of the end of each record's interval at its test's level (its value where it has no "
+          "interval), in target units; right of 0 (≥ 0) only where the interval lies inside the bound.", "",
+          "| claim | statistic | bound side | room (target units) | value | interval end | bound | reading | verdict | setting |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {r['margin']:.3g} | "
-                  f"{near_bound(r['value'], r['bound'])} | {_value(r['bound'])} | {r['verdict']} | {cell(F.setting_text(r.get('setting')))} |")
+        md.append(f"| {r['claim']} | {cell(r['statistic'])} | {r['kind']} | {cell(room_text(r))} | "
+                  f"{near_bound(r['value'], r['bound'])} | {near_bound(r.get('end'), r['bound'])} | {_value(r['bound'])} | "
+                  f"{r.get('reading') or ''} | {r['verdict']} | {cell(F.setting_text(r.get('setting')))} |")
     return md + [""]
 
 
@@ -173,20 +200,30 @@ def _link(drawn: dict, name: str, alt: str) -> list[str]:
     return [f"![{alt}]({drawn[name]})", ""] if name in drawn else []
 
 
+GLANCE = ("One row per claim: the statistic its verdict rests on, with its interval at the test's level, as a "
+          "margin to its bound, oriented so that holding is to the right of 0 for a ceiling and a floor alike, in "
+          "units of the violation its power target asks to detect. The marker is the interval's end (· the value): "
+          "filled where the interval lies inside the bound (shown within it), hollow and pale where it reaches "
+          "beyond (not rejected, with the power `detects` states; | detects, ◇ target, × least room of one example).")
+
+
 def glance_section(a: Analysis, drawn: dict) -> list[str]:
-    md = ["## Claims at a glance", "",
-          "One row per claim: the statistic its verdict rests on, with its interval, as a margin to its bound, "
-          "oriented so that holding is to the right of 0 for a ceiling and a floor alike, in units of the violation "
-          "its power target asks to detect (| detects, ◇ target, × least room of one example).", "",
-          *_link(drawn, F.FOREST, "claims at a glance")]
-    rows = [r for r in a.forest if r.get("margin") is not None and r.get("kind") != CENTRE]
+    """The forest plot, what the tests show (shown within the bound, or only not rejected) and the least room
+    among ceilings and floors, at the interval's end: one paragraph."""
+    md = ["## Claims at a glance", "", GLANCE, "", *_link(drawn, F.FOREST, "claims at a glance")]
+    by, text = readings(a.forest), []
+    if by.get(SHOWN) or by.get(NOT_REJECTED):
+        text.append(f"What the tests show: **{len(by.get(SHOWN, []))} shown within the bound** (their interval lies "
+                    f"inside it: {', '.join(by.get(SHOWN, [])) or 'none'}); **{len(by.get(NOT_REJECTED, []))} not "
+                    f"rejected** only (their interval reaches beyond it, or an equality: "
+                    f"{', '.join(by.get(NOT_REJECTED, [])) or 'none'}).")
+    rows = [r for r in a.forest if r.get("room") is not None and r.get("kind") != CENTRE]
     if rows:
-        tight = min(rows, key=lambda r: r["margin"])
-        md += [f"Least room among ceilings and floors: **{tight['claim']}** ({cell(tight['statistic'])}), margin "
-               f"{tight['margin']:.3g} ({tight['kind']}; value {near_bound(tight['value'], tight['bound'])}, bound "
-               f"{_value(tight['bound'])}).",
-               ""]
-    return md
+        tight = min(rows, key=lambda r: r["room"])
+        text.append(f"Least room among ceilings and floors (the interval's end, not the value): **{tight['claim']}** "
+                    f"({cell(tight['statistic'])}), room {tight['room']:.3g} ({tight['kind']}; value "
+                    f"{near_bound(tight['value'], tight['bound'])}; {cell(reading_words(tight))}).")
+    return md + ([" ".join(text), ""] if text else [])
 
 
 POWER_NOTE = ("`detects`: the smallest true violation (a mean of the claim's statistic, named in its "
@@ -197,9 +234,11 @@ POWER_NOTE = ("`detects`: the smallest true violation (a mean of the claim's sta
 
 def summary_markdown(records: list[dict], outcomes: dict, meta: dict, table: dict, a: Analysis,
                      drawn: dict) -> str:
+    nc = not_checked(meta, outcomes)
     lines = header(records, meta, "Claim report", table, outcomes) + [DETAIL, "", "## Claim verdicts", "",
              POWER_NOTE, ""]
-    lines += claim_table_lines(table, a.forest) + [""]
+    lines += claim_table_lines(table, a.forest, nc["parts"]) + [""]
+    lines += not_checked_lines(nc)
     lines += excludes_lines(table)
     lines += strata_marks(table)
     lines += failures_section(outcomes, meta, SUMMARY_FAILURES)
@@ -219,13 +258,13 @@ def collapses_section(collapses: list[dict], records: list[dict] = (), pairs_tra
     return ["", *breaks.records_lines(breaks.where_it_breaks(collapses, list(records)), pairs_trained)]
 
 
-def record_lines(records: list[dict]) -> list[str]:
+def record_lines(records: list[dict], parts: dict | None = None) -> list[str]:
     md = []
     for cid in CLAIMS:
         recs = [r for r in records if r["claim"] == cid]
         if not recs:
             continue
-        md += [f"### {cid}: {CLAIMS[cid].title}", "", f"$${CLAIMS[cid].latex}$$", "",
+        md += [f"### {cid}: {claim_title(cid, parts or {})}", "", f"$${CLAIMS[cid].latex}$$", "",
                "| check | statistic | observed | bound | side | detects | target | CI | coverage | pairs | verdict |",
                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in recs:
@@ -243,12 +282,14 @@ def records_markdown(records: list[dict], outcomes: dict, meta: dict, table: dic
                      verdicts: dict | None = None) -> str:
     """records.md: the claim table with coverage and checks, strata, every record, every failure in full,
     every collapse and the empirical tables."""
+    nc = not_checked(meta, outcomes)
     md = header(records, meta, "Claim records", table, outcomes) + ["The one-page summary: `summary.md`.", "",
-                                                   "## Claim verdicts", "", *claim_table_lines(table, a.forest), ""]
+                                                   "## Claim verdicts", "", *claim_table_lines(table, a.forest, nc["parts"]), ""]
+    md += not_checked_lines(nc, full=True)
     md += ["| claim | mean coverage | checks |", "|---|---|---|"]
     md += [f"| {c} | {fmt(row['mean_coverage'])} | {', '.join(row['checks'])} |" for c, row in table.items()] + [""]
     md += strata_cells(verdicts) + domain_section(a, drawn) + hypothesis_lines(hypothesis_rows(outcomes, meta, records))
-    md += ["## Records", ""] + record_lines(records)
+    md += ["## Records", ""] + record_lines(records, nc["parts"])
     md += failures_section(outcomes, meta, None) + collapses_section(meta.get("collapsed_pairs") or [], records,
                                                                     meta.get("pairs_trained")) + [""]
     md += ["## Empirical bounds: fitted constants", "", *constants_table(a)]

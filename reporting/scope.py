@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from theory.claims import CLAIMS
 
-from .margins import claim_order
+from .margins import AT_TOLERANCE, BY_CONSTRUCTION, CENTRE, CEILING, NOT_REJECTED, REJECTED, SHOWN, claim_order
 from .records import finite, finite_list
-from .verdicts import FAILED, NOT_CHECKED, NOT_VERIFIED, VERIFIED
+from .verdicts import FAILED, NOT_CHECKED, NOT_VERIFIED, UNDERPOWERED, VERIFIED
 
 #: CSS class (and colour) of a claim or stratum status: only a verified one is green, only a failed one
 #: red; every other status (not covered, not checked, not verified, …) is amber: evidence missing there.
@@ -19,6 +19,9 @@ CSS_COLORS = {CSS_OK: "#2ca02c", CSS_WARN: "#e8a33d", CSS_BAD: "#d62728", CSS_NO
 OBSERVATION = "observation-only"
 #: A value this close to its bound (relative) gets digits until the two differ.
 NEAR_BOUND = 1e-3
+#: CSS class of what a test shows about its bound (``margins.reading``): shown within it, only not rejected
+#: (striped: not rejected is not within), rejected, or at its tolerance by construction.
+READING_CSS = {SHOWN: "shown", NOT_REJECTED: "notrej", REJECTED: CSS_BAD, BY_CONSTRUCTION: CSS_NONE}
 
 
 def status_class(status: str | None) -> str:
@@ -37,7 +40,7 @@ def _verdict(row: dict) -> str:
     if v is not None:
         return v
     v = row.get("verdict") or ""
-    for name in (VERIFIED, FAILED, NOT_VERIFIED):
+    for name in (VERIFIED, FAILED, UNDERPOWERED, NOT_VERIFIED):
         if v.startswith(name):
             return name
     return v
@@ -75,8 +78,8 @@ def scope(row: dict | None) -> dict:
 #: The outcome line's categories. "Verified on every supported stratum": the only strata not verified are
 #: those the procedure's declaration excludes ("not checked"); listed only when a claim falls in it.
 SUPPORTED = "verified on every supported stratum"
-OUTCOMES = ("verified on every stratum", SUPPORTED, "verified on some strata", "failed", "not verified",
-            OBSERVATION, "not exercised")
+OUTCOMES = ("verified on every stratum", SUPPORTED, "verified on some strata", "failed", UNDERPOWERED,
+            "not verified", OBSERVATION, "not exercised")
 
 
 def outcome_counts(table: dict) -> dict:
@@ -89,7 +92,8 @@ def outcome_counts(table: dict) -> dict:
         key = ("not exercised" if row is None else "failed" if verdict == FAILED else
                OBSERVATION if verdict.startswith(OBSERVATION) else
                ("verified on every stratum" if not s["others"] else SUPPORTED if only_unsupported
-                else "verified on some strata") if verdict == VERIFIED else "not verified")
+                else "verified on some strata") if verdict == VERIFIED else
+               UNDERPOWERED if verdict == UNDERPOWERED else "not verified")
         counts[key].append(cid)
     return counts
 
@@ -116,6 +120,41 @@ def near_bound(value, bound, digits: int = 4) -> str:
         if f"{v:.{k}g}" != f"{b:.{k}g}":
             return f"{v:.{k + 1}g}"     # one digit past the first that differs: the gap itself reads
     return f"{v:.17g}"
+
+
+def reading_words(row: dict | None, detects: str | None = None, claim: bool = True) -> str:
+    """What the test of a forest or least-room row (``reporting.margins``) shows about its bound, in words,
+    with its interval's end against the bound: "shown within the bound (interval end 0.9389 ≥ 0.9)", "not
+    rejected (interval end 0.05188 > 0.01)" and, given ``detects`` ("≥ 0.0145"), "; detects ≥ 0.0145 with
+    probability 0.9"; "" for a row that shows nothing (an observation, no bound). An exact comparison of a
+    claim (``claim``) holds every value it compared to the bound; of one record (a least-room row), its value."""
+    r = row or {}
+    what, bound, end = r.get("reading"), r.get("bound"), r.get("end")
+    if not what:
+        return ""
+    if what == BY_CONSTRUCTION:
+        return f"{what} ({r.get('at_tolerance_reason') or AT_TOLERANCE.get(r.get('claim'), '')})"
+    b, interval = near_bound(bound, None), r.get("interval")
+    inside, beyond = ("≤", ">") if r.get("kind") == CEILING else ("≥", "<")
+    if r.get("kind") == CENTRE:
+        lo, hi = (interval or (r.get("value"), r.get("value")))[:2]
+        text = f"{what} (an equality: interval [{near_bound(lo, bound)}, {near_bound(hi, bound)}] around {b})"
+    elif interval is None and claim and what == SHOWN:
+        text = f"{what} (exact comparison: every value {inside} {b})"
+    elif interval is None:
+        text = f"{what} (exact: {near_bound(r.get('value'), bound)} {inside if what == SHOWN else beyond} {b})"
+    else:
+        text = f"{what} (interval end {near_bound(end, bound)} {inside if what == SHOWN else beyond} {b})"
+    return text + (f"; detects {detects} with probability 0.9" if detects and what == NOT_REJECTED else "")
+
+
+def readings(forest: list[dict]) -> dict:
+    """Claims by what the test their verdict rests on shows: {SHOWN: [ids], NOT_REJECTED: [...], …}."""
+    out: dict = {}
+    for row in forest:
+        if row.get("reading"):
+            out.setdefault(row["reading"], []).append(row["claim"])
+    return out
 
 
 def directed(value, side: str | None, test: str | None, bound=None) -> str:
@@ -171,7 +210,7 @@ DOMAIN_FIGURE = "settings_checked.png"
 
 def domain_lines(dom: dict, claims=None) -> list[str]:
     """The Markdown domain table: one row per kind (asserted, observed) and set of ranges, naming the claims
-    that share it (the conformance claims R1–R6 are checked on the same pairs)."""
+    that share it (the conformance claims R1–R7 are checked on the same pairs)."""
     rows: dict = {}
     for claim, kinds in dom.items():
         for kind, row in kinds.items():
@@ -199,7 +238,8 @@ def hypothesis_rows(outcomes: dict, meta: dict, records: list[dict]) -> list[dic
         rows.append({"check": nodeid, "explicit": s.get("explicit", none), "drawn": s.get("generate", none),
                      "reused": s.get("reuse", none), "shrinks": s.get("shrink", none), "invalid": s.get("invalid"),
                      "pairs": s.get("pairs"), "diverged": diverged.get(nodeid, 0),
-                     "seconds": o.get("duration", s.get("seconds")), "stopped": s.get("stopped") or ""})
+                     "seconds": o.get("duration", s.get("seconds")),
+                     "stopped": s.get("stopped") or (f"skipped: {reason_text(o['skipped'])}" if o.get("skipped") else "")})
     return rows
 
 
@@ -250,3 +290,91 @@ def domain_section(a, drawn: dict, kinds=("asserted", "observed")) -> list[str]:
             "Ranges over the claim's records held to its bound (asserted) and over those only observed (outside "
             f"the assumption): dimension d, samples N, width m, training times t_f, t_g, ε, laziness κ (n/a: no "
             f"record carries it).{more}", "", *domain_lines(dom), *([f"![settings checked]({drawn[DOMAIN_FIGURE]})", ""] if DOMAIN_FIGURE in drawn else [])]
+
+
+#: Parts of a claim's statement that only some attacks exercise (THEORY.md §8: R2 states the PGD ball and the
+#: controls), as (the attacks, the part as the title names it); a procedure that declares none of a part's
+#: attacks never runs it, so that part is not checked.
+ATTACK_PARTS = {"R2": ((("pgd-l2", "pgd-linf"), "PGD"), (("random",), "the random-direction control"),
+                       (("shuffled",), "the shuffled control"))}
+
+
+def unchecked_parts(capabilities: dict | None) -> dict:
+    """claim → the parts of its statement the declared attacks (``capabilities["attacks"]``, None: all) leave
+    unchecked, in words: {"R2": "PGD: not checked, the procedure does not implement it"}."""
+    attacks = (capabilities or {}).get("attacks")
+    out = {}
+    for claim, parts in ({} if attacks is None else ATTACK_PARTS).items():
+        texts = []
+        for names, part in parts:
+            missing = [a for a in names if a not in attacks]
+            if missing:
+                what = part if len(missing) == len(names) else ", ".join(missing)
+                texts.append(f"{what}: not checked, the procedure does not implement it")
+        if texts:
+            out[claim] = "; ".join(texts)
+    return out
+
+
+def skip_reason(longrepr) -> str:
+    """A pytest skip's reason, from its report's longrepr ((path, line, "Skipped: …"))."""
+    return str(longrepr[-1] if isinstance(longrepr, (tuple, list)) else longrepr).removeprefix("Skipped: ")
+
+
+def skipped_checks(outcomes: dict) -> dict:
+    """The checks pytest skipped: nodeid → {"claims", "reason"} (the plugin stores a skip's reason in its
+    outcome, ``"skipped"``)."""
+    return {k: {"claims": list(o.get("claims") or []), "reason": o.get("skipped") or "reason not recorded"}
+            for k, o in outcomes.items() if o.get("outcome") == "skipped"}
+
+
+def not_checked(meta: dict, outcomes: dict | None = None) -> dict:
+    """What the run did not check of the procedure, each with its reason: results.json's meta.not_checked
+    (checks skipped, parts of claims, claims, strata, settings mapped or skipped); a run written before it
+    named checks and parts gets them from its outcomes and its declared capabilities."""
+    nc = meta.get("not_checked") or {}
+    checks = nc.get("checks") if nc.get("checks") is not None else skipped_checks(outcomes or {})
+    parts = nc.get("parts") if nc.get("parts") is not None else unchecked_parts(meta.get("capabilities"))
+    return {"checks": checks, "parts": parts, "claims": nc.get("claims") or {}, "strata": nc.get("strata") or {},
+            "settings": nc.get("settings") or []}
+
+
+def claim_title(cid: str, parts: dict) -> str:
+    """A claim's title, with what of it is not checked for this procedure (``not_checked(...)["parts"]``)."""
+    title = CLAIMS[cid].title if cid in CLAIMS else cid
+    return f"{title} (for this procedure: {parts[cid]})" if cid in parts else title
+
+
+def reason_text(text: str) -> str:
+    """A skip's reason without pytest's "Skipped: " and the harness's "not checked: " (said around it)."""
+    return str(text).removeprefix("Skipped: ").removeprefix("not checked: ")
+
+
+def not_checked_items(nc: dict, full: bool = False) -> list[str]:
+    """What ``not_checked(...)`` holds, one plain sentence each: every skipped check, part of a claim and claim
+    with its reason, and the explicit settings mapped or skipped (counted; ``full``: each)."""
+    items = [f"check {k} ({', '.join(v['claims']) or 'no claim marker'}) skipped: {reason_text(v['reason'])}"
+             for k, v in nc["checks"].items()]
+    items += [f"{claim}: {text}" for claim, text in nc["parts"].items()]
+    items += [f"{claim}: not checked: {why}" for claim, why in nc["claims"].items()]
+    settings = nc["settings"]
+    if settings and full:
+        items += [f"a setting of {n.get('check', '')} {n.get('action', '')}: {n.get('reason', '')}" for n in settings]
+    elif settings:
+        mapped = sum(str(n.get("action", "")).startswith("mapped") for n in settings)
+        items.append(f"explicit examples: {mapped} mapped to a supported setting, {len(settings) - mapped} skipped "
+                     "(each with its reason: records.md)")
+    return items
+
+
+def not_checked_lines(nc: dict, full: bool = False) -> list[str]:
+    """The report's "Not checked for this procedure" (``not_checked_items``; none where all was checked): one
+    paragraph in summary.md, which stays one page; a section with one item a line in records.md (``full``)."""
+    items = not_checked_items(nc, full)
+    if not items:
+        return []
+    lead = ("What the procedure's declaration left unchecked (results.json `meta.not_checked`), with the reasons: "
+            "never verified, never failed")
+    if not full:
+        return [f"**Not checked for this procedure.** {lead}: " + "; ".join(items) + ".", ""]
+    return ["## Not checked for this procedure", "", lead + ".", "", *(f"- {item}" for item in items), ""]

@@ -5,6 +5,7 @@ records.md, and the cells of report.html's table with their colour class (``repo
 from __future__ import annotations
 
 from theory.strata import AXES
+from theory.tolerances import MIN_CELL_UNITS
 
 from .margins import claim_order
 from .scope import CSS_OK, CSS_WARN, scope, status_class, stratum_reason
@@ -41,10 +42,25 @@ def _strata_of(verdicts: dict | None) -> dict:
     return {c: v["strata"] for c, v in (verdicts or {}).items() if isinstance(v.get("strata"), dict) and v["strata"]}
 
 
+def test_of_cell(v: dict) -> str:
+    """The test a cell's verdict rests on: its units and ``detects`` (with its target), and whether it rests
+    on fewer units than MIN_CELL_UNITS; "" for a cell written before cells kept them."""
+    if v.get("units") is None:
+        return ""
+    det = v.get("best_detects")
+    shown = "" if det is None else f", detects {det:.3g}" + ("" if v.get("target") is None else
+                                                           f" (target {v['target']:.3g})")
+    few = f", fewer than {MIN_CELL_UNITS} units" if v.get("few_units") else ""
+    return f"{v['units']} units{shown}{few}"
+
+
 def strata_cells(verdicts: dict | None) -> list[str]:
-    """records.md's table, from the claim verdicts: each cell's verdict and its number of records."""
-    return _table(_strata_of(verdicts), lambda v: f"{v.get('verdict', '')} ({v.get('records', '')})",
-                  "Per cell: verdict (records).")
+    """records.md's table, from the claim verdicts: each cell's verdict, its number of records and the
+    units and ``detects`` of the test it rests on."""
+    def cell(v):
+        test = test_of_cell(v)
+        return f"{v.get('verdict', '')} ({v.get('records', '')} records{'; ' + test if test else ''})"
+    return _table(_strata_of(verdicts), cell, "Per cell: verdict (records; units and detects of its test).")
 
 
 def strata_marks(table: dict) -> list[str]:
@@ -84,6 +100,8 @@ def html_strata(verdicts: dict | None) -> dict | None:
             title = v.get("verdict") or ""
             if css == CSS_WARN:
                 title += ": " + stratum_reason(v)
+            if test_of_cell(v):
+                title += f" — {test_of_cell(v)}"
             shown = {CSS_OK: "✓", "bad": "✗ failed"}.get(css, v.get("verdict", ""))
             cells.append({"text": f"{shown} ({v.get('records', 0)})", "css": css, "title": title})
         rows.append({"claim": claim, "cells": cells})
@@ -114,7 +132,7 @@ def excludes_lines(table: dict) -> list[str]:
         reason = row.get("reason") if row.get("claim_verdict") else ""
         parts = [p for p in (missing, "" if missing else reason,
                              row.get("excludes") and f"excludes: {row['excludes']}") if p]
-        if parts:   # claims with the same scope and exclusion (R1–R6) share a line
+        if parts:   # claims with the same scope and exclusion (R1–R7) share a line
             lines.setdefault(f"({s['text']}): " + "; ".join(parts), []).append(cid)
     rows = [f"- {', '.join(ids)} {text}" for text, ids in lines.items()]
     once = [f"**Not checked on any claim** (the procedure's declaration): " +

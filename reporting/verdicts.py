@@ -2,19 +2,12 @@
 
 Numbers only; the plugin calls :func:`conclude` on the controller and fails the run on its verdicts.
 
-Pooled tests. The asserted records of one claim and one statistic (same side, same power target) are
-pooled into one betting test over all their pairs (``theory.betting``: valid for independent pairs that
-are not identically distributed, each pair against its own record's bound). Pairs enter in the order of
-(test node, first seed), which does not depend on their values. Clopper–Pearson pair counts (P3) are
-pooled by summing successes and pairs (a sum of independent Bernoulli variables with success
-probabilities ≥ p is stochastically larger than Binomial(n, p)). A pooled test has the most power against
-a bug that acts in every setting of the claim; per-example records keep power against one that acts in
-one setting.
+Pooled tests: ``reporting.pooling``.
 
 Strata. A claim is verified only if it is verified on every stratum it covers (``theory.strata``: γ = 0 /
 γ > 0, identity / logistic, Scenario (a) / (b), random / flipped targets, β = 0 / β > 0): a bug confined to
 one stratum is diluted by the other strata's pairs in the test pooled over all of them. Per stratum, the
-records whose setting lies in it are pooled as above (one more test per stratum and statistic, made only
+records whose setting lies in it are pooled (one more test per stratum and statistic, made only
 where the stratum holds two or more records and not all of the claim's); the stratum is verified when
 one of its records or its pooled test passes at its power target. A stratum without records is "not
 verified"; an axis the claim does not range over is named, with the reason, in ``AXES_OUTSIDE_CLAIM``.
@@ -29,13 +22,20 @@ checked", with the reason: never verified, never failed, and stated next to the 
 
 Claim verdicts: "failed" (a record or a pooled test rejected the claim), "verified at target power" (a
 record or pooled test passed at its power target, and every stratum the claim covers is verified or not
-covered), "observation-only: <reason>" (``theory.tolerances.OBSERVATION_ONLY``), "not verified" (nothing
-reached the target, or a stratum did not). A run with a
-failed claim fails; a run of the whole suite with a not-verified claim fails too.
+covered), "not rejected, underpowered" (below), "observation-only: <reason>"
+(``theory.tolerances.OBSERVATION_ONLY``), "not verified" (no asserted record, or a stratum without evidence). A
+run with a failed claim fails; a run of the whole suite with a not-verified claim fails too.
 
-False-failure budget. Every test is made at α = ALPHA = RUN_BUDGET / MAX_ASSERTIONS_PER_RUN (Bonferroni);
-the tests actually made, per-example and pooled, are counted, and the run's spent budget is that count
-× α. More than MAX_ASSERTIONS_PER_RUN tests would exceed RUN_BUDGET and fails the run.
+False-failure budget (``reporting.budget``): POOLED_SHARE of RUN_BUDGET goes to the pooled tests, whose
+number is known before any is made (Bonferroni over them); the rest to the per-example tests, which the
+run's processes spend by a spending rule (``checks.session.Spending``). The budget holds by
+construction, whatever number of tests a profile makes.
+
+"Not rejected, underpowered": every stratum the claim covers holds records, none rejected the claim, but
+some stratum's best test does not reach the claim's power target under heterogeneous violations
+(``theory.power``). It is stated with the strata, their units and ``detects``, and fails no run: what
+fails a run is a rejection, or (a whole-suite run) a claim or stratum without evidence (no asserted
+record, or the conditions covering too few inputs).
 """
 
 from __future__ import annotations
@@ -43,25 +43,22 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
+from theory.strata import conditions_never_hold, covered_strata, not_checked_strata
+from theory.tolerances import MIN_CELL_UNITS, OBSERVATION_ONLY, STRATUM_MIN_COVERAGE
 
-from theory.betting import betting_confidence_sequence, betting_test
-from theory.power import binomial_detects, pooled_betting_detects, power_spread
-from theory.stats import clopper_pearson
-from theory.strata import conditions_never_hold, covered_strata, not_checked_strata, stratum
-from theory.tolerances import (ALPHA, MAX_ASSERTIONS_PER_RUN, OBSERVATION_ONLY, RUN_BUDGET, STRATUM_MIN_COVERAGE,
-                               power_target)
+from .budget import STATISTICAL, Budget, pooled_level, spent
+from .budget import budget_line as budget_text
+# Re-exported: the pooled tests' names and units are read by the comparison and the tests through here.
+from .pooling import (POOLED_CHECK, STRATUM_CHECK, Units, cell_name, in_cell, is_asserted, pair_units,  # noqa: F401
+                      per_example, pool, pool_groups, pooled_record_of, stratum_groups, stratum_pooled_record,
+                      stratum_pools, units_of)
+from .records import finite
 
-from .records import Record, finite
+_asserted = is_asserted   # the name the report modules import
 
-#: Check names of the pooled records: over all of a claim's examples, and over one stratum's.
-POOLED_CHECK = "run: pooled over examples"
-STRATUM_CHECK = "run: pooled over a stratum"
-#: Record tests that are statistical tests at level α (counted against the budget).
-#: A coverage shown above its floor (EVIDENCE_ALPHA) bounds the chance that a vacuous check passes, not a
-#: false failure, and is not counted.
-STATISTICAL = {"betting", "betting, two-sided", "clopper-pearson", "t-interval", "hoeffding"}
 VERIFIED, FAILED, NOT_VERIFIED = "verified at target power", "failed", "not verified"
+#: Not rejected anywhere, evidence on every stratum, but short of the power target on some.
+UNDERPOWERED = "not rejected, underpowered"
 #: A stratum where the claim's conditions hold on too few inputs to test it (STRATUM_MIN_COVERAGE).
 NOT_COVERED = "not covered by the conditions"
 #: A stratum or claim outside what the checked procedure declares it implements.
@@ -74,144 +71,16 @@ class Conclusion:
     claims: dict            # claim → {"verdict": str, "reason": str, "best_detects": …, "target": …,
                             #          "strata": {"axis=stratum": {"verdict", "records", "best_detects", "target",
                             #                              "max_coverage"}}}
-    tests_made: int
-    budget_spent: float
+    budget: Budget
     ok: bool
 
+    @property
+    def tests_made(self) -> int:
+        return self.budget.tests
 
-def pair_units(rec: dict) -> list:
-    """One independence key per entry of ``rec["pair_values"]``: the seed of its network pair.
-
-    ``config.seed_streams`` splits every generator of a pair from its seed, so pairs of distinct seeds are
-    independent, and two records of one seed are copies of one unit whatever their configs (the same data
-    and f when only ε, t_g or the scenario differ; streams consumed in another shape otherwise: correlated).
-    """
-    values, seeds = rec.get("pair_values") or [], rec.get("pair_seeds")
-    if seeds is None or len(seeds) != len(values):
-        raise ValueError(f"record {rec.get('claim')}/{rec.get('check')}: pair_seeds must hold one seed per pair "
-                         f"value ({len(values)}), got {None if seeds is None else len(seeds)}")
-    return [int(s) for s in seeds]
-
-
-def _asserted(rec: dict) -> bool:
-    return bool(rec.get("inside")) and rec.get("verdict") in ("pass", "underpowered", "fail")
-
-
-def _order(rec: dict):
-    return (rec.get("nodeid") or "", rec.get("check") or "", (rec.get("seeds") or [0])[0])
-
-
-@dataclass(frozen=True)
-class Units:
-    """A group's pair values merged into independent units (``pair_units``), in order of first appearance:
-    a unit's value and bound are the means of its entries (the claim, E[X] ≤ b per entry, implies E[mean
-    X] ≤ mean b), its power spread the largest, its input count the smallest (more binomial noise: the
-    conservative power model); ``first`` is its first entry's value (a Bernoulli outcome stays one)."""
-
-    values: np.ndarray
-    bounds: np.ndarray
-    spreads: np.ndarray
-    counts: np.ndarray
-    first: np.ndarray
-    keys: list                   # the units' seeds
-    entries: int                 # pair values before merging
-
-
-def units_of(group: list[dict]) -> Units:
-    rows: dict = {}
-    for r in group:
-        spread = power_spread(r["pair_values"], r["bound"]) if 0 < r["bound"] < 1 else 0.0
-        counts = r.get("pair_counts") or [0] * len(r["pair_values"])
-        for key, v, c in zip(pair_units(r), r["pair_values"], counts):
-            rows.setdefault(key, []).append((float(v), float(r["bound"]), spread, int(c)))
-    cols = [np.array(col) for col in zip(*[(np.mean([e[0] for e in es]), np.mean([e[1] for e in es]),
-                                            max(e[2] for e in es), min(e[3] for e in es), es[0][0])
-                                           for es in rows.values()])]
-    return Units(*cols, keys=list(rows), entries=sum(len(es) for es in rows.values()))
-
-
-def _pool_betting(claim: str, group: list[dict]) -> dict:
-    units = units_of(group)
-    values, bounds = units.values, units.bounds
-    side = group[0]["side"]
-    target = power_target(group[0]["power_target"])
-    scale = "ratio" if target.rule == "factor" else "shift"
-    if side == "both":
-        tests = [betting_test(values, bounds, ALPHA / 2, s) for s in ("at most", "at least")]
-        pvalue = min(1.0, 2 * min(t.pvalue for t in tests))
-        rejected = any(t.reject for t in tests)
-        effect = pooled_betting_detects(bounds, units.spreads, ALPHA / 2, "at most", scale, units.counts)
-    else:
-        test = betting_test(values, bounds, ALPHA, side)
-        pvalue, rejected = test.pvalue, test.reject
-        effect = pooled_betting_detects(bounds, units.spreads, ALPHA, side, scale, units.counts)
-    reached = not rejected and effect <= target.amount + 1e-12
-    rec = _pooled_record(claim, group, float(values.mean()), pvalue, rejected, reached, effect, target.amount,
-                         scale, units, float(bounds.mean()))
-    return dict(rec, ci=list(betting_confidence_sequence(values, ALPHA)))
-
-
-def _pool_counts(claim: str, group: list[dict]) -> dict:
-    units = units_of(group)
-    successes, n = int(units.first.sum()), len(units.first)
-    p_min = group[0]["bound"]
-    lo, hi = clopper_pearson(successes, n, 1 - 2 * ALPHA)
-    detects = binomial_detects(n, p_min, ALPHA, "at least")
-    goal = power_target(group[0]["power_target"]).target(p_min, "at least")
-    rejected = hi < p_min
-    reached = not rejected and detects >= goal - 1e-12
-    rec = _pooled_record(claim, group, successes / n, None, rejected, reached, p_min - detects, p_min - goal,
-                         "shift", units, p_min)
-    return dict(rec, successes=successes, ci=[lo, hi], test="clopper-pearson, pooled", side="at least")
-
-
-def _as_mean(effect, bound, side, scale):
-    """A shift (or ratio) from a common bound, as the true mean it stands for."""
-    if effect is None:
-        return None
-    if scale == "ratio":
-        return effect * bound if side != "at least" else 1 - effect * (1 - bound)
-    return bound - effect if side == "at least" else bound + effect
-
-
-def _pooled_record(claim, group, mean, pvalue, rejected, reached, effect, goal, scale, units: Units,
-                   mean_bound) -> dict:
-    """A pooled record over independent units (``n_pairs``: the units); ``detects`` and ``target`` are
-    means, as in the per-example records. With several bounds (L2: one per record) its bound is their
-    mean over the units, and the shift (or ratio) from each unit's own bound becomes the mean it stands
-    for: the claim, E[X_i] ≤ b_i, implies mean E[X] ≤ mean b."""
-    n = len(units.values)
-    verdict = "fail" if rejected else ("pass" if reached else "underpowered")
-    first = group[0]
-    shown = "never" if finite(effect) is None else f"{effect:.3g}"
-    several = len({r["bound"] for r in group}) > 1
-    bound = mean_bound if several else first["bound"]
-    side = first["side"]
-    return Record(claim=claim, check=POOLED_CHECK, setting={"records": len(group)},
-                  seeds=sorted({s for r in group for s in r.get("seeds") or []}), statistic=first["statistic"],
-                  value=mean, bound=bound, verdict=verdict, inside=True, alpha=ALPHA, n_pairs=n, p_value=pvalue,
-                  test="betting, pooled", side=side, detects=_as_mean(finite(effect), bound, side, scale),
-                  target=_as_mean(goal, bound, side, scale), power_target=first["power_target"],
-                  reason=("bound: the mean of the pairs' bounds; " if several else "")
-                  + f"{n} independent pairs (one per seed) from {units.entries} pair values of {len(group)} records; "
-                  + f"pooled {scale} from each pair's bound: detects {shown}, target {goal:.3g}",
-                  pair_values=units.values.tolist(), pair_seeds=units.keys).to_jsonable()
-
-
-def pool(records: list[dict]) -> list[dict]:
-    """One pooled record per (claim, statistic, side, power target) with at least two asserted records."""
-    groups = defaultdict(list)
-    for rec in sorted(records, key=_order):
-        if _asserted(rec) and rec.get("check") not in (POOLED_CHECK, STRATUM_CHECK) and \
-                (rec.get("pair_values") or rec.get("test") == "clopper-pearson"):
-            key = (rec["claim"], rec["statistic"], rec.get("side"), rec.get("power_target"), rec.get("test"))
-            groups[key].append(rec)
-    out = []
-    for (claim, _, _, _, test), group in sorted(groups.items(), key=lambda kv: kv[0][:2]):
-        if len(group) < 2 or test == "betting (coverage above floor)":
-            continue
-        out.append(_pool_counts(claim, group) if test == "clopper-pearson" else _pool_betting(claim, group))
-    return out
+    @property
+    def budget_spent(self) -> float:
+        return self.budget.spent
 
 
 def _unchecked_parts(records: list[dict]) -> str:
@@ -245,40 +114,9 @@ def excludes(best: dict | None) -> str | None:
     at_least = best["side"] == "at least"
     relation, end = ("≤", lo) if at_least else ("≥", hi)
     shown = "" if end is None else f"; {'lower' if at_least else 'upper'} end of its interval {end:.4g}"
-    return (f"a mean {best['statistic']} {relation} {best['detects']:.4g} on every pair (bound {best['bound']:.4g}) "
-            f"would have been caught with probability 0.9 over {best['n_pairs']} independent pairs{shown}")
-
-
-def _cell_name(axis: str, value: str) -> str:
-    return f"{axis}={value}"
-
-
-def stratum_pools(claims, records: list[dict]) -> list[dict]:
-    """Per claim and covered stratum, the pooled records of its records in that stratum (where it holds
-    two or more and not all of the claim's: else the per-example or claim-wide test is the same). Strata
-    that hold the same records (the explicit examples' corners) share one test, which names them all."""
-    out = []
-    for claim in claims:
-        mine = _per_example([r for r in records if r.get("claim") == claim and _asserted(r)])
-        cells: dict = defaultdict(list)                     # the records' indices → the strata holding them
-        for axis, value in covered_strata(claim):
-            held = tuple(i for i, r in enumerate(mine) if stratum(axis, r.get("setting")) == value)
-            if 2 <= len(held) < len(mine):
-                cells[held].append(_cell_name(axis, value))
-        for held, names in cells.items():
-            for rec in pool([mine[i] for i in held]):
-                out.append(dict(rec, check=STRATUM_CHECK, setting=dict(rec["setting"], strata=names)))
-    return out
-
-
-def _in_cell(rec: dict, axis: str, value: str) -> bool:
-    if rec.get("check") == STRATUM_CHECK:
-        return _cell_name(axis, value) in (rec.get("setting") or {}).get("strata", ())
-    return stratum(axis, rec.get("setting")) == value
-
-
-def _per_example(recs: list[dict]) -> list[dict]:
-    return [r for r in recs if r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)]
+    return (f"a mean {best['statistic']} {relation} {best['detects']:.4g} (bound {best['bound']:.4g}), however it "
+            f"falls on the pairs (CV ≤ 3), would have been caught with probability 0.9 over {best['n_pairs']} "
+            f"independent pairs{shown}")
 
 
 def _covered_too_little(cell: list[dict]) -> bool:
@@ -292,25 +130,34 @@ def strata_verdicts(claim: str, asserted: list[dict], mine: list[dict] = (), exc
     pooled records count in a stratum that holds every per-example record). ``mine``: all the claim's
     records, observed ones included, for the coverage of a stratum that none passes. ``excluded``: the
     cells the procedure's declaration leaves unchecked → why."""
-    examples = _per_example(asserted)
+    examples = per_example(asserted)
     out = {}
     for axis, value in covered_strata(claim):
-        cell = [r for r in asserted if _in_cell(r, axis, value)]
-        n_records = len(_per_example(cell))
+        cell = [r for r in asserted if in_cell(r, axis, value)]
+        n_records = len(per_example(cell))
         if n_records and n_records == len(examples):
             cell += [r for r in asserted if r.get("check") == POOLED_CHECK]
-        tried = [r for r in _per_example(mine) if _in_cell(r, axis, value) and r.get("power_target") != "coverage"]
-        best = best_record(cell)
+        tried = [r for r in per_example(mine) if in_cell(r, axis, value) and r.get("power_target") != "coverage"]
         vacuous = _covered_too_little(tried)
         never = conditions_never_hold(claim, axis, value)
-        unchecked = (excluded or {}).get(_cell_name(axis, value))
+        unchecked = (excluded or {}).get(cell_name(axis, value))
+        # A stratum whose conditions cover too few inputs in every record holds no evidence, whatever its
+        # tests say: a pass there is a pass on almost nothing.
         verdict = (NOT_CHECKED if unchecked else FAILED if any(r["verdict"] == "fail" for r in cell) else
+                   (NOT_COVERED if never else NOT_VERIFIED) if vacuous else
                    VERIFIED if any(r["verdict"] == "pass" for r in cell) else
-                   NOT_COVERED if vacuous and never else NOT_VERIFIED)
+                   UNDERPOWERED if cell else NOT_VERIFIED)
         covs = [r["coverage"] for r in tried if r.get("coverage") is not None]
-        out[_cell_name(axis, value)] = {"verdict": verdict, "records": n_records,
+        # The cell shows the test its verdict rests on: a verified cell the passing test (its detects is
+        # within the target), any other the most telling one.
+        best = best_record([r for r in cell if r["verdict"] == "pass"] if verdict == VERIFIED else cell)
+        units = best and best.get("n_pairs")
+        out[cell_name(axis, value)] = {"verdict": verdict, "records": n_records,
                                         "best_detects": best and best.get("detects"),
                                         "target": best and best.get("target"),
+                                        "units": units, "test": best and best.get("check"),
+                                        "few_units": bool(verdict == VERIFIED and best.get("test") in STATISTICAL
+                                                          and (units or 0) < MIN_CELL_UNITS),
                                         "max_coverage": max(covs) if covs else None,
                                         "uncovered": vacuous,
                                         "reason": unchecked or (never if verdict == NOT_COVERED else None)}
@@ -326,6 +173,20 @@ def _why_unverified(v: dict) -> str:
 def _unverified_strata(strata: dict) -> str:
     cells = [f"{cell} ({_why_unverified(v)})" for cell, v in strata.items() if v["verdict"] == NOT_VERIFIED]
     return "not verified on the strata " + ", ".join(cells) if cells else ""
+
+
+def _underpowered_strata(strata: dict) -> str:
+    """The strata short of the power target, those resting on the same test named together."""
+    tests: dict = defaultdict(list)
+    for cell, v in strata.items():
+        if v["verdict"] == UNDERPOWERED:
+            tests[f"detects {_num(v['best_detects'])}, target {_num(v['target'])}, {v['units']} units"].append(cell)
+    return "not rejected but short of the power target on the strata " + "; ".join(
+        f"{', '.join(cells)} ({test})" for test, cells in tests.items()) if tests else ""
+
+
+def _num(x) -> str:
+    return "never" if finite(x) is None else f"{x:.3g}"
 
 
 def _uncovered_strata(strata: dict) -> str:
@@ -346,25 +207,29 @@ def claim_verdicts(claims, records: list[dict], not_checked: dict | None = None)
             continue
         mine = [r for r in records if r.get("claim") == claim]
         # A coverage shown above its floor is a premise of the claim's check, not a test of the claim.
-        asserted = [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
+        asserted = [r for r in mine if is_asserted(r) and r.get("power_target") != "coverage"]
         best = best_record(asserted)
         strata = strata_verdicts(claim, asserted, mine, not_checked_strata(claim, not_checked.get("strata"))) \
             if asserted else {}
         info = {"records": len(mine), "asserted": len(asserted),
                 "best_detects": best and best.get("detects"), "target": best and best.get("target"),
                 "excludes": excludes(best), "strata": strata}
-        unverified = _unverified_strata(strata)
+        unverified, short = _unverified_strata(strata), _underpowered_strata(strata)
         unchecked = "; ".join(f"{c} ({v['reason']})" for c, v in strata.items() if v["verdict"] == NOT_CHECKED)
         unchecked = unchecked and "not checked on the strata " + unchecked
-        if any(r["verdict"] == "fail" for r in mine if _asserted(r)):
+        if any(r["verdict"] == "fail" for r in mine if is_asserted(r)):
             failed = [c for c, v in strata.items() if v["verdict"] == FAILED]
             out[claim] = dict(info, verdict=FAILED, reason="a test rejected the claim"
                               + (f" (strata {', '.join(failed)})" if failed else ""))
-        elif any(r["verdict"] == "pass" for r in asserted) and not unverified:
+        elif any(r["verdict"] == "pass" for r in asserted) and not unverified and not short:
             out[claim] = dict(info, verdict=VERIFIED, reason="; ".join(
                 part for part in (_uncovered_strata(strata), unchecked, _unchecked_parts(asserted)) if part))
         elif claim in OBSERVATION_ONLY:
             out[claim] = dict(info, verdict=f"observation-only: {OBSERVATION_ONLY[claim]}", reason="")
+        elif asserted and not unverified:
+            out[claim] = dict(info, verdict=UNDERPOWERED, reason="; ".join(part for part in (
+                short or f"short of the power target in all {len(asserted)} asserted records (pooled included)",
+                _uncovered_strata(strata), unchecked, _unchecked_parts(asserted)) if part))
         else:
             why = "no asserted record" if not asserted else unverified or \
                 f"underpowered in all {len(asserted)} asserted records (pooled included)"
@@ -374,27 +239,28 @@ def claim_verdicts(claims, records: list[dict], not_checked: dict | None = None)
     return out
 
 
+def conclude(claims, records: list[dict], require_verified: bool = True, not_checked: dict | None = None) -> Conclusion:
+    """Pooled records, claim verdicts and the budget; ``ok`` is False when a claim failed or (with
+    ``require_verified``) when a claim or a stratum holds no evidence ("not verified"); a claim short of
+    its power target fails nothing. ``not_checked``: what the procedure's declaration excludes
+    (``claim_verdicts``): not checked, which fails nothing. The pooled tests are counted before any is
+    made, and each gets POOLED_SHARE·RUN_BUDGET over their number (``reporting.budget``)."""
+    jobs = [(*g, None) for g in pool_groups(records)] + stratum_groups(claims, records)
+    alpha = pooled_level(len(jobs))
+    pooled = [pooled_record_of(c, t, g, alpha) if names is None else stratum_pooled_record(c, t, g, names, alpha)
+              for c, t, g, names in jobs]
+    verdicts = claim_verdicts(claims, list(records) + pooled, not_checked)
+    bad = (FAILED, NOT_VERIFIED) if require_verified else (FAILED,)
+    ok = all(v["verdict"] not in bad for v in verdicts.values())
+    return Conclusion(pooled=pooled, claims=verdicts, budget=spent([r for r in records if is_asserted(r)], len(jobs)),
+                      ok=ok)
+
+
 def count_tests(records: list[dict]) -> int:
-    """Statistical tests at level α among the records (per-example and pooled)."""
-    return sum(1 for r in records if _asserted(r) and (r.get("test") in STATISTICAL or
+    """Statistical tests at a level of the budget among the records (per-example and pooled)."""
+    return sum(1 for r in records if is_asserted(r) and (r.get("test") in STATISTICAL or
                                                         str(r.get("test", "")).endswith("pooled")))
 
 
-def conclude(claims, records: list[dict], require_verified: bool = True, not_checked: dict | None = None) -> Conclusion:
-    """Pooled records, claim verdicts and the budget; ``ok`` is False when a claim failed, when the
-    budget is exceeded, or (``require_verified``) when a claim is not verified. ``not_checked``: what the
-    procedure's declaration excludes (``claim_verdicts``): not checked, which fails nothing."""
-    pooled = pool(records)
-    pooled += stratum_pools(claims, records)
-    everything = list(records) + pooled
-    verdicts = claim_verdicts(claims, everything, not_checked)
-    made = count_tests(everything)
-    bad = (FAILED, NOT_VERIFIED) if require_verified else (FAILED,)
-    ok = made <= MAX_ASSERTIONS_PER_RUN and all(v["verdict"] not in bad for v in verdicts.values())
-    return Conclusion(pooled=pooled, claims=verdicts, tests_made=made, budget_spent=made * ALPHA, ok=ok)
-
-
 def budget_line(c: Conclusion) -> str:
-    state = "within" if c.tests_made <= MAX_ASSERTIONS_PER_RUN else "EXCEEDS"
-    return (f"false-failure budget: {c.tests_made} tests at α = {ALPHA:.1e} (Bonferroni) spend "
-            f"{c.budget_spent:.2e} of {RUN_BUDGET:g} per run ({state} the budget)")
+    return budget_text(c.budget)

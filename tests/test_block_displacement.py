@@ -1,6 +1,6 @@
 """L1 for parameters (``checks.properties.lazy.blocks_track_displacement``): a trainer whose bias never
 moves, or whose W decays each step without a gradient, fails L1's block statistic; the unbroken trainer
-and reference pass it. Both bugs are self-consistent reports, so R1–R6 pass them (the harness runs them
+and reference pass it. Both bugs are self-consistent reports, so R1–R7 pass them (the harness runs them
 first), and L1's bound on f's values does not see a frozen bias at d ≫ 1.
 
 The bugs are one-line changes of ``examples/reference_torch.py``'s optimizer (reusing the reference copies
@@ -28,17 +28,26 @@ BUGS = {
     "frozen bias": (SGD, "    opt = torch.optim.SGD([net.first.weight], lr=lr, momentum=momentum)"),
     "W decayed": (SGD, "    opt = torch.optim.SGD([{'params': [net.first.weight], 'weight_decay': 0.05}, "
                        "{'params': [net.first.bias]}], lr=lr, momentum=momentum)"),
+    # Steps 10% longer than the configured η that t and Λ are booked at: a self-consistent report (R4
+    # rebuilds t from the configured η), so only the displacement against Λ can see it.
+    "update scale ×1.1": (SGD, "    opt = torch.optim.SGD(net.first.parameters(), lr=1.1 * lr, momentum=momentum)"),
 }
 #: A lazy identity-loss setting at d = 20 (small, so the reference trains in seconds), 8 pairs.
 SETTING = Setting(BASE.replace(gamma=0.0), pair_seeds(11, 8))
 
 
-def _block_records(procedure):
-    """L1's block records of ``procedure`` on SETTING (R1–R6 run first and must pass)."""
+#: A 10% scale error puts every pair's block error at 0.1 against the bound 0.05: the betting test's
+#: capital grows by at most log(1 + 0.75·0.05/0.05) per pair, so rejecting at α ≈ 1e-6 takes 28 pairs
+#: (24 give p = 1.5e-6); a check run pools L1's 100+ pairs into one test.
+SCALE_SETTING = Setting(BASE.replace(gamma=0.0), pair_seeds(11, 32))
+
+
+def _block_records(procedure, setting=SETTING):
+    """L1's block records of ``procedure`` on ``setting`` (R1–R7 run first and must pass)."""
     session.current().discard()
     try:
         with session.current().checking_procedure(procedure), session.checking("block displacement", ("L1",)):
-            lazy.blocks_track_displacement(lazy.measure_lazy_errors(harness.run_pairs(SETTING)), SETTING)
+            lazy.blocks_track_displacement(lazy.measure_lazy_errors(harness.run_pairs(setting)), setting)
     finally:
         recs = [r for r in session.current().pending() if "(block " in r["statistic"]]
         session.current().discard()
@@ -53,11 +62,11 @@ def test_unbroken_blocks_track_their_displacement(tmp_path, which):
     assert all(r["verdict"] in ("pass", "underpowered") and r["inside"] for r in recs), recs
 
 
-@pytest.mark.parametrize("bug, block", [("frozen bias", "b"), ("W decayed", "W")])
+@pytest.mark.parametrize("bug, block", [("frozen bias", "b"), ("W decayed", "W"), ("update scale ×1.1", "W")])
 def test_untrained_or_decayed_block_fails_l1(tmp_path, bug, block):
     procedure = _reference_copy(tmp_path, BUGS[bug]).procedure
     with pytest.raises(AssertionError, match=rf"^L1: mean L1 \(block {block}\)"):
-        _block_records(procedure)
+        _block_records(procedure, SCALE_SETTING if "scale" in bug else SETTING)
 
 
 def test_a_procedure_without_bias_gets_the_b_block_not_checked():

@@ -158,7 +158,7 @@ def _records(claim: str, corners) -> list[dict]:
     return out
 
 
-def test_an_excluded_stratum_is_not_checked_never_verified_never_failed():
+def test_an_excluded_stratum_is_not_checked_never_verified_never_failed(reachable_targets):
     corners = [dict(gamma=0.0, loss="identity", scenario="a", targets="flipped", momentum=0.9),
                dict(gamma=0.3, loss="logistic", scenario="b", targets="random", momentum=0.9)] * 6
     recs = _records("P1", corners)

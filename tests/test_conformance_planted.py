@@ -1,5 +1,5 @@
 """Planted bugs that only the conformance claims R1–R5 catch (THEORY.md §8); R6's, in the run's own
-measurements: tests/test_measurement_conformance.py.
+measurements: tests/test_measurement_conformance.py; R7's (g starts from f_0): tests/test_g_fresh.py.
 
 Each bug below is a realistic one-line defect planted twice: in the project's trainer (by
 monkeypatching) and in a copy of ``examples/reference_torch.py`` whose source carries the same
@@ -205,6 +205,12 @@ def check_with():
     return run_setting
 
 
+def _conforms(rec) -> bool:
+    """An exact record passes; R7's test over the two checked pairs (``checks.fresh``) cannot decide on
+    two pairs and is underpowered, never failed."""
+    return rec["verdict"] == "pass" or (rec["test"] != "exact" and rec["verdict"] == "underpowered")
+
+
 def _procedures(tmp_path, bug: Bug | None):
     """(label, procedure) pairs: the project's trainer (None) and a reference copy with the bug's line."""
     return [("trainer", None), ("reference copy", _reference_copy(tmp_path, bug and bug.reference_line).procedure)]
@@ -216,7 +222,7 @@ def test_unbroken_procedures_conform_with_every_part_checked(tmp_path, check_wit
     procedure = dict(_procedures(tmp_path, None))[which]
     recs = check_with(procedure, setting)
     assert sorted({r["claim"] for r in recs}) == list(CONFORMANCE_CLAIMS)
-    bad = [(r["claim"], r["value"], r["violations"]) for r in recs if r["verdict"] != "pass"]
+    bad = [(r["claim"], r["value"], r.get("violations")) for r in recs if not _conforms(r)]
     assert not bad
     # Every part checked: the PGD iterates are the only quantity a procedure cannot report here.
     assert all(not r.get("unchecked") for r in recs), [r["unchecked"] for r in recs if r.get("unchecked")]
@@ -248,7 +254,7 @@ def test_stratum_bug_is_inert_outside_its_stratum(check_with, bug):
     with pytest.MonkeyPatch.context() as mp:
         bug.plant(mp)
         recs = check_with(None, bug.inert)
-    assert recs and all(r["verdict"] == "pass" for r in recs)
+    assert recs and all(_conforms(r) for r in recs)
 
 
 def test_a_procedure_that_reports_no_losses_gets_not_checked_never_a_silent_pass(tmp_path, check_with):
@@ -266,7 +272,7 @@ def test_a_procedure_that_reports_no_losses_gets_not_checked_never_a_silent_pass
     unchecked = {r["claim"]: r["unchecked"] for r in recs if r.get("unchecked")}
     assert set(unchecked) == {"R1", "R3", "R4"}
     assert all("(not reported)" in r["reason"] for r in recs if r.get("unchecked"))
-    assert all(r["verdict"] == "pass" for r in recs)
+    assert all(_conforms(r) for r in recs)
     from reporting.verdicts import claim_verdicts
 
     verdicts = claim_verdicts(["R4"], recs)

@@ -9,14 +9,17 @@ profile run in seconds.
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import json
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import strategies
+from checks import session, strategies, test_controls
 from checks.axes import AXES, AXES_OUTSIDE_CLAIM, axis_examples, axis_values, control_axis_examples
 from theory.strata import stratum
 from checks.strategies import (PROFILE_LIMITS, Setting, SizeLimits, control_settings, lazy_settings,
@@ -237,3 +240,64 @@ def test_strata_name_the_procedure_choices():
     assert AXES["scenario"] == tuple(SCENARIOS)
     assert stratum("momentum", {"momentum": 0.9}) == ">0" and stratum("gamma", {"gamma": 0.0}) == "0"
     assert stratum("loss", {"gamma": 0.3}) is None
+
+
+# ------------------------------------------------------------------ seeds of a parametrized check's items
+
+CONTROL_CHECK = test_controls.test_CTRL_perturbation_controls_put_g_at_chance
+
+
+def control_item_seeds(claim: str, monkeypatch) -> set[int]:
+    """The pair seeds the item ``claim`` of the control check trains on its explicit examples and three
+    derandomized draws (its body run with training stubbed out)."""
+    seen: set[int] = set()
+    monkeypatch.setattr(test_controls, "run_results", lambda setting: seen.update(setting.seeds) or [])
+    monkeypatch.setattr(test_controls, "agreement_at_chance", lambda setting, results: None)
+    inner = CONTROL_CHECK.hypothesis.inner_test
+    examples = [ex.kwargs["setting"] for ex in inner.hypothesis_explicit_examples]
+
+    @settings(max_examples=3, **_DRAW_SETTINGS)
+    @given(control_settings())
+    def each(setting):
+        for s in (setting, *examples):
+            inner(claim=claim, setting=s)
+
+    with session.checking(CONTROL_CHECK.__name__, (claim,)):
+        each()
+    return seen
+
+
+def test_the_items_of_a_parametrized_check_train_disjoint_pairs(monkeypatch):
+    """The controls share one check, one Hypothesis seed and one set of explicit examples; each item
+    (claim) still trains its own pairs. Without the item's salt they train the same ones."""
+    seeds = {claim: control_item_seeds(claim, monkeypatch) for claim in sorted(test_controls.CONTROLS)}
+    assert all(len(s) >= 3 * 24 for s in seeds.values())
+    claims = sorted(seeds)
+    assert all(not seeds[a] & seeds[b] for i, a in enumerate(claims) for b in claims[i + 1:])
+    monkeypatch.setattr(test_controls, "salted_for_item", lambda setting, item, check=None: setting)
+    assert control_item_seeds(claims[0], monkeypatch) == control_item_seeds(claims[1], monkeypatch)
+
+
+def test_every_check_and_item_has_its_own_salt():
+    keys = [(name, None) for name, _, _ in check_functions()]
+    keys += [(CONTROL_CHECK.__name__, claim) for claim in test_controls.CONTROLS]
+    salts = [strategies.check_salt(*key) for key in keys]
+    assert len(set(salts)) == len(salts) and strategies.check_salt(session.DIRECT_CALL, "CTRL-eps0") == 0
+
+
+def test_unparametrized_checks_keep_the_committed_baseline_seeds():
+    """Item salts move no other check's pairs: every explicit example of an unparametrized check starts
+    at a first seed that the committed baseline's run trained for that check."""
+    baseline = json.loads(gzip.decompress((CHECKS_DIR.parent / "reports/baseline/results.json.gz").read_bytes()))
+    first_seeds = defaultdict(set)
+    for rec in baseline["records"]:
+        first_seeds[rec["check"]].add((rec.get("setting") or {}).get("first_seed"))
+    compared = 0
+    for name, _, fn in check_functions():
+        if any(mark.name == "parametrize" for mark in getattr(fn, "pytestmark", [])):
+            continue
+        for ex in getattr(fn.hypothesis.inner_test, "hypothesis_explicit_examples", ()):
+            if "setting" in ex.kwargs:
+                assert ex.kwargs["setting"].seeds[0] in first_seeds[name], name
+                compared += 1
+    assert compared >= 20

@@ -18,7 +18,8 @@ from theory.kernel import phi_monte_carlo
 from theory.lazy import KAPPA_MAX, predicted_flip_fraction
 
 IDS = ["K1", "K2", "K3", "L1", "L2", "D1", "D2", "D3", "D4", "D5", "C1", "C2", "C3", "P1", "P2", "P3", "P4", "P5",
-       "CTRL-eps0", "CTRL-random", "CTRL-shuffle", "CTRL-untrained", "R1", "R2", "R3", "R4", "R5", "R6"]
+       "CTRL-eps0", "CTRL-random", "CTRL-shuffle", "CTRL-untrained", "R1", "R2", "R3", "R4", "R5", "R6",
+       "R7"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -127,6 +127,14 @@ def betting_test(values, bound, alpha, side="at most") -> BettingTest:
                        stopped_at=int(hit[0]) + 1 if hit.size else None)
 
 
+def can_reject(n: int, bound, alpha, side="at most") -> bool:
+    """Whether the betting test over ``n`` pairs can reject at all: the data most against the null (every
+    value at the end of [0, 1] away from the bound, which also raises every later bet) reach 1/α. A test
+    that cannot reject fails with probability 0, so it spends none of a false-failure budget."""
+    extreme = np.ones(int(n)) if side == "at most" else np.zeros(int(n))
+    return betting_test(extreme, bound, alpha, side).reject
+
+
 def betting_confidence_sequence(values, alpha) -> tuple[float, float]:
     """Two-sided confidence sequence for E[X] at time n: the m ∈ [0, 1] that neither one-sided test at α/2
     has rejected at any t ≤ n. It covers the mean at every n simultaneously with probability ≥ 1 − α.

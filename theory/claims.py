@@ -122,6 +122,7 @@ sup_lp, grad_vec = _S("sup_lprime"), _S("nabla_f")
 sgn_, f_fn, g_fn, z_, cos_ = (sp.Function("sgn"), sp.Function("f"), sp.Function("g"), sp.IndexedBase("z"),
                               sp.IndexedBase("c"))
 n_z, cos_mean, j_z = _S("N_Z"), _S("cos_signed"), sp.Idx("j")
+W0b0_f, W0b0_g, rho_fg = _S("W0b0_f0"), _S("W0b0_g0"), _S("E_rho_f0g0")     # R7
 _LATEX_NAMES = {**F.LATEX_NAMES, **{
     Phi_xx: r"\Phi(x, x)", Phi_pi: r"\Phi|_{\theta=\pi}", E_r: r"\mathbb{E}[u_n \cdot r_n]",
     y_adv_pi: r"y^{adv}_{\pi(n)}", rademacher: r"\pm 1\ \text{(uniform)}",
@@ -134,6 +135,7 @@ _LATEX_NAMES = {**F.LATEX_NAMES, **{
     xi_norm: r"\|\xi_n\|", rms_delta: r"\operatorname{rms}_k \Delta_k(z)", angle: r"\angle(r_n, r'_n)",
     slope_m: r"\frac{d \log|\Phi_m - \Phi|}{d \log m}", flip: r"\mathrm{flip}", kappa_max: r"\kappa_{\max}",
     B_0: "B_0(z)", B_E: "B_E(z)", c1: "c_1", signal: "S(z)",
+    W0b0_f: r"(W_0, b_0)_{f_0}", W0b0_g: r"(W_0, b_0)_{g_0}", rho_fg: r"\mathbb{E}[\rho(f_0(z), g_0(z))]",
 }}
 k_ = sp.Idx("n")
 Lam, Y, Xz, Phim = (sp.IndexedBase(r"\Lambda"), sp.IndexedBase("y"), sp.IndexedBase(r"x\cdot z"),
@@ -153,6 +155,7 @@ _TEXT_NAMES = {
     "y_adv_pi": "y^adv_π(n)", "rademacher": "±1 (uniform)", "B_0": "B_0(z)", "B_E": "B_E(z)", "S": "S(z)",
     "grad_f": "‖∇f(x_n)‖", "nabla_f": "∇f(x_n)", "Lambda_n": "Λ_n", "sup_lprime": "sup ℓ'",
     "overlap_ZX": "|Z ∩ X|", "overlap_ZXadv": "|Z ∩ X^adv|",
+    "W0b0_f0": "(W_0, b_0) of f_0", "W0b0_g0": "(W_0, b_0) of g_0", "E_rho_f0g0": "E[ρ(f_0(z), g_0(z))] over pairs",
 }
 # Indexed symbols: base name → template of the indexed term.
 _TEXT_INDEXED = {r"\Lambda": "Λ_{i}", "y": "y_{i}", r"x\cdot z": "x_{i}·z", r"\Phi_m": "Φ_m(x_{i}, z)",
@@ -379,6 +382,10 @@ _CLAIM_LIST = [
                                              (j_z, 1, n_z)) / n_z), tol_, evaluate=False),
                  sp.Le(sp.Abs(cos_mean - sp.Sum(cos_[k_m], (k_m, 1, F.N)) / F.N), tol_, evaluate=False)),
           {}, (_R + "sign_share", _R + "cosine_means", "theory.model.sign_pm1", _D + "signed_cosine")),
+    Claim("R7", "g is fresh: g_0's W_0, b_0 are not f_0's (up to rounding, in any order), and f_0 and g_0 correlate on "
+          "the test inputs no more than independent draws", "derived", "§1, §8",
+          sp.And(sp.Ne(W0b0_g, W0b0_f), _eq(rho_fg, 0)), {},
+          (_R + "copied_rows", _R + "same_values", _R + "fresh_statistic")),
 ]
 
 #: Claim ID → Claim, in THEORY.md order.

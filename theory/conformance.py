@@ -1,5 +1,5 @@
-"""Conformance of a procedure's report with itself (THEORY.md §8, claims R1–R6): the identities and
-their rounding tolerances.   [§8]
+"""Conformance of a procedure's report with itself (THEORY.md §8, claims R1–R7): the identities and
+their rounding tolerances, and R7's test that g starts fresh.   [§8]
 
 Each identity holds exactly in real arithmetic for any correct implementation, inside or outside the
 lazy regime. A procedure evaluates it in floating point with unit roundoff u (its dtype), so every
@@ -17,6 +17,8 @@ arithmetic; such a neuron is *ambiguous*, and the bounds add the most its slope 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import formulas
@@ -27,7 +29,8 @@ from .validation import check_choice
 
 __all__ = ["CONFORMANCE_CLAIMS", "LOSSES", "unit_roundoff", "rounding_gamma", "network_forward",
            "network_input_gradient", "one_step_perturbation", "loss_values", "loss_weights_from_losses",
-           "time_tolerance", "scenario_input", "sign_share", "cosine_means"]
+           "time_tolerance", "scenario_input", "sign_share", "cosine_means", "copied_rows", "same_values",
+           "fresh_statistic", "FRESH_NULL_MEAN"]
 
 #: Unit roundoff u = 2^-p of the dtypes a procedure may compute in.
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
@@ -247,3 +250,58 @@ def identical_rows(A, B) -> np.ndarray:
         return np.zeros(0, dtype=int)
     seen = {row.tobytes() for row in B}
     return np.array([i for i, row in enumerate(A) if row.tobytes() in seen], dtype=int)
+
+
+#: R7: an entry "equals" another up to rounding when |x − y| ≤ COPY_ULPS·u₃₂·max(|x|, |y|): a copy kept in
+#: another dtype or cast through float32 and back is within 1 (u₃₂, the coarsest dtype, whatever the run's).
+COPY_ULPS = 4.0
+
+#: R7: E[(1 + ρ(f_0, g_0))/2] for g_0 drawn independently of f_0 (``fresh_statistic``).
+FRESH_NULL_MEAN = 0.5
+
+
+def _close(x, y, ulps: float):
+    return np.abs(x - y) <= ulps * UNIT_ROUNDOFF["float32"] * np.maximum(np.abs(x), np.abs(y))
+
+
+def copied_rows(A, B, ulps: float = COPY_ULPS) -> np.ndarray:
+    """Indices i of rows of A (neurons: w_k, or (w_k, b_k)) that equal some row of B entry by entry up to
+    rounding (``COPY_ULPS``), in any order of the rows.   [R7]
+
+    For independent draws of the theory's initialisation a row matches with probability at most
+    rows(A)·rows(B)·(2·COPY_ULPS·u₃₂/π)^k for rows of k entries (|x − y| ≤ ε max(|x|, |y|) has probability
+    ≤ 2ε/π for independent normals of one scale): at 64 × 10⁴ rows below 2·10⁻⁸ for k = 2 (d = 1 with
+    the bias), 4·10⁻¹⁵ for k = 3.
+    """
+    A, B = np.atleast_2d(np.asarray(A, float)), np.atleast_2d(np.asarray(B, float))
+    if not A.size or not B.size or A.shape[1] != B.shape[1]:
+        return np.zeros(0, dtype=int)
+    i, k = np.nonzero(_close(A[:, :1], B[None, :, 0], ulps))        # candidates by the first entry
+    same = _close(A[i], B[k], ulps).all(axis=1)
+    return np.unique(i[same])
+
+
+def same_values(a, b, ulps: float = COPY_ULPS) -> bool:
+    """Whether two vectors hold the same values up to rounding (``COPY_ULPS``), in any order.   [R7]"""
+    a, b = np.sort(np.ravel(np.asarray(a, float))), np.sort(np.ravel(np.asarray(b, float)))
+    return a.shape == b.shape and bool(_close(a, b, ulps).all())
+
+
+def fresh_statistic(f0, g0) -> float:
+    """(1 + ρ)/2 with ρ the correlation of f_0's and g_0's values on the same inputs (ρ = 0 where either
+    is constant): one pair's value in [0, 1] for R7's test over pairs.   [R7]
+
+    Null mean exactly FRESH_NULL_MEAN = 1/2 when g_0's readout a is symmetric (a and −a equal in law) and
+    independent of g_0's first layer and of f_0, as the theory's fresh g_0 (a_k ~ N(0, 1/m)) is: given
+    f_0, W_0 and b_0 of g, the values of −a are −g_0 and ρ(f_0, −g_0) = −ρ(f_0, g_0) (negation is exact
+    in floating point, so the computed ρ is odd too). Nothing else enters: not γ, the bias, the data or
+    the law of W_0 and b_0. The share of inputs where sgn f_0 = sgn g_0 has mean 1/2 only up to the
+    chance that g_0(z) = 0 (every neuron off at γ = 0; sgn(0) = −1), and spreads as much or more between
+    pairs (measured sd 0.21 against 0.09 at d = 100): f_0 and g_0 each keep one sign over most inputs, a
+    near-constant part that ρ removes.
+    """
+    v, w = (np.asarray(x, float).ravel() for x in (f0, g0))
+    v, w = v - v.mean(), w - w.mean()
+    den = math.sqrt(float(v @ v) * float(w @ w))
+    rho = float(v @ w) / den if den > 0 and math.isfinite(den) else 0.0
+    return float(min(max((1 + rho) / 2, 0.0), 1.0))

@@ -28,7 +28,7 @@ from scipy import stats as _st
 from . import formulas
 from .validation import check_array, check_confidence, check_delta, check_scalar
 
-__all__ = ["wilson_interval", "clopper_pearson", "holm", "HolmResult", "hoeffding_half_width",
+__all__ = ["wilson_interval", "clopper_pearson", "holm", "HolmResult", "hoeffding_half_width", "spending_level",
            "binomial_tail_pvalue", "share_at_most", "ShareTest", "kl_bernoulli", "mean_upper_pvalue",
            "mean_lower_pvalue", "mean_confidence_interval", "SIDES", "check_unit_values", "check_open_unit",
            "check_alpha", "check_pair_count", "PairedComparison", "paired_permutation_test", "PAIRED_STATISTICS"]
@@ -105,6 +105,24 @@ def holm(pvalues, alpha=0.05):
     adjusted = np.empty(k)
     adjusted[order] = adj_sorted
     return HolmResult(reject=adjusted <= alpha, adjusted=adjusted)
+
+
+def spending_level(k, share, horizon, tail):
+    """Level of the k-th test (k = 1, 2, …) drawn from a false-failure ``share`` by a spending rule whose
+    levels sum to at most ``share`` however many tests are made: the first ``horizon`` tests (H) get
+    share·(1 − tail)/H each (Bonferroni over the tests a profile is sized to make); test H + j gets
+    share·tail·H/((H + j − 1)(H + j)), which falls from about share·tail/H and sums to share·tail
+    (Σ_j [1/(H + j − 1) − 1/(H + j)] = 1/H). The union bound then keeps the chance of any false rejection
+    below ``share`` whatever the count, as long as k is fixed before the test's data are seen (the order
+    tests are made in)."""
+    k = int(check_scalar(k, "k", numbers.Integral, min_val=1, note="index of the test, from 1"))
+    share = float(check_scalar(share, "share", min_val=0.0, max_val=1.0, note="false-failure budget"))
+    horizon = int(check_scalar(horizon, "horizon", numbers.Integral, min_val=1, note="tests at the flat level"))
+    tail = float(check_scalar(tail, "tail", min_val=0.0, max_val=1.0, note="share kept for tests past the horizon"))
+    if k <= horizon:
+        return share * (1 - tail) / horizon
+    j = k - horizon
+    return share * tail * horizon / ((horizon + j - 1) * (horizon + j))
 
 
 def hoeffding_half_width(n, delta, lo, hi):

@@ -89,7 +89,7 @@ NO_BIAS = ("the procedure's network has no bias (b ≡ 0): the kernel Φ, the la
 
 def rests_on_bias(claim: str) -> bool:
     """Whether ``claim`` compares a trained network with the kernel of biased neurons (every trained claim
-    but the conformance identities R1–R6 and the controls, which hold for any architecture)."""
+    but the conformance claims R1–R7 and the controls, which hold for any architecture)."""
     return claim not in PROCEDURE_FREE and claim not in CONFORMANCE_CLAIMS and not claim.startswith("CTRL-")
 
 

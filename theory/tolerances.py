@@ -8,7 +8,9 @@ on a claim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+# The power targets live in their own module; re-exported here, where every threshold is looked up.
+from .power_targets import (CONFORMANCE_CLAIMS, CONTROL_POWER_MARGIN, COVERAGE_POWER_TARGET,  # noqa: F401
+                            LAZY_ERROR_POWER_TARGET, POWER_TARGETS, SHARE_POWER_MARGIN, PowerTarget, power_target)
 
 # --- K3: oracles of the kernel Φ ------------------------------------------------------------
 
@@ -115,7 +117,7 @@ TORCH_MIN_ELEMENTS = 2**16
 #: lazy and rich runs of the presets stay below 1e2.
 MAX_WEIGHT = 1e6
 
-#: R1–R6 (``checks.conformance``): rows of each input set (D, D^adv, test inputs) on which networks
+#: R1–R7 (``checks.conformance``): rows of each input set (D, D^adv, test inputs) on which networks
 #: are evaluated per pair.
 CONFORMANCE_ROWS_PER_SET = 64
 #: ``checks.diagnoses``: a failing R part matches a defect's signature when its values equal the defect's to
@@ -125,10 +127,10 @@ DIAGNOSIS_RTOL = 1e-3
 #: R5's diagnosis: a share of the test inputs this large among the training inputs is a leak; fewer, on data
 #: whose inputs repeat or take at most ATOM_MAX_LEVELS values (8-bit pixels), a coinciding atom.
 R5_LEAK_SHARE, ATOM_MAX_LEVELS = 0.5, 256
-#: R1–R6: valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R6
+#: R1–R7: valid pairs checked per trained batch of a setting (the first ones, in seed order). R1–R6
 #: are identities, so one pair decides a bug that acts on every pair; the second guards against a
 #: seed-dependent branch. All twelve pairs of every setting cost 44% of the default run's CPU time
-#: (765 s of 1728 s, 4236 pairs, ``R1–R6 conformance checks`` in the terminal summary).
+#: (765 s of 1728 s, 4236 pairs, the conformance line of the terminal summary).
 CONFORMANCE_PAIRS_PER_SETTING = 2
 
 #: The check run's prediction skips its C2 coverage (``theory.prediction.COVERAGE_MODES``): the checks
@@ -142,13 +144,21 @@ CHECK_PREDICT_COVERAGE = "never"
 #: Probability that a run whose claims are all true reports any failure.
 RUN_BUDGET = 1e-3
 
-#: Statistical assertions a run may make: bounds what any profile makes (checks × examples ×
-#: assertions per example; the ci run makes ~100, thorough with 12 examples per check ~400).
-MAX_ASSERTIONS_PER_RUN = 500
+#: Share of RUN_BUDGET for the pooled tests the controller makes at the end of a run (over all of a
+#: claim's examples and per stratum): their number is known before any is made, so each gets
+#: POOLED_SHARE·RUN_BUDGET / (their number) (Bonferroni, ``reporting.verdicts.conclude``).
+POOLED_SHARE = 0.5
 
-#: Level of each assertion: RUN_BUDGET split evenly (Bonferroni) over MAX_ASSERTIONS_PER_RUN. A
-#: run that makes fewer assertions only spends less of the budget.
-ALPHA = RUN_BUDGET / MAX_ASSERTIONS_PER_RUN
+#: The rest of RUN_BUDGET goes to the per-example tests, which the processes of a run make as the checks
+#: draw their examples: each of W processes spends (1 − POOLED_SHARE)·RUN_BUDGET / W by
+#: ``theory.stats.spending_level``, flat over a profile's horizon of tests (``checks.profiles``) and
+#: shrinking past it, so a run stays within RUN_BUDGET whatever number of tests a profile makes.
+SPENDING_TAIL = 0.1
+
+#: Level of a per-example test of a process with W = 1 inside a horizon of 500 tests: the level of a test
+#: made outside a check run (a script, a unit test that calls a property) and of power estimates that
+#: are no test (sample-size decisions).
+ALPHA = (1 - POOLED_SHARE) * RUN_BUDGET * (1 - SPENDING_TAIL) / 500
 
 #: Fewer pairs with covered points than this and a share is only recorded: the test would have no
 #: power, and a claim asserted on one or two pairs is not evidence.
@@ -251,117 +261,17 @@ POWER_GRID_STEP = 0.005
 #: bound, since a share whose null mean is 0.01 cannot spread by 0.05 without being mostly 0.
 MIN_POWER_SPREAD = 0.05
 
-# --- power targets per claim ------------------------------------------------------------------
+#: A verified claim × stratum cell whose test rests on fewer independent pairs than this says so: its power
+#: takes the run's own spread as a floor, and a standard deviation estimated from n values is uncertain
+#: by about 1/√(2(n − 1)) of itself, 15% at 24 pairs (a corner's size, ``checks.axes.CORNER_PAIRS``),
+#: 21% at 12.
+MIN_CELL_UNITS = 24
 
-
-@dataclass(frozen=True)
-class PowerTarget:
-    """What the test of a claim must detect, with probability ≥ POWER at its α and pair budget.
-
-    ``rule``:
-    - "margin": a share or mean claim with bound b must detect a true mean b + amount ("at most") or
-      b − amount ("at least"); ``detects`` is a mean.
-    - "factor": must detect a true mean amount × b ("at most"); ``detects`` is a mean.
-    - "effect": a slope claim must detect a deviation of the true slope by ``amount``; ``detects`` is
-      that deviation.
-    - "exact": a deterministic comparison (closed forms, identities, numerical tolerances): any value
-      beyond the bound fails with probability 1, so ``detects`` is the bound.
-    """
-
-    rule: str
-    amount: float
-    reason: str = field(repr=False)
-
-    def __post_init__(self):
-        if self.rule not in ("margin", "factor", "effect", "exact"):
-            raise ValueError(f"rule == {self.rule!r}, must be one of ['margin', 'factor', 'effect', 'exact']")
-
-    def target(self, bound: float, side: str = "at most") -> float:
-        """The violation that must be detected: a mean (margin, factor), a slope deviation (effect), or
-        the bound itself (exact)."""
-        if self.rule == "margin":
-            return bound + self.amount if side == "at most" else bound - self.amount
-        if self.rule == "factor":
-            return self.amount * bound if side == "at most" else 1 - self.amount * (1 - bound)
-        return self.amount if self.rule == "effect" else bound
-
-    def reached(self, detects: float | None, bound: float, side: str = "at most") -> bool:
-        """Whether a test that ``detects`` this violation meets the target (None: no power, False)."""
-        if self.rule == "exact":
-            return True
-        if detects is None:
-            return False
-        goal = self.target(bound, side)
-        if self.rule == "effect" or side == "at most":
-            return detects <= goal + 1e-12
-        return detects >= goal - 1e-12
-
-
-#: Default for share claims (a per-pair share of points where a per-point bound fails, bound a
-#: multiple of δ): detect a true mean share of bound + 0.10. At P1's bound 3δ = 0.15 that is a g
-#: which contradicts f on a quarter of the covered inputs.
-SHARE_POWER_MARGIN = 0.10
-
-#: The controls assert chance level, agreement (or accuracy on D) ≈ 1/2. A control must catch a leak of
-#: the signal the control removes; perturbation learning puts agreement at 0.71–0.98 in the control
-#: settings (checks/test_controls.py), so chance ± 0.20 is detected. Chance ± 0.10 would need 100–120
-#: pooled pairs per control (betting, per-pair spread 0.10–0.15, α = 2e-5): the bet on a mean near 1/2
-#: gains at most a factor 1 + 0.75·0.1/0.5 per pair.
-CONTROL_POWER_MARGIN = 0.20
-
-_SHARE = PowerTarget("margin", SHARE_POWER_MARGIN, "share claim: detect a true mean share of bound + 0.10")
-_EXACT = "deterministic comparison with a numerical tolerance: every value beyond it fails"
-_CONTROL = PowerTarget("margin", CONTROL_POWER_MARGIN,
-                       "control at chance: detect a leak of signal, agreement 1/2 ± 0.20 (signal gives 0.71–0.98)")
-
-#: The conformance claims (THEORY.md §8): a procedure's report checked against itself on every trained
-#: pair of every check (``checks.conformance``), so no check names them with a marker. R6 checks the
-#: run's own measurements (accuracies, agreement, cosines) against their definitions on the same pairs.
-CONFORMANCE_CLAIMS = ("R1", "R2", "R3", "R4", "R5", "R6")
-
-#: Power target of every claim the checks assert (claim ID → PowerTarget), each with its reason.
-POWER_TARGETS = {
-    "K1": PowerTarget("exact", 0.0, _EXACT),
-    "K2": PowerTarget("exact", 0.0, _EXACT),
-    "K3": PowerTarget("effect", 0.25,
-                      "rate m^(-1/2): detect a slope off by 1/4 (m^(-1/4), a slowly vanishing bias, or m^(-3/4)); "
-                      "the Monte Carlo records are exact comparisons with a Hoeffding half-width"),
-    "L1": PowerTarget("factor", 2.0, "relative lazy error: detect a mean error of 2× its bound"),
-    "L2": PowerTarget("factor", 2.0,
-                      "flip share ≤ 2× atan(κ)/π: detect 2× the bound (4× the prediction), a flip share of "
-                      "another order in κ (√κ/κ ≥ 1.75 for κ ≤ κ_max = 0.325)"),
-    "D1": _SHARE,
-    "D2": _SHARE,
-    "D3": _SHARE,
-    "D4": PowerTarget("effect", 0.0,
-                      "asserted as 'the t-slope's interval lies below 0': a flat or rising 1 − cos (deviation "
-                      "0 from the violation) fails with probability ≥ 1 − α/2"),
-    "D5": _SHARE,
-    "C2": _SHARE,
-    "C3": _SHARE,
-    "P1": _SHARE,
-    "P2": _SHARE,
-    "P3": PowerTarget("margin", 0.30,
-                      "pair share ≥ 0.9 (Clopper–Pearson): detect a true share of 0.6 of pairs that learn; "
-                      "a share of 0.8 would need ≈ 420 pairs at α = 2e-6"),
-    "P4": _SHARE,
-    "P5": _SHARE,
-    "CTRL-eps0": _CONTROL,
-    "CTRL-random": _CONTROL,
-    "CTRL-shuffle": _CONTROL,
-    "CTRL-untrained": _CONTROL,
-    **{c: PowerTarget("exact", 0.0, "identity up to a derived rounding tolerance: every value beyond it fails")
-       for c in CONFORMANCE_CLAIMS},
-}
-
-#: Records whose statistic is a lazy relative error (L1's, also recorded for g under P2) use L1's target.
-LAZY_ERROR_POWER_TARGET = POWER_TARGETS["L1"]
-
-#: Coverage floors (P1, P4, D2, D3: the share of inputs where the conditions hold, as a mean over
-#: pairs) are asserted as evidence *for* coverage above the floor (H0: mean coverage ≤ floor rejected
-#: by the betting test at EVIDENCE_ALPHA): a vacuous check (coverage at or below the floor) fails with
-#: probability ≥ 1 − EVIDENCE_ALPHA.
-COVERAGE_POWER_TARGET = PowerTarget("exact", 0.0, "coverage shown above its floor: a vacuous check fails")
+#: Coefficients of variation of the between-pair spread of a violation that ``detects`` must hold against
+#: (``theory.power.share_model``): the spread of an alternative is at least CV × its mean, under CV 1 and
+#: CV 3 both. Real runs show per-pair CVs of 0.47 (L1's errors) to 5.6 (C3's shares)
+#: (``benchmarks/power_heterogeneity.py``); a model capped at CV 0.5 overstated the power up to 6-fold.
+POWER_CVS = (1.0, 3.0)
 
 #: Sequential batches: a setting whose share statistic looks violated (observed mean above its bound,
 #: not rejected) gets another batch of as many pairs, up to this many batches in all. A clean run
@@ -374,20 +284,8 @@ SEQUENTIAL_MAX_BATCHES = 3
 #: (the lazy P1 preset) could not show a floor of 0.2 (betting p = 6.5e-6); at 1e-3, 8 such pairs do.
 EVIDENCE_ALPHA = 1e-3
 
-_OTHER_TARGETS = {"lazy error": LAZY_ERROR_POWER_TARGET, "coverage": COVERAGE_POWER_TARGET}
-
-
-def power_target(key: str) -> PowerTarget:
-    """The power target of a claim ID, or of the statistic kinds "lazy error" and "coverage"."""
-    if key in POWER_TARGETS:
-        return POWER_TARGETS[key]
-    if key in _OTHER_TARGETS:
-        return _OTHER_TARGETS[key]
-    raise ValueError(f"key == {key!r}, must be a claim ID with a power target or one of {sorted(_OTHER_TARGETS)}")
-
-
-#: Claims theory marks observation-only, with the reason; every other claim needs a record that passes
-#: at its power target in the default run, or the run fails ("not verified").
+#: Claims theory marks observation-only, with the reason; every other claim needs an asserted record in
+#: every stratum it covers in the default run, or the run fails ("not verified").
 OBSERVATION_ONLY = {
     "C1": "a premise, not a prediction (THEORY.md §5: the premise of the D2 angle bound): it selects the "
           "points where D2 and D3 are asserted, and its share is reported as their coverage",

@@ -11,7 +11,7 @@ import torch
 
 from theory import direction, formulas, kernel
 from theory.power import slope_effect
-from theory.tolerances import ALPHA, FINITE_WIDTH_RATE, PSD_RTOL, QUADRATURE_ATOL
+from theory.tolerances import FINITE_WIDTH_RATE, PSD_RTOL, QUADRATURE_ATOL
 
 from .. import assertions
 from ..assertions import tests_claim
@@ -67,13 +67,14 @@ def monte_carlo_within_hoeffding(X: np.ndarray, gamma: float, seed: int, n_neuro
     of the closed form, on every entry, with the union bound over entries."""
     __tracebackhide__ = True
     # Failure probability α over all entries (union bound), inside the run's false-failure budget.
+    alpha = assertions.next_level()
     est, half = kernel.phi_monte_carlo(X, X, gamma, n_neurons, torch.Generator().manual_seed(seed),
-                                       delta=ALPHA / X.shape[0] ** 2)
+                                       delta=alpha / X.shape[0] ** 2)
     err = float(np.abs(est - kernel.phi_closed_form(X, X, gamma)).max())
     assertions.steer(err / half, "K3 error / Hoeffding half-width")
     return assertions.assert_exact(err <= half, value=err, bound=half, statistic="max |MC − closed form|",
                                    setting={"d": X.shape[1], "gamma": gamma}, seeds=[seed], test="hoeffding",
-                                   alpha=ALPHA)
+                                   alpha=alpha)
 
 
 #: 22 widths give the slope's t-interval 20 degrees of freedom, so that at level 1 − α it stays
@@ -101,7 +102,8 @@ def finite_width_converges_at_rate_half(X: np.ndarray, gamma: float, seed: int):
             Gm = kernel.phi_finite_width(W.numpy(), b.numpy(), a.numpy(), X, X, gamma)
             sq += float(((Gm - exact) ** 2).mean())
         errors.append(np.sqrt(sq / K3_NETWORKS))
-    fit = direction.loglog_slope(K3_WIDTHS, np.array(errors), confidence=1 - ALPHA)
+    alpha = assertions.next_level()
+    fit = direction.loglog_slope(K3_WIDTHS, np.array(errors), confidence=1 - alpha)
     assertions.explain(f"K3 rate fit {fit}")
     lo, hi = fit.ci
     ok = lo <= FINITE_WIDTH_RATE <= hi and hi < 0
@@ -109,4 +111,7 @@ def finite_width_converges_at_rate_half(X: np.ndarray, gamma: float, seed: int):
     return assertions.assert_exact(ok, value=fit.slope, bound=FINITE_WIDTH_RATE,
                                    statistic="log-log slope of |Φ_m − Φ| in m", setting={"d": d, "gamma": gamma},
                                    seeds=[seed], slope=fit.slope, slope_ci=(lo, hi), test="t-interval",
-                                   alpha=ALPHA, detects=slope_effect(fit.stderr, fit.n, fit.confidence))
+                                   alpha=alpha, detects=slope_effect(fit.stderr, fit.n, fit.confidence),
+                                   failing=f"its interval [{lo:.3g}, {hi:.3g}] "
+                                           + ("excludes the rate −1/2" if not lo <= FINITE_WIDTH_RATE <= hi
+                                              else "does not lie below 0"))
