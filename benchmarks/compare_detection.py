@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_false_alarms import emit_result, load_any, simulated_run, upper_95  # noqa: E402
 
 from reporting.compare import compare_runs  # noqa: E402
-from reporting.verdicts import NOT_COVERED, POOLED_CHECK, STRATUM_CHECK, VERIFIED  # noqa: E402
+from reporting.verdicts import NOT_COVERED, POOLED_CHECK, STRATUM_CHECK, UNDERPOWERED, VERIFIED  # noqa: E402
 
 COVERAGE_FLOOR = "betting (coverage above floor)"
 
@@ -77,10 +77,11 @@ def coverage(claim: str, delta: float):
 
 
 def not_covered(claim: str):
-    """The claim's first verified stratum becomes "not covered by the conditions"."""
+    """The claim's first stratum with evidence (verified, or not rejected but underpowered) becomes "not
+    covered by the conditions"."""
     def drift(doc):
         strata = doc["claims"][claim]["strata"]
-        cell = next(k for k in sorted(strata) if str(strata[k]["verdict"]).startswith(VERIFIED))
+        cell = next(k for k in sorted(strata) if str(strata[k]["verdict"]).startswith((VERIFIED, UNDERPOWERED)))
         moved = dict(doc["claims"][claim], strata=dict(strata, **{cell: dict(strata[cell], verdict=NOT_COVERED)}))
         doc["claims"] = dict(doc["claims"], **{claim: moved})        # a simulated run shares its claim table
     return drift
@@ -99,7 +100,7 @@ DRIFTS = [(f"P4 share +{d}", "P4", share("P4", d)) for d in (0.01, 0.02, 0.05)] 
     ("D1 C_ξ ×1.5", "D1", constant("D1", "xi_ratio_max", 1.5)),
     ("P1 coverage −0.01", "P1", coverage("P1", 0.01)),
     ("P1 coverage −0.05", "P1", coverage("P1", 0.05)),
-    ("P1 stratum verified → not covered", "P1", not_covered("P1")),
+    ("P1 stratum → not covered", "P1", not_covered("P1")),
 ]
 
 

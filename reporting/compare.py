@@ -38,7 +38,8 @@ from pathlib import Path
 from theory.stats import holm, paired_permutation_test
 
 from .analysis import claim_order, constant_ratios, finite, finite_list
-from .verdicts import FAILED, NOT_COVERED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, VERIFIED, pair_units
+from .verdicts import (FAILED, NOT_COVERED, NOT_VERIFIED, POOLED_CHECK, STRATUM_CHECK, UNDERPOWERED, VERIFIED,
+                       pair_units)
 from .records import FORMAT_VERSION
 
 #: Family-wise false-alarm rate of one comparison (Holm over every test it makes): a CI job that compares
@@ -73,7 +74,7 @@ JUDGED = {"test": "tested", "identical": "no difference", "formula": "a formula,
 #: A verdict's rank: a lower rank is nearer failure. A stratum "not covered by the conditions" is no
 #: evidence, so a move to it from verified is a regression; it fails no run, so it ranks above not verified.
 _RANK = {FAILED: 0, "FAIL": 0, NOT_VERIFIED: 1, "invalid runs only": 1, NOT_COVERED: 2, "observation-only": 2,
-         "observed outside the assumption only": 2, VERIFIED: 3, "verified inside the assumption": 3}
+         "observed outside the assumption only": 2, UNDERPOWERED: 3, VERIFIED: 4, "verified inside the assumption": 4}
 
 
 def load_run(path, name: str = "run") -> dict:

@@ -9,7 +9,7 @@ from theory.tolerances import MIN_CELL_UNITS
 
 from .margins import claim_order
 from .scope import CSS_OK, CSS_WARN, scope, status_class, stratum_reason
-from .verdicts import FAILED, NOT_CHECKED, VERIFIED
+from .verdicts import FAILED, NOT_CHECKED, NOT_COVERED, UNDERPOWERED, VERIFIED
 
 #: One mark per stratum status in the summary's table: every status other than verified or failed
 #: (not covered, not checked, not verified, …) is evidence missing there: ○, named in the scope list.
@@ -64,13 +64,17 @@ def strata_cells(verdicts: dict | None) -> list[str]:
 
 
 def strata_marks(table: dict) -> list[str]:
-    """summary.md's table, from the claim table: one mark per cell, for the claims with a stratum that is
-    not verified (the others are verified on every stratum they cover, said in one line)."""
+    """summary.md's table, from the claim table: one mark per cell, for the claims with some strata verified
+    and others not (a claim short of its power target on every stratum, or verified on every one, is said
+    in one line)."""
     strata = _strata_of(table)
     partial = {c: per for c, per in strata.items()
                if any(v.get("verdict") not in (VERIFIED, NOT_CHECKED) for v in per.values())}
+    short = [c for c in claim_order(partial)
+             if all(v.get("verdict") in (UNDERPOWERED, NOT_CHECKED, NOT_COVERED) for v in partial[c].values())]
+    mixed = {c: per for c, per in partial.items() if c not in short}
     rest = [c for c in claim_order(strata) if c not in partial]
-    md = _table(partial, lambda v: STRATUM_MARKS.get(v.get("verdict"), OTHER_MARK),
+    md = _table(mixed, lambda v: STRATUM_MARKS.get(v.get("verdict"), OTHER_MARK),
                 f"✓ verified at target power, ✗ failed, {OTHER_MARK} not verified there (not covered, not "
                 "checked or underpowered: the reason is in the scope list above). Records per cell: records.md.")
     if not strata:
@@ -78,7 +82,10 @@ def strata_marks(table: dict) -> list[str]:
     unsupported = unsupported_strata(table)
     line = (f"Verified on every stratum they cover{' that the procedure supports' if unsupported else ''}: "
             f"{', '.join(rest)}." if rest else "")
-    return (md or ["## Claims by stratum", ""]) + ([line, ""] if line else [])
+    shortline = (f"Not rejected on any stratum, short of the power target on every one the conditions cover: "
+                 f"{', '.join(short)} (units and detects per cell: records.md)." if short else "")
+    said = " ".join(ln for ln in (line, shortline) if ln)
+    return (md or ["## Claims by stratum", ""]) + ([said, ""] if said else [])
 
 
 def html_strata(verdicts: dict | None) -> dict | None:
@@ -127,8 +134,12 @@ def excludes_lines(table: dict) -> list[str]:
     unsupported = unsupported_strata(table)
     for cid in claim_order(table):
         row, s = table[cid], scope(table[cid])
-        missing = "; ".join(f"**{status}** on {name}: {reason}" for name, status, reason in s["others"]
-                            if not (status == NOT_CHECKED and name in unsupported))
+        groups: dict = {}      # strata of one status and reason (one test) named together
+        for name, status, reason in s["others"]:
+            if not (status == NOT_CHECKED and name in unsupported):
+                why = test_of_cell(row["strata"][name]) if status == UNDERPOWERED else reason
+                groups.setdefault((status, why), []).append(name)
+        missing = "; ".join(f"**{status}** on {', '.join(names)}: {why}" for (status, why), names in groups.items())
         reason = row.get("reason") if row.get("claim_verdict") else ""
         parts = [p for p in (missing, "" if missing else reason,
                              row.get("excludes") and f"excludes: {row['excludes']}") if p]

@@ -85,12 +85,12 @@ def test_mean_coverage_drop_on_the_records_alone_regresses(baseline):
 
 
 def test_stratum_verified_to_not_covered_is_a_regression(baseline):
-    out = compare_runs(baseline, _drifted(baseline, "P1 stratum verified → not covered"))
+    out = compare_runs(baseline, _drifted(baseline, "P1 stratum → not covered"))
     assert _flagged(out) == {"P1": "regressed"}
     move = next(m for m in out["claims"]["P1"]["moves"] if m["status"] == "regressed")
     assert move["name"].startswith("verdict [") and move["b"] == NOT_COVERED
     assert verdict_rank(NOT_VERIFIED) < verdict_rank(NOT_COVERED) < verdict_rank(VERIFIED)
-    back = compare_runs(_drifted(baseline, "P1 stratum verified → not covered"), baseline)
+    back = compare_runs(_drifted(baseline, "P1 stratum → not covered"), baseline)
     assert back["claims"]["P1"]["status"] == "improved"
 
 

@@ -165,9 +165,9 @@ def test_summary_of_the_real_run_fits_150_lines_and_names_partial_claims(baselin
     summary = (baseline_run / "summary.md").read_text()
     assert len(summary.splitlines()) <= 150
     assert "## Where each claim was checked" in summary and "## Claims by stratum" in summary
-    # Every registered claim is counted; one the baseline predates (R7) is "not exercised" there.
-    assert re.search(rf"^\*\*{len(CLAIMS)} claims: .*verified on some strata \(P4\)", summary, re.M)
-    assert "| P4 | " in summary and "verified on 8 of 10 strata" in summary
+    # Every registered claim is counted; the claims short of their power target are named.
+    assert re.search(rf"^\*\*{len(CLAIMS)} claims: .*not rejected, underpowered \(L1, ", summary, re.M)
+    assert "| CTRL-untrained | ✓ |" in summary and "verified on 3 of 8 strata" in summary
 
 
 def test_figure_text_is_at_least_10px_at_page_width(baseline_run):
