@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reporting.verdicts import POOLED_CHECK, STRATUM_CHECK, _asserted  # noqa: E402
+from reporting.pooling import POOLED_CHECK, STRATUM_CHECK, is_asserted  # noqa: E402
 from theory.betting import log_capital  # noqa: E402
 from theory.power import beta_draws, power_spread  # noqa: E402
 from theory.tolerances import ALPHA  # noqa: E402
@@ -47,7 +47,7 @@ def load(path: Path) -> dict:
 def groups(doc: dict) -> dict:
     """(claim, statistic) → [(seed, bound, spread)] per pair value, in the pooled test's order."""
     out = defaultdict(list)
-    recs = [r for r in doc["records"] if _asserted(r) and r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)
+    recs = [r for r in doc["records"] if is_asserted(r) and r.get("check") not in (POOLED_CHECK, STRATUM_CHECK)
             and r.get("pair_values") and r.get("test") == "betting" and r.get("side") == "at most"]
     for r in sorted(recs, key=lambda r: (r.get("nodeid") or "", r.get("check") or "", (r.get("seeds") or [0])[0])):
         values = r["pair_values"]

@@ -296,7 +296,7 @@ def agreement_by_margin(pts: list) -> dict | None:
 def setting_points(records: list[dict]) -> list[dict]:
     """Per trained per-example record held to its bound or observed: t_f, m, its largest κ (None where it
     carries none) and whether it was asserted, for the figure of the settings checked."""
-    from .verdicts import POOLED_CHECK, STRATUM_CHECK, _asserted
+    from .pooling import POOLED_CHECK, STRATUM_CHECK, is_asserted
 
     pts = []
     for r in records:
@@ -304,7 +304,7 @@ def setting_points(records: list[dict]) -> list[dict]:
         t, m = finite(s.get("t_f")), finite(s.get("m"))
         if r.get("check") in (POOLED_CHECK, STRATUM_CHECK) or t is None or m is None:
             continue
-        asserted = _asserted(r)
+        asserted = is_asserted(r)
         if asserted or r.get("verdict") == "observed":
             kappa = finite_list(r.get("kappa"))
             pts.append({"claim": r["claim"], "t_f": t, "m": m, "kappa": max(kappa) if kappa else None,

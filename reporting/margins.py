@@ -232,10 +232,10 @@ def test_in_words(rec: dict) -> str | None:
 
 def _claim_records(records: list[dict], claim: str):
     # Imported here: verdicts decides which records a claim's verdict reads (one place for that rule).
-    from .verdicts import _asserted
+    from .pooling import is_asserted
 
     mine = [r for r in records if r.get("claim") == claim]
-    return mine, [r for r in mine if _asserted(r) and r.get("power_target") != "coverage"]
+    return mine, [r for r in mine if is_asserted(r) and r.get("power_target") != "coverage"]
 
 
 def _room(rec: dict, known: dict) -> float | None:

@@ -182,13 +182,13 @@ def _span(xs: list[float]) -> str:
 def domain(records: list[dict]) -> dict:
     """Per claim, over its asserted and its observed per-example records: how many, and the range of each
     DOMAIN_KEYS setting and of κ (the records' ``kappa``), "n/a" where no record carries it."""
-    from .verdicts import POOLED_CHECK, STRATUM_CHECK, _asserted
+    from .pooling import POOLED_CHECK, STRATUM_CHECK, is_asserted
 
     groups: dict = {}
     for r in records:
         if r.get("check") in (POOLED_CHECK, STRATUM_CHECK):
             continue
-        kind = "asserted" if _asserted(r) else "observed" if r.get("verdict") == "observed" else None
+        kind = "asserted" if is_asserted(r) else "observed" if r.get("verdict") == "observed" else None
         if kind:
             groups.setdefault(r["claim"], {"asserted": [], "observed": []})[kind].append(r)
     out = {}

@@ -54,8 +54,6 @@ from .pooling import (POOLED_CHECK, STRATUM_CHECK, Units, cell_name, in_cell, is
                       stratum_pools, units_of)
 from .records import finite
 
-_asserted = is_asserted   # the name the report modules import
-
 VERIFIED, FAILED, NOT_VERIFIED = "verified at target power", "failed", "not verified"
 #: Not rejected anywhere, evidence on every stratum, but short of the power target on some.
 UNDERPOWERED = "not rejected, underpowered"
