@@ -311,11 +311,14 @@ def time_bookkeeping(p: Checked, out: Findings) -> None:
 
 def data_contract(p: Checked, out: Findings) -> None:
     """R5: no test input is a training input of f or of g; f and g each trained on N samples. Where the
-    data's law has atoms (``Distribution.atoms``), independent draws can be equal, so the equality
-    parts are not checked there, and say why."""
-    if p.cfg.data or family(p.cfg.dataset).atoms:
+    data's law has atoms (``Distribution.atoms``), or the inputs lie on a line (a subspace family at k = 1,
+    ``theory.conformance.spans_one_dimension``), independent draws can be equal, so the equality parts are
+    not checked there, and say why."""
+    atoms = f"{p.cfg.data or p.cfg.dataset} has atoms" if p.cfg.data or family(p.cfg.dataset).atoms else \
+        "the inputs span one dimension" if C.spans_one_dimension(p.X) else None
+    if atoms:
         for part in ("a test input equals a training input", "a test input is among g's training inputs"):
-            out.not_checked("R5", part, f"{p.cfg.data or p.cfg.dataset} has atoms: fresh draws can coincide")
+            out.not_checked("R5", part, f"{atoms}: fresh draws can coincide")
     else:
         out.count("R5", "a test input equals a training input", C.identical_rows(p.Z, p.X), _rowwhere("z", p.seed))
         out.count("R5", "a test input is among g's training inputs x^adv", C.identical_rows(p.Z, p.X_adv),

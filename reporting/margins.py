@@ -275,19 +275,3 @@ def forest_rows(records: list[dict], verdicts: dict | None) -> list[dict]:
     known = known_kinds(records)
     ids = claim_order({r["claim"] for r in records} | set(verdicts or {}))
     return [forest_row(records, c, (verdicts or {}).get(c), known) for c in ids]
-
-
-def record_margins(records: list[dict]) -> dict:
-    """claim → the scaled margins of its records that have one: check, verdict, margin, margin_ci, pooled."""
-    from .verdicts import POOLED_CHECK, STRATUM_CHECK
-
-    known = known_kinds(records)
-    out: dict = {}
-    for r in records:
-        m = margin(r, known)
-        if m is not None:
-            s = m.scaled()
-            out.setdefault(r["claim"], []).append(
-                {"check": r["check"], "verdict": r["verdict"], "margin": s["margin"], "margin_ci": s["margin_ci"],
-                 "pooled": r["check"] in (POOLED_CHECK, STRATUM_CHECK)})
-    return {c: out[c] for c in claim_order(out)}
