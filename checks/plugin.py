@@ -159,7 +159,7 @@ class ClaimRun:
             return
         item.stash[_PAIRS_AT_START] = self.session.pairs_trained
         item.stash[_NOT_RUN_AT_START] = len(self.session.not_run)
-        with checking(check_name_of(item), claims):
+        with checking(check_name_of(item), claims, in_run=True):
             yield
 
     @pytest.hookimpl(hookwrapper=True)

@@ -38,6 +38,7 @@ class CheckContext:
     check: str = DIRECT_CALL
     claims: tuple = ()
     claim: str | None = None
+    in_run: bool = False    # a check item of the run (the plugin's), whose tests spend the run's budget
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Spending:
     (``theory.stats.spending_level``): ``share`` = (1 − POOLED_SHARE)·RUN_BUDGET / W for W processes,
     flat over ``horizon`` tests (a profile's, ``checks.profiles.TEST_HORIZONS``, over W), so the W
     processes together spend at most (1 − POOLED_SHARE)·RUN_BUDGET however many tests they make. Only
-    tests made inside a check (a test item with claim markers) count; a direct call gets ALPHA."""
+    tests made inside a check item of the run count; a direct call or a unit test gets ALPHA."""
 
     share: float = (1 - POOLED_SHARE) * RUN_BUDGET
     horizon: int = 500
@@ -82,13 +83,13 @@ class Spending:
 
     def peek(self) -> float:
         """The level the next test will get (for power estimates that decide a sample size)."""
-        return ALPHA if current_check() == DIRECT_CALL else spending_level(
-            self.made + 1, self.share, self.horizon, SPENDING_TAIL)
+        return spending_level(self.made + 1, self.share, self.horizon, SPENDING_TAIL) if _CONTEXT.get().in_run \
+            else ALPHA
 
     def take(self) -> float:
         """The level of the test about to be made; counts it."""
         level = self.peek()
-        if current_check() != DIRECT_CALL:
+        if _CONTEXT.get().in_run:
             self.made += 1
             self.spent += level
         return level
@@ -248,9 +249,11 @@ def started(session: CheckSession):
 
 
 @contextlib.contextmanager
-def checking(check: str, claims=()):
-    """Records made inside carry ``check``; ``claims`` are the IDs the check may record."""
-    token = _CONTEXT.set(CheckContext(check=check, claims=tuple(claims)))
+def checking(check: str, claims=(), in_run: bool = False):
+    """Records made inside carry ``check``; ``claims`` are the IDs the check may record. ``in_run``: a
+    check item of the run, whose tests spend the run's budget (``Spending``); a unit test's check does not,
+    so the levels a run's checks get never depend on which unit tests ran before them in a process."""
+    token = _CONTEXT.set(CheckContext(check=check, claims=tuple(claims), in_run=in_run))
     try:
         yield
     finally:
@@ -264,7 +267,7 @@ def claim_scope(claim: str):
     # The conformance claims are checked on the pairs of every check that trains (checks.conformance).
     if context.claims and claim not in context.claims and claim not in CONFORMANCE_CLAIMS:
         raise ValueError(f"claim: {claim!r} is not among the check's claim markers {list(context.claims)}")
-    token = _CONTEXT.set(CheckContext(check=context.check, claims=context.claims, claim=claim))
+    token = _CONTEXT.set(CheckContext(check=context.check, claims=context.claims, claim=claim, in_run=context.in_run))
     try:
         yield
     finally:

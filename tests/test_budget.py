@@ -31,11 +31,15 @@ def test_a_process_share_keeps_the_flat_level_of_a_single_process():
     assert one.share * (1 - SPENDING_TAIL) / 500 == pytest.approx(ALPHA)
 
 
-def test_only_tests_inside_a_check_spend_the_budget():
+def test_only_tests_inside_a_check_of_the_run_spend_the_budget():
+    """A unit test that enters a check context of its own does not spend the run's budget: else the levels
+    (and so the detects) of a run's checks would depend on the unit tests a worker ran before them."""
     levels = Spending.for_process(3, 1)
     with session.started(session.CheckSession(levels=levels)):
         assert assertions.next_level() == ALPHA and levels.made == 0          # a direct call
-        with session.checking("test_x", ("P1",)):
+        with session.checking("test_x", ("P1",)):                           # a unit test's check
+            assert assertions.next_level() == ALPHA and levels.made == 0
+        with session.checking("test_x", ("P1",), in_run=True):
             first = [assertions.next_level() for _ in range(3)]
             beyond = assertions.next_level()
     assert levels.made == 4 and first == [pytest.approx(levels.share * (1 - SPENDING_TAIL) / 3)] * 3
@@ -46,7 +50,7 @@ def test_a_run_spends_at_most_its_budget_however_many_tests_it_makes():
     """10 000 per-example tests (20× a horizon of 500) at the levels the rule hands out, and 300 pooled
     tests: the run's spent budget stays within RUN_BUDGET."""
     levels = Spending.for_process(500, 1)
-    with session.started(session.CheckSession(levels=levels)), session.checking("test_x", ("P1",)):
+    with session.started(session.CheckSession(levels=levels)), session.checking("test_x", ("P1",), in_run=True):
         records = [{"test": "betting", "alpha": assertions.next_level()} for _ in range(10_000)]
     b = spent(records, 300)
     assert b.tests == 10_300 and b.pooled_alpha == pytest.approx(POOLED_SHARE * RUN_BUDGET / 300)
@@ -68,7 +72,7 @@ def test_a_test_that_cannot_reject_spends_nothing():
     extreme = betting_test(np.ones(12), 0.3, 1e-3).max_log_capital
     assert all(betting_test(rng.random(12) ** 0.3, 0.3, 1e-3).max_log_capital <= extreme for _ in range(200))
     levels = Spending.for_process(500, 1)
-    with session.started(session.CheckSession(levels=levels)), session.checking("test_x", ("P1",)):
+    with session.started(session.CheckSession(levels=levels)), session.checking("test_x", ("P1",), in_run=True):
         two = assertions.assert_mean_at_most([1.0, 1.0], 0.5, setting={}, seeds=[1, 2], statistic="x")
         forty = assertions.assert_mean_at_most([0.5] * 40, 0.5, setting={}, seeds=list(range(40)), statistic="x")
     assert levels.made == 1 and two.verdict == "underpowered"
